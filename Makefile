@@ -1,0 +1,44 @@
+# showctl — make demo (the demo class on the simulated rig), make test (everything CI runs).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SPEED ?= 1
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-fast lint bench clean system-deps tracks
+
+# The venv is rebuilt only when pyproject.toml changed since the last install: `make install` is quick.
+install: system-deps $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+# System packages the real rig parts need (JACK for MIDI, PortAudio for audio). Installs them when run as
+# root on Debian/Ubuntu; otherwise says what is missing. A quick dpkg check when they are there.
+system-deps:
+	@bash .ci/system-deps
+
+tracks: install
+	$(PY) -m showctl.analysis.demo tracks/demo
+
+demo: install tracks
+	$(VENV)/bin/showctl run cues/demo.yaml --sim --speed $(SPEED)
+
+lint: install
+	$(VENV)/bin/ruff check showctl tests bench
+	$(VENV)/bin/mypy
+
+test: lint
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-fast: lint
+	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
+
+bench: install tracks
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

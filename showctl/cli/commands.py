@@ -1,0 +1,287 @@
+"""What each `showctl` command does. Effects live here, at the edge: files, sockets, the terminal."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections import deque
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from showctl.analysis import TrackAnalysis, analyze_paths
+from showctl.cues.load import LoadedCueSheet, check_against_rig, load_cue_sheet
+from showctl.errors import DeviceError, Location, Problem, ProblemsError, ShowctlError
+from showctl.outputs import Output, Rig, load_rig, open_output
+from showctl.timeline import Timeline, compile_timeline
+from showctl.units import format_clock
+from showctl.yamlfile import load_yaml
+
+__all__ = ["analyze", "check", "plan", "run", "simulate", "timeline"]
+
+LOW_CONFIDENCE = 0.5
+err_console = Console(stderr=True, highlight=False)
+out_console = Console(highlight=False)
+
+
+# -- shared steps -------------------------------------------------------------------------------------
+def _analyses(paths: Sequence[Path | str]) -> list[TrackAnalysis]:
+    """Analyse (or read from the cache) with progress on stderr: a fresh playlist takes a few seconds."""
+    total = len(paths)
+
+    def progress(path: str, done: int, total_: int, cached: bool) -> None:
+        if not cached:
+            err_console.print(f"[dim]analysed {done}/{total_}: {path}[/dim]")
+
+    if total and err_console.is_terminal:
+        with err_console.status("analysing tracks…"):
+            return analyze_paths(list(paths), on_progress=progress)
+    return analyze_paths(list(paths), on_progress=progress)
+
+
+@dataclass(frozen=True)
+class Show:
+    loaded: LoadedCueSheet
+    rig: Rig
+    rig_path: Path
+    timeline: Timeline
+
+
+def _rig_path(loaded: LoadedCueSheet, rig_file: str | None) -> Path:
+    if rig_file is not None:
+        return Path(rig_file)
+    if loaded.rig_path is None:
+        raise ProblemsError([Problem(loaded.location(()), "no rig: give 'rig:' in the cue file or --rig RIGFILE")])
+    return loaded.rig_path
+
+
+def load_show(cuefile: str, rig_file: str | None) -> Show:
+    """Cue file + rig + analyses → compiled timeline (raises ShowctlError with locations)."""
+    loaded = load_cue_sheet(cuefile)  # the cue file's own problems come before any rig or audio work
+    rig_path = _rig_path(loaded, rig_file)
+    rig = load_rig(rig_path)
+    problems = check_against_rig(loaded, rig)
+    if problems:
+        raise ProblemsError(problems)
+    analyses = _analyses(loaded.track_paths)
+    for a in analyses:
+        if a.confidence < LOW_CONFIDENCE:
+            err_console.print(f"warning: {a.path}: low beat-grid confidence {a.confidence:.2f}; check the grid")
+    return Show(loaded, rig, rig_path, compile_timeline(loaded, analyses, rig))
+
+
+# -- analyze ------------------------------------------------------------------------------------------
+def analyze(paths: Sequence[str], *, as_json: bool) -> int:
+    results = _analyses(paths)
+    if as_json:
+        print(json.dumps([r.to_json() for r in results], indent=None))
+    else:
+        table = Table("track", "duration", "tempo", "beats", "bars", "confidence")
+        for r in results:
+            table.add_row(r.path, format_clock(r.duration), f"{r.tempo:.1f} BPM", str(len(r.beats)),
+                          str(len(r.downbeats)), f"{r.confidence:.2f}")
+        out_console.print(table)
+    for r in results:
+        if r.confidence < LOW_CONFIDENCE:
+            err_console.print(f"warning: {r.path}: low beat-grid confidence {r.confidence:.2f}; check the grid")
+    return 0
+
+
+# -- check --------------------------------------------------------------------------------------------
+def _is_rig_file(path: str) -> bool:
+    try:
+        data = load_yaml(path).data
+    except ProblemsError:
+        return False
+    return isinstance(data, dict) and "outputs" in data and "segments" not in data
+
+
+def check(files: Sequence[str]) -> int:
+    """`ok FILE` for each good file; otherwise every problem as PATH:LINE:COL: message, exit 1."""
+    failed = False
+    for file in files:
+        try:
+            if _is_rig_file(file):
+                load_rig(file)
+            else:
+                load_show(file, None)
+        except ProblemsError as err:
+            failed = True
+            for problem in err.problems:
+                print(problem)
+        except ShowctlError as err:
+            failed = True
+            print(Problem(Location(file), str(err)))
+        else:
+            print(f"ok {file}")
+    return 1 if failed else 0
+
+
+# -- timeline / plan ----------------------------------------------------------------------------------
+def timeline(cuefile: str, rig_file: str | None, *, as_json: bool) -> int:
+    show = load_show(cuefile, rig_file)
+    if as_json:
+        print(json.dumps([e.to_json() for e in show.timeline.events]))
+        return 0
+    table = Table("time", "output", "message", "reason")
+    clock_ticks = 0
+    for event in show.timeline.events:
+        if event.kind == "clock":
+            clock_ticks += 1
+            continue
+        table.add_row(f"{format_clock(event.t)}", event.output, str(event.message), event.reason)
+    out_console.print(table)
+    out_console.print(f"{len(show.timeline.events)} events over {format_clock(show.timeline.duration)} "
+                      f"({clock_ticks} MIDI clock ticks not listed)")
+    return 0
+
+
+def plan(cuefile: str, rig_file: str | None, *, as_json: bool) -> int:
+    show = load_show(cuefile, rig_file)
+    rows = show.timeline.plan
+    if as_json:
+        print(json.dumps([r.to_json() for r in rows], indent=1))
+        return 0
+    table = Table("start", "end", "segment", "kind", "round", "phase", "scene", "snapped", "track", "bar")
+    for r in rows:
+        table.add_row(format_clock(r.start), format_clock(r.end), r.name, r.kind, str(r.round or ""), r.phase or "",
+                      r.scene, f"{r.snapped_to} ({r.start - r.planned:+.2f} s)", Path(r.track).name, str(r.bar))
+    out_console.print(table)
+    return 0
+
+
+# -- simulate / run -----------------------------------------------------------------------------------
+@contextmanager
+def _simulated_rig(rig: Rig, on_receive: object = None) -> Iterator[object]:
+    from showctl.sim import JackServer, SimulatedRig
+
+    with ExitStack() as stack:
+        if any(o.transport == "midi" for o in rig.outputs.values()):
+            stack.enter_context(JackServer())
+        sim = stack.enter_context(SimulatedRig(rig, on_receive=on_receive))  # type: ignore[arg-type]
+        yield sim
+
+
+def _open_outputs(rig: Rig, stack: ExitStack) -> dict[str, Output]:
+    outputs: dict[str, Output] = {}
+    for name in rig.outputs:
+        output = open_output(name, rig)
+        stack.callback(output.close)
+        outputs[name] = output
+    return outputs
+
+
+# Messages in flight to the simulated rig per output: enough to keep JACK's period busy, few enough that
+# neither the UDP socket buffer nor rtmidi's JACK ring buffer can overflow and drop one.
+_WINDOW = 32
+
+
+def simulate(cuefile: str, rig_file: str | None, log_path: Path) -> int:
+    from showctl.sim import SimulatedRig
+
+    show = load_show(cuefile, rig_file)
+    events = show.timeline.events
+    with _simulated_rig(show.rig) as sim_obj, ExitStack() as stack:
+        sim = sim_obj
+        assert isinstance(sim, SimulatedRig)
+        outputs = _open_outputs(sim.rig_for_outputs, stack)
+        sent = dict.fromkeys(outputs, 0)
+        for event in events:
+            output = event.output
+            if sent[output] - sim.counts[output] >= _WINDOW:
+                _wait(sim, {output: sent[output] - _WINDOW + 1}, event.output)
+            outputs[output].send(event.message)
+            sent[output] += 1
+        _wait(sim, sent, "the rig")
+        received = {name: deque(r for r in sim.received if r.output == name) for name in outputs}
+    lines: list[str] = []
+    for index, event in enumerate(events):
+        got = received[event.output].popleft()
+        if got.message != str(event.message):
+            raise DeviceError(f"simulated rig output '{event.output}'",
+                              f"event {index} at {event.t:.3f} s: sent '{event.message}', received '{got.message}'")
+        lines.append(json.dumps({"t": round(event.t, 6), "transport": got.transport, "message": got.message}))
+    extra = {name: len(q) for name, q in received.items() if q}
+    if extra:
+        raise DeviceError("simulated rig", f"received messages nobody sent: {extra}")
+    try:
+        log_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    except OSError as err:
+        raise DeviceError(str(log_path), f"cannot write log ({err.strerror})") from None
+    clock = sum(1 for e in events if e.kind == "clock")
+    err_console.print(f"simulated {len(events)} messages ({len(events) - clock} cues, {clock} MIDI clock ticks) "
+                      f"over {format_clock(show.timeline.duration)} of class: the rig received all of them, "
+                      f"in order → {log_path}")
+    return 0
+
+
+def _wait(sim: object, counts: dict[str, int], what: str) -> None:
+    from showctl.sim import SimulatedRig
+
+    assert isinstance(sim, SimulatedRig)
+    if not sim.wait_for(counts, timeout=5.0):
+        missing = {o: n - sim.counts[o] for o, n in counts.items() if sim.counts[o] < n}
+        raise DeviceError(f"simulated rig ({what})", f"messages did not arrive within 5 s: {missing}")
+
+
+def run(cuefile: str, rig_file: str | None, *, speed: float, start: float, sim: bool) -> int:
+    from showctl.player import MonotonicClock, Player
+
+    show = load_show(cuefile, rig_file)
+    tl = show.timeline
+    if start >= tl.duration:
+        raise ShowctlError(f"--from {format_clock(start)} is after the end of the class ({format_clock(tl.duration)})")
+    lock = threading.Lock()
+
+    def shown(output: str, transport: str, message: str, t: float) -> None:
+        if message in ("clock",):
+            return
+        with lock:
+            out_console.print(f"[bold]{format_clock(t)}[/bold]  {output:<10} {transport:<4} {message}")
+
+    with ExitStack() as stack:
+        rig = show.rig
+        clock_ref: list[MonotonicClock] = []
+        if sim:
+            from showctl.sim import Received
+
+            def on_receive(item: Received) -> None:
+                shown(item.output, item.transport, item.message, clock_ref[0].now() if clock_ref else 0.0)
+
+            sim_rig = stack.enter_context(_simulated_rig(rig, on_receive))
+            rig = sim_rig.rig_for_outputs  # type: ignore[attr-defined]
+            err_console.print(f"simulated rig: {', '.join(f'{n} ({o.transport})' for n, o in show.rig.outputs.items())}"
+                              " — lines below are what it received")
+        outputs = _open_outputs(rig, stack)
+        err_console.print(f"class '{show.loaded.sheet.name}': {len(tl.plan)} parts, {format_clock(tl.duration)}"
+                          f"{f', from {format_clock(start)}' if start else ''}{f', {speed:g}× speed' if speed != 1 else ''};"
+                          " no audio device used (monotonic clock)")
+        clock = MonotonicClock(speed=speed, start=start)
+        clock_ref.append(clock)
+        rows = iter(tl.plan)
+        upcoming = next(rows, None)
+
+        def on_event(event: object) -> None:
+            nonlocal upcoming
+            from showctl.timeline import Event
+
+            assert isinstance(event, Event)
+            while upcoming is not None and upcoming.start <= event.t:
+                label = f"{upcoming.name}" + (f" round {upcoming.round} {upcoming.phase}" if upcoming.round else "")
+                with lock:
+                    out_console.print(f"[bold cyan]{format_clock(upcoming.start)}  ▶ {label}: scene "
+                                      f"'{upcoming.scene}'[/bold cyan]")
+                upcoming = next(rows, None)
+            if not sim:
+                shown(event.output, show.rig.transport_of(event.output), str(event.message), event.t)
+
+        player = Player(tl, outputs, clock, on_event=on_event,
+                        on_error=lambda text: err_console.print(f"[red]output error: {text}[/red]"))
+        result = player.play(start)
+    err_console.print(f"class finished: {result.sent} messages sent; safe scene sent")
+    return 0

@@ -1,0 +1,123 @@
+"""The `showctl` command. User mistakes print one line and exit ≠ 0; only bugs print tracebacks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from showctl import __version__
+from showctl.cli import commands
+from showctl.errors import ShowctlError
+
+__all__ = ["main"]
+
+
+class Terminated(BaseException):
+    """SIGTERM, turned into an exception so the player's `finally` sends the safe scene."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="showctl", description="Light shows that follow the class plan and the music.")
+    parser.add_argument("--version", action="version", version=f"showctl {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("analyze", help="tempo, beats and downbeats of audio files (cached)")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--json", action="store_true", help="print a JSON list, one object per file")
+
+    p = sub.add_parser("check", help="validate cue files and rig files")
+    p.add_argument("files", nargs="+", metavar="FILE")
+
+    p = sub.add_parser("timeline", help="the compiled timeline of a cue file")
+    p.add_argument("cuefile", metavar="CUEFILE")
+    p.add_argument("--rig", metavar="RIGFILE", help="rig file (default: the one the cue file names)")
+    p.add_argument("--json", action="store_true", help="print a JSON list of events sorted by t")
+
+    p = sub.add_parser("plan", help="the class as it will run: one row per segment and interval phase")
+    p.add_argument("cuefile", metavar="CUEFILE")
+    p.add_argument("--rig", metavar="RIGFILE", help="rig file (default: the one the cue file names)")
+    p.add_argument("--json", action="store_true", help="print a JSON list of rows")
+
+    p = sub.add_parser("simulate", help="play the timeline to the simulated rig as fast as it can; log what arrives")
+    p.add_argument("cuefile", metavar="CUEFILE")
+    p.add_argument("--rig", metavar="RIGFILE", help="rig file (default: the one the cue file names)")
+    p.add_argument("--log", required=True, metavar="OUT.jsonl", help="one JSON line per message received")
+
+    p = sub.add_parser("run", help="play the class in real time (or --speed N× faster) to the rig")
+    p.add_argument("cuefile", metavar="CUEFILE")
+    p.add_argument("--rig", metavar="RIGFILE", help="rig file (default: the one the cue file names)")
+    p.add_argument("--speed", type=_positive_float, default=1.0, metavar="N", help="run N× faster (rehearsal)")
+    p.add_argument("--from", dest="start", type=_clock, default=0.0, metavar="MM:SS", help="start mid-class")
+    p.add_argument("--sim", action="store_true", help="run on the simulated rig and show what it receives")
+
+    sub.add_parser("schema", help="the cue file JSON Schema (for editors)")
+    return parser
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0: {text!r}")
+    return value
+
+
+def _clock(text: str) -> float:
+    from showctl.units import parse_clock
+
+    try:
+        return parse_clock(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        if args.command == "analyze":
+            return commands.analyze(args.paths, as_json=args.json)
+        if args.command == "check":
+            return commands.check(args.files)
+        if args.command == "timeline":
+            return commands.timeline(args.cuefile, args.rig, as_json=args.json)
+        if args.command == "plan":
+            return commands.plan(args.cuefile, args.rig, as_json=args.json)
+        if args.command == "simulate":
+            return commands.simulate(args.cuefile, args.rig, Path(args.log))
+        if args.command == "run":
+            return commands.run(args.cuefile, args.rig, speed=args.speed, start=args.start, sim=args.sim)
+        if args.command == "schema":
+            from showctl.cues.model import CueSheet
+
+            print(json.dumps(CueSheet.model_json_schema(mode="validation"), indent=2))
+            return 0
+        raise AssertionError(args.command)
+    except ShowctlError as err:
+        print(f"showctl: {err}" if "\n" not in str(err) else str(err), file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("showctl: interrupted", file=sys.stderr)
+        return 130
+    except Terminated:
+        print("showctl: terminated", file=sys.stderr)
+        return 143
+    except BrokenPipeError:
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""The cue file schema: the class plan, playlist, scenes, effects and looks, as pydantic models.
+
+This is the one place the schema lives (`showctl schema` exports it as JSON Schema).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+
+from showctl.outputs.rig import Messages, Percent
+from showctl.units import Length, Rate, parse_clock, parse_length, parse_rate
+
+__all__ = [
+    "BACKWARDS_KINDS", "KNOWN_KINDS", "CueSheet", "Effect", "Intervals", "Look", "PlaylistEntry", "Scene",
+    "Segment", "Snap",
+]
+
+KNOWN_KINDS = ("warmup", "retro_run", "reverse_lunge", "sled_pull", "recovery", "cooldown")
+# People moving backwards cannot see where they go: the floor keeps at least the rig's floor_light.
+BACKWARDS_KINDS = ("retro_run", "reverse_lunge", "sled_pull")
+
+Seconds = Annotated[float, BeforeValidator(parse_clock), Field(json_schema_extra={"examples": ["3:00", "40s"]})]
+LengthValue = Annotated[
+    Length,
+    BeforeValidator(parse_length),
+    PlainSerializer(str, return_type=str),
+    Field(json_schema_extra={"examples": ["3:00", "16 bars", "end of track"]}),
+]
+RateValue = Annotated[
+    Rate,
+    BeforeValidator(parse_rate),
+    PlainSerializer(str, return_type=str),
+    Field(json_schema_extra={"examples": ["beat", "half beat", "bar", "2 beats"]}),
+]
+Snap = Literal["downbeat", "beat", "phrase", "none"]
+Name = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class PlaylistEntry(Strict):
+    track: str = Field(description="audio file, relative to the cue file")
+    start: Seconds = Field(default=0.0, description="start this far into the track")
+
+
+class Scene(Strict):
+    """A named look: the messages that set it, per rig output."""
+
+    send: dict[str, Messages] = Field(min_length=1)
+    floor: Percent = Field(default=1.0, description="how much light this look leaves on the floor")
+
+
+class Effect(Strict):
+    """Messages repeated in musical time (a pulse every beat, a chase step every half beat...)."""
+
+    every: RateValue
+    send: dict[str, Messages] = Field(min_length=1)
+    flash: bool = Field(default=True, description="counts towards the 3 Hz photosensitivity limit")
+
+
+class Look(Strict):
+    scene: str | None = None
+    effects: tuple[str, ...] | None = None
+
+
+class Intervals(Strict):
+    rounds: int = Field(ge=1, le=100)
+    work: Seconds
+    rest: Seconds
+
+    @model_validator(mode="after")
+    def _positive(self) -> Intervals:
+        if self.work <= 0:
+            raise ValueError("work must be longer than zero")
+        if self.rest < 0:
+            raise ValueError("rest cannot be negative")
+        return self
+
+
+class Segment(Strict):
+    name: str | None = None
+    kind: Name
+    length: LengthValue | None = None
+    intervals: Intervals | None = None
+    scene: str | None = None
+    effects: tuple[str, ...] | None = None
+    work: Look | None = None
+    rest: Look | None = None
+    snap: Snap | None = None
+
+    @model_validator(mode="after")
+    def _length_or_intervals(self) -> Segment:
+        if self.intervals is None and self.length is None:
+            raise ValueError("a segment needs a 'length' (e.g. '3:00', '16 bars', 'end of track') or 'intervals'")
+        if self.intervals is not None and self.length is not None:
+            raise ValueError("give either 'length' or 'intervals', not both")
+        if self.intervals is None and (self.work is not None or self.rest is not None):
+            raise ValueError("'work' and 'rest' looks belong to a segment with 'intervals'")
+        return self
+
+    @property
+    def title(self) -> str:
+        return self.name or self.kind.replace("_", " ")
+
+
+class CueSheet(Strict):
+    """A class: what plays, in what order, and what the lights do."""
+
+    name: str
+    rig: str | None = Field(default=None, description="rig file, relative to the cue file")
+    cap: Seconds | None = Field(default=None, description="the class never runs longer than this")
+    snap: Snap = "downbeat"
+    max_snap: float = Field(default=0.5, gt=0, le=4, description="furthest a change may move, in bars")
+    phrase_bars: int = Field(default=8, ge=1, le=64)
+    allow_fast_strobe: bool = False
+    reason: str | None = Field(default=None, description="why fast strobe is allowed (required with it)")
+    backwards_kinds: tuple[str, ...] = BACKWARDS_KINDS
+    playlist: tuple[PlaylistEntry, ...] = Field(min_length=1)
+    scenes: dict[Name, Scene] = Field(default_factory=dict)
+    effects: dict[Name, Effect] = Field(default_factory=dict)
+    looks: dict[Name, Look] = Field(default_factory=dict, description="scene and effects per segment kind")
+    segments: tuple[Segment, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _strobe_reason(self) -> CueSheet:
+        if self.allow_fast_strobe and not (self.reason and self.reason.strip()):
+            raise ValueError("allow_fast_strobe: true needs a 'reason:' saying why (photosensitive epilepsy risk)")
+        return self

@@ -1,0 +1,141 @@
+"""Rig files: the outputs a studio has (OSC consoles, MIDI ports), their latency offsets and the safe scene.
+
+```yaml
+name: Demo rig
+floor_light: 30%            # the least light the floor may get while people move backwards
+outputs:
+  console: {transport: osc, host: 127.0.0.1, port: 9000}
+  desk:    {transport: midi, port: "showctl-sim-desk:in", clock: true}
+safe_scene:                 # house lights: sent on every exit
+  console: ["/showctl/house 1"]
+  desk: ["control_change control=7 value=127"]
+```
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
+    model_validator,
+)
+
+from showctl.errors import Problem, ProblemsError
+from showctl.messages import MidiMessage, OscMessage, OutMessage
+from showctl.schema import did_you_mean, validate_document
+from showctl.units import parse_percent
+from showctl.yamlfile import YamlDocument, load_yaml
+
+__all__ = ["Message", "Messages", "MidiOutputConfig", "OscOutputConfig", "OutputConfig", "Rig", "load_rig", "parse_message"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def parse_message(item: object) -> OutMessage:
+    """An OSC (`/address args`) or MIDI (mido text: `note_on note=60`) message."""
+    if isinstance(item, OscMessage | MidiMessage):
+        return item
+    if not isinstance(item, str):
+        raise ValueError(f"expected a message like '/showctl/scene 1' or 'note_on note=60', got {item!r}")
+    return OscMessage.parse(item) if item.strip().startswith("/") else MidiMessage.parse(item)
+
+
+def _as_list(value: object) -> object:
+    return value if isinstance(value, list | tuple) else [value]
+
+
+Message = Annotated[
+    OutMessage,
+    PlainValidator(parse_message),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "examples": ["/showctl/scene/warm 1", "note_on channel=0 note=60"]}),
+]
+Messages = Annotated[tuple[Message, ...], BeforeValidator(_as_list)]
+Percent = Annotated[float, BeforeValidator(parse_percent)]
+
+
+class OscOutputConfig(Strict):
+    transport: Literal["osc"]
+    host: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+    latency_ms: float = 0.0
+
+
+class MidiOutputConfig(Strict):
+    transport: Literal["midi"]
+    port: str = Field(min_length=1, description="MIDI port to send to, by name (JACK: 'client:port')")
+    api: Literal["auto", "jack", "alsa"] = "auto"
+    clock: bool = Field(default=False, description="send MIDI clock (24 ppqn) following the analysed tempo")
+    latency_ms: float = 0.0
+
+
+OutputConfig = Annotated[OscOutputConfig | MidiOutputConfig, Field(discriminator="transport")]
+
+
+class Rig(Strict):
+    name: str
+    floor_light: Percent = 0.3
+    outputs: dict[str, OutputConfig] = Field(min_length=1)
+    safe_scene: dict[str, Messages]
+
+    @model_validator(mode="after")
+    def _safe_scene_covers_outputs(self) -> Rig:
+        # Checked by load_rig with locations; kept here too so a Rig built in code is never unsafe.
+        missing = sorted(set(self.outputs) - set(self.safe_scene))
+        if missing:
+            raise ValueError(f"safe_scene has nothing for output(s) {', '.join(missing)}")
+        return self
+
+    def transport_of(self, output: str) -> str:
+        return self.outputs[output].transport
+
+
+def check_messages_for_outputs(
+    doc: YamlDocument, node: tuple[str | int, ...], sends: dict[str, tuple[OutMessage, ...]], rig: Rig, what: str
+) -> list[Problem]:
+    """Every output named in `sends` exists in `rig` and gets messages of its transport."""
+    problems: list[Problem] = []
+    for output, messages in sends.items():
+        if output not in rig.outputs:
+            hint = did_you_mean(output, rig.outputs)
+            problems.append(Problem(doc.location((*node, output), key=True),
+                                    f"{what}: the rig '{rig.name}' has no output '{output}'{hint}"))
+            continue
+        transport = rig.transport_of(output)
+        for i, message in enumerate(messages):
+            kind = "osc" if isinstance(message, OscMessage) else "midi"
+            if kind != transport:
+                problems.append(Problem(doc.location((*node, output, i)),
+                                        f"{what}: output '{output}' is {transport.upper()}, "
+                                        f"but '{message}' is a {kind.upper()} message"))
+    return problems
+
+
+def load_rig(path: str | Path) -> Rig:
+    """Read and validate a rig file; ProblemsError lists every problem as PATH:LINE:COL: message."""
+    doc = load_yaml(path)
+    if isinstance(doc.data, dict) and isinstance(doc.data.get("outputs"), dict) and isinstance(
+        doc.data.get("safe_scene"), dict
+    ):
+        missing = [o for o in doc.data["outputs"] if o not in doc.data["safe_scene"]]
+        if missing:
+            raise ProblemsError([
+                Problem(doc.location(("safe_scene",), key=True),
+                        f"safe_scene has nothing for output '{o}': every output needs its safe state")
+                for o in missing
+            ])
+    rig = validate_document(doc, Rig)
+    problems = check_messages_for_outputs(doc, ("safe_scene",), rig.safe_scene, rig, "safe_scene")
+    if problems:
+        raise ProblemsError(problems)
+    return rig

@@ -1,0 +1,61 @@
+"""Clocks: where the player gets the time. Injected, so tests use a fake that jumps instantly.
+
+Every clock counts class seconds. Waiting is always to an absolute deadline, never `sleep(delta)`
+in a loop, so errors never add up.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+__all__ = ["Clock", "FakeClock", "MonotonicClock"]
+
+# Sleep until this close to a deadline, then spin: the OS wakes us up to a few ms late on a busy machine.
+_SPIN = 0.0015
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Class time in seconds."""
+        ...
+
+    def sleep_until(self, t: float) -> None:
+        """Return at class time `t` (at once when it has passed)."""
+        ...
+
+
+class MonotonicClock:
+    """`time.monotonic`, optionally `speed`× faster (rehearsals), starting at class time `start`."""
+
+    def __init__(self, speed: float = 1.0, start: float = 0.0) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.speed = speed
+        self._origin = time.monotonic() - start / speed
+
+    def now(self) -> float:
+        return (time.monotonic() - self._origin) * self.speed
+
+    def sleep_until(self, t: float) -> None:
+        deadline = self._origin + t / self.speed
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            if left > _SPIN:
+                time.sleep(left - _SPIN)  # absolute deadline: the next pass measures again
+            # else spin for the last stretch
+
+
+class FakeClock:
+    """A clock that jumps to each deadline instantly; records how far it was asked to go."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.t = start
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep_until(self, t: float) -> None:
+        self.t = max(self.t, t)

@@ -1,0 +1,66 @@
+"""A JACK server for machines without a sound card: reuse a running one, or start jackd's dummy driver."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from types import TracebackType
+
+from showctl.errors import DeviceError
+
+__all__ = ["JackServer", "jack_running"]
+
+_ENV = {**os.environ, "JACK_NO_START_SERVER": "1"}
+
+
+def jack_running() -> bool:
+    if shutil.which("jack_lsp") is None:
+        return False
+    result = subprocess.run(["jack_lsp"], env=_ENV, capture_output=True, timeout=10, check=False)
+    return result.returncode == 0
+
+
+class JackServer:
+    """Context manager: jackd with the dummy driver (started only when none runs; stopped by its pid)."""
+
+    def __init__(self, rate: int = 48000, period: int = 256) -> None:
+        self.rate, self.period = rate, period
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> JackServer:
+        os.environ.setdefault("JACK_NO_START_SERVER", "1")
+        if jack_running():
+            return self
+        jackd = shutil.which("jackd")
+        if jackd is None:
+            raise DeviceError("jackd", "not installed; MIDI needs JACK here (apt-get install jackd2)")
+        self.process = subprocess.Popen(
+            [jackd, "--no-realtime", "-d", "dummy", "-r", str(self.rate), "-p", str(self.period)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_ENV,
+        )
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                err = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace")
+                last = err.strip().splitlines()[-1] if err.strip() else f"exit code {self.process.returncode}"
+                raise DeviceError("jackd", f"did not start: {last}")
+            if jack_running():
+                return self
+            time.sleep(0.05)  # polling a child process's start-up, not scheduling events
+        self.stop()
+        raise DeviceError("jackd", "did not answer within 10 s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()

@@ -1,0 +1,136 @@
+"""The simulated rig: the receiving side of the real transports, recording everything that arrives.
+
+OSC: a UDP server on 127.0.0.1 per OSC output (python-osc). MIDI: a JACK MIDI input port per MIDI output
+(python-rtmidi, UNIX_JACK API: ALSA has no sequencer on machines without a sound card).
+Product code never imports this package; the CLI and the tests do.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import mido
+import rtmidi
+from pythonosc.dispatcher import Dispatcher
+from pythonosc.osc_server import BlockingOSCUDPServer
+
+from showctl.errors import DeviceError
+from showctl.messages import MidiMessage, OscArg, OscMessage
+from showctl.outputs.midi import midi_api
+from showctl.outputs.rig import MidiOutputConfig, OscOutputConfig, OutputConfig, Rig
+
+__all__ = ["Received", "SimulatedRig"]
+
+
+@dataclass(frozen=True)
+class Received:
+    output: str
+    transport: str  # "osc" | "midi"
+    message: str  # same text form as the timeline's
+    arrival: float  # time.monotonic() when it arrived
+
+
+class SimulatedRig:
+    """Stands in for every output of `rig`; `rig_for_outputs` is the rig rewired to reach it."""
+
+    def __init__(self, rig: Rig, on_receive: Callable[[Received], None] | None = None) -> None:
+        self.rig = rig
+        self.on_receive = on_receive
+        self.received: list[Received] = []
+        self.counts: dict[str, int] = dict.fromkeys(rig.outputs, 0)
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._servers: list[BlockingOSCUDPServer] = []
+        self._threads: list[threading.Thread] = []
+        self._midi_ins: list[Any] = []
+        self._rewired: dict[str, OutputConfig] = {}
+
+    def _record(self, output: str, transport: str, text: str) -> None:
+        item = Received(output, transport, text, time.monotonic())
+        with self._arrived:
+            self.received.append(item)
+            self.counts[output] += 1
+            self._arrived.notify_all()
+        if self.on_receive is not None:
+            self.on_receive(item)
+
+    def _start_osc(self, name: str, config: OscOutputConfig) -> None:
+        dispatcher = Dispatcher()
+
+        def handle(address: str, *args: OscArg) -> None:
+            self._record(name, "osc", str(OscMessage(address, tuple(args))))
+
+        dispatcher.set_default_handler(handle)
+        # A blocking server (one datagram at a time, on its own thread) keeps arrival order.
+        server = BlockingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                  name=f"sim-osc-{name}", daemon=True)
+        thread.start()
+        self._servers.append(server)
+        self._threads.append(thread)
+        port = server.server_address[1]
+        self._rewired[name] = config.model_copy(update={"host": "127.0.0.1", "port": port, "latency_ms": 0.0})
+
+    def _start_midi(self, name: str, config: MidiOutputConfig) -> None:
+        client = f"showctl-sim-{name}"
+        try:
+            midi_in = rtmidi.MidiIn(rtapi=midi_api("jack"), name=client)
+            midi_in.ignore_types(sysex=False, timing=False, active_sense=True)  # keep MIDI clock
+            midi_in.open_virtual_port("in")
+        except rtmidi.RtMidiError as err:
+            raise DeviceError(f"simulated MIDI port '{client}:in'", f"cannot open ({err}); is jackd running?") from None
+
+        def handle(event: tuple[list[int], float], _data: object) -> None:
+            message = mido.Message.from_bytes(event[0])
+            self._record(name, "midi", str(MidiMessage.from_mido(message)))
+
+        midi_in.set_callback(handle)
+        self._midi_ins.append(midi_in)
+        self._rewired[name] = config.model_copy(update={"port": f"{client}:in", "api": "jack", "latency_ms": 0.0})
+
+    def __enter__(self) -> SimulatedRig:
+        try:
+            for name, config in self.rig.outputs.items():
+                if isinstance(config, OscOutputConfig):
+                    self._start_osc(name, config)
+                else:
+                    self._start_midi(name, config)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    @property
+    def rig_for_outputs(self) -> Rig:
+        """The rig with every output pointed at this simulator (latency offsets zeroed: it is local)."""
+        return self.rig.model_copy(update={"outputs": {**self.rig.outputs, **self._rewired}})
+
+    def wait_for(self, counts: dict[str, int], timeout: float) -> bool:
+        """Wait until each output has received at least `counts[output]` messages."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while any(self.counts[o] < n for o, n in counts.items()):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._arrived.wait(left)
+        return True
+
+    def close(self) -> None:
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        for midi_in in self._midi_ins:
+            midi_in.cancel_callback()
+            midi_in.close_port()
+            midi_in.delete()
+        self._servers, self._midi_ins = [], []
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+

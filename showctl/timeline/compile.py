@@ -1,0 +1,284 @@
+"""Compile a cue sheet, its tracks' analyses and a rig into a Timeline. Pure: no clocks, no sockets.
+
+Segment changes are planned in class time as written, then moved to the nearest musical boundary
+(`snap`) no further than `max_snap` bars; every event carries a reason a tech can read.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+import mido
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from showctl.analysis.model import TrackAnalysis
+from showctl.cues.load import LoadedCueSheet, ResolvedLook, resolve_look
+from showctl.cues.model import Segment
+from showctl.errors import Problem, ProblemsError
+from showctl.messages import MidiMessage, OutMessage
+from showctl.outputs.rig import MidiOutputConfig, Rig
+from showctl.timeline.grid import ClassGrid
+from showctl.timeline.model import KIND_ORDER, Event, EventKind, PlanRow, Timeline, TrackSlot
+from showctl.units import format_clock
+
+__all__ = ["FLASH_LIMIT_HZ", "compile_timeline"]
+
+FLASH_LIMIT_HZ = 3.0  # photosensitive epilepsy guidance: no flashing faster than 3 per second
+_MIN_PHASE = 0.25  # s: a snapped phase shorter than this would be a glitch, not a look
+CLOCK_PPQN = 24
+
+
+@dataclass(frozen=True)
+class _Boundary:
+    planned: float
+    t: float
+    snapped_to: str
+    note: str
+
+
+@dataclass(frozen=True)
+class _Phase:
+    segment: int
+    round: int | None
+    phase: str | None
+    planned: float
+    start: _Boundary
+    end: float
+
+
+def _slots(loaded: LoadedCueSheet, analyses: Sequence[TrackAnalysis]) -> tuple[TrackSlot, ...]:
+    slots, t = [], 0.0
+    for entry, path, analysis in zip(loaded.sheet.playlist, loaded.track_paths, analyses, strict=True):
+        length = max(0.0, analysis.duration - entry.start)
+        slots.append(TrackSlot(str(path), analysis, t, t + length, entry.start))
+        t += length
+    return tuple(slots)
+
+
+class _Compiler:
+    def __init__(self, loaded: LoadedCueSheet, analyses: Sequence[TrackAnalysis], rig: Rig) -> None:
+        self.loaded, self.sheet, self.rig = loaded, loaded.sheet, rig
+        self.slots = _slots(loaded, analyses)
+        self.grid = ClassGrid(self.slots)
+        self.problems: list[Problem] = []
+        self.events: list[tuple[float, int, int, Event]] = []
+
+    # -- boundaries --------------------------------------------------------------------------------
+    def snap(self, planned: float, mode: str, previous: float) -> _Boundary:
+        if mode == "none":
+            return _Boundary(planned, planned, "none", f"at {format_clock(planned)} (snap: none)")
+        window = self.sheet.max_snap * self.grid.bar_length_at(planned)
+        candidates = [c for c in self.grid.boundaries(mode, self.sheet.phrase_bars) if c > previous + _MIN_PHASE]
+        chosen = self.grid.nearest(candidates, planned)
+        if chosen is None or abs(chosen - planned) > window + 1e-9:
+            return _Boundary(planned, planned, "none",
+                             f"kept at {format_clock(planned)}: no {mode} within {self.sheet.max_snap:g} bar")
+        slot, _, bar = self.grid.locate(chosen)
+        shift = chosen - planned
+        return _Boundary(planned, chosen, mode,
+                         f"snapped from {format_clock(planned)} to {mode} {format_clock(chosen)} "
+                         f"({shift:+.2f} s, bar {bar} of {slot.name})")
+
+    def bars_after(self, start: float, bars: int) -> float:
+        downbeats = self.grid.boundaries("downbeat", self.sheet.phrase_bars)
+        i = bisect.bisect_left(downbeats, start - 1e-6)
+        if i + bars < len(downbeats):
+            return downbeats[i + bars]
+        # Past the last analysed downbeat: continue at the tempo of the end of the playlist.
+        last = downbeats[-1] if downbeats else start
+        extra = i + bars - (len(downbeats) - 1)
+        return max(start, last) + extra * self.grid.bar_length_at(last)
+
+    # -- plan ----------------------------------------------------------------------------------------
+    def phases(self) -> tuple[list[_Phase], float]:
+        sheet = self.sheet
+        playlist_end = self.slots[-1].end
+        class_end = min(playlist_end, sheet.cap) if sheet.cap is not None else playlist_end
+        phases: list[_Phase] = []
+        planned, previous = 0.0, -1.0
+        for i, segment in enumerate(sheet.segments):
+            mode = segment.snap or sheet.snap
+            starts: list[tuple[int | None, str | None, float]] = []
+            if segment.intervals is None:
+                starts.append((None, None, planned))
+                length = segment.length
+                assert length is not None  # the schema requires length or intervals
+                first = self.snap(planned, mode, previous) if i else _Boundary(0.0, 0.0, "none", "class start")
+                if length.kind == "time":
+                    planned_end = planned + length.value
+                elif length.kind == "bars":
+                    planned_end = self.bars_after(first.t, int(length.value))
+                else:
+                    planned_end = self.slots[self.grid.slot_at(planned)].end
+            else:
+                iv = segment.intervals
+                for r in range(iv.rounds):
+                    begin = planned + r * (iv.work + iv.rest)
+                    starts.append((r + 1, "work", begin))
+                    if iv.rest > 0:
+                        starts.append((r + 1, "rest", begin + iv.work))
+                planned_end = planned + iv.rounds * (iv.work + iv.rest)
+            for round_, phase, at in starts:
+                if at >= class_end - _MIN_PHASE:
+                    self.problems.append(Problem(
+                        self.loaded.location(("segments", i)),
+                        f"'{_title(segment, round_, phase)}' would start at {format_clock(at)}, after the class "
+                        f"ends at {format_clock(class_end)} ({_end_reason(sheet.cap, playlist_end)})"))
+                    break
+                boundary = self.snap(at, mode, previous) if phases else _Boundary(0.0, 0.0, "none", "class start")
+                phases.append(_Phase(i, round_, phase, at, boundary, 0.0))
+                previous = boundary.t
+            planned = planned_end
+        end = min(planned, class_end)
+        if end < class_end - _MIN_PHASE:
+            class_end = end
+        resolved: list[_Phase] = []
+        for k, p in enumerate(phases):
+            stop = phases[k + 1].start.t if k + 1 < len(phases) else class_end
+            resolved.append(_Phase(p.segment, p.round, p.phase, p.planned, p.start, stop))
+        return resolved, class_end
+
+    # -- events --------------------------------------------------------------------------------------
+    def add(self, t: float, output: str, message: OutMessage, reason: str, kind: EventKind) -> None:
+        event = Event(t, output, message, reason, kind)
+        self.events.append((t, KIND_ORDER[kind], len(self.events), event))
+
+    def scene_events(self, p: _Phase, look: ResolvedLook) -> None:
+        segment = self.sheet.segments[p.segment]
+        for output, messages in self.sheet.scenes[look.scene].send.items():
+            for message in messages:
+                what = _title(segment, p.round, p.phase)
+                self.add(p.start.t, output, message, f"{what} starts: scene '{look.scene}'; {p.start.note}", "scene")
+
+    def effect_events(self, p: _Phase, look: ResolvedLook) -> None:
+        grid = self.grid
+        for name in look.effects:
+            effect = self.sheet.effects[name]
+            first = grid.index_at_or_after(p.start.t)
+            if first >= len(grid.beats):
+                continue
+            if effect.every.bars:
+                # Bar rates land on downbeats: start at the first downbeat of the phase.
+                while first < len(grid.beats) and grid.beats[first].beat != 1:
+                    first += 1
+            step = effect.every.in_beats(self.slots[grid.slot_at(p.start.t)].analysis.beats_per_bar)
+            position = float(first)
+            while True:
+                t = _time_at(grid.times, position)
+                if t is None or t >= p.end - 1e-6:
+                    break
+                if effect.flash:
+                    self.check_flash(name, step, t)
+                base = grid.beats[int(position)]
+                frac = position - int(position)
+                where = f"bar {base.bar} beat {base.beat + frac:g} of {self.slots[base.track].name}"
+                reason = f"effect '{name}' every {effect.every}: {where}"
+                next_t = _time_at(grid.times, position + step)
+                for output, messages in effect.send.items():
+                    for message in messages:
+                        self.add(t, output, message, reason, "effect")
+                        note_off = _note_off(message)
+                        if note_off is not None:
+                            # Release the note halfway to the next step so consoles see a clean retrigger.
+                            gap = (next_t if next_t is not None else t + step * grid.beat_period_at(t)) - t
+                            self.add(min(t + gap / 2, p.end), output, note_off, f"{reason} (note off)", "effect")
+                position += step
+
+    def check_flash(self, name: str, step_beats: float, t: float) -> None:
+        rate = 1.0 / (step_beats * self.grid.beat_period_at(t))
+        if rate <= FLASH_LIMIT_HZ + 1e-9 or self.sheet.allow_fast_strobe:
+            return
+        slot = self.slots[self.grid.slot_at(t)]
+        problem = Problem(
+            self.loaded.location(("effects", name, "every")),
+            f"effect '{name}' flashes at {rate:.1f} Hz on {slot.name} ({slot.analysis.tempo:.0f} BPM): over the "
+            f"{FLASH_LIMIT_HZ:g} Hz limit for photosensitive epilepsy; set 'allow_fast_strobe: true' with a "
+            f"'reason:' to allow it")
+        if problem not in self.problems:
+            self.problems.append(problem)
+
+    def clock_events(self, class_end: float) -> None:
+        clocked = [n for n, o in self.rig.outputs.items() if isinstance(o, MidiOutputConfig) and o.clock]
+        if not clocked:
+            return
+        times = [t for t in self.grid.boundaries("downbeat", 1) if t < class_end]
+        if not times:
+            return
+        beats = [t for t in self.grid.times if times[0] - 1e-6 <= t < class_end]
+        periods = [b - a for a, b in zip(beats, beats[1:], strict=False)] or [self.grid.beat_period_at(beats[0])]
+        periods.append(periods[-1])  # after the last beat, keep its tempo until the class ends
+        for output in clocked:
+            self.add(beats[0], output, MidiMessage("start"), "MIDI clock starts on the first downbeat", "transport")
+            for a, period in zip(beats, periods, strict=True):
+                reason = f"MIDI clock {CLOCK_PPQN} ppqn at {60.0 / period:.1f} BPM"
+                for k in range(CLOCK_PPQN):
+                    t = a + period * k / CLOCK_PPQN
+                    if t >= class_end - 1e-9:
+                        break
+                    self.add(t, output, MidiMessage("clock"), reason, "clock")
+            self.add(class_end, output, MidiMessage("stop"), "end of class: MIDI clock stops", "transport")
+
+    def compile(self) -> Timeline:
+        phases, class_end = self.phases()
+        rows: list[PlanRow] = []
+        for p in phases:
+            segment = self.sheet.segments[p.segment]
+            look = resolve_look(self.sheet, p.segment, p.phase)
+            assert not isinstance(look, str)  # load_cue_sheet reports missing looks
+            self.scene_events(p, look)
+            self.effect_events(p, look)
+            slot, track_time, bar = self.grid.locate(p.start.t)
+            rows.append(PlanRow(segment.title, segment.kind, p.round, p.phase,  # type: ignore[arg-type]
+                                p.planned, p.start.t, p.end, p.start.snapped_to,  # type: ignore[arg-type]
+                                slot.path, track_time, bar, look.scene, look.effects))
+        self.clock_events(class_end)
+        safe: list[Event] = []
+        for output, messages in self.rig.safe_scene.items():
+            for message in messages:
+                self.add(class_end, output, message, "end of class: safe scene (house lights)", "safe")
+                safe.append(Event(class_end, output, message, "safe scene (house lights)", "safe"))
+        if self.problems:
+            raise ProblemsError(self.problems)
+        events = tuple(e for *_, e in sorted(self.events, key=lambda x: x[:3]))
+        return Timeline(events, tuple(rows), self.slots, class_end, tuple(safe))
+
+
+def _time_at(times: list[float], position: float) -> float | None:
+    """Class time of a fractional beat position (linear between beats)."""
+    i = int(position)
+    if i >= len(times):
+        return None
+    frac = position - i
+    if frac == 0:
+        return times[i]
+    if i + 1 >= len(times):
+        return None
+    return times[i] + frac * (times[i + 1] - times[i])
+
+
+def _note_off(message: OutMessage) -> MidiMessage | None:
+    if isinstance(message, MidiMessage) and message.type == "note_on":
+        msg = message.to_mido()
+        if msg.velocity > 0:
+            return MidiMessage.from_mido(mido.Message("note_off", channel=msg.channel, note=msg.note, velocity=0))
+    return None
+
+
+def _title(segment: Segment, round_: int | None, phase: str | None) -> str:
+    if round_ is None:
+        return segment.title
+    return f"{segment.title} round {round_}: {phase}"
+
+
+def _end_reason(cap: float | None, playlist_end: float) -> str:
+    if cap is not None and cap < playlist_end:
+        return "the class cap"
+    return "the end of the playlist"
+
+
+def compile_timeline(loaded: LoadedCueSheet, analyses: Sequence[TrackAnalysis], rig: Rig) -> Timeline:
+    """Cue sheet + one analysis per playlist entry + rig → Timeline. Raises ProblemsError when it cannot."""
+    if len(analyses) != len(loaded.sheet.playlist):
+        raise ValueError("compile_timeline needs one analysis per playlist entry")
+    return _Compiler(loaded, analyses, rig).compile()

@@ -1,0 +1,87 @@
+"""What happens when: the compiled Timeline, its events and the class rundown (plan rows)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from showctl.analysis.model import TrackAnalysis
+from showctl.messages import OutMessage
+
+__all__ = ["Event", "EventKind", "PlanRow", "Timeline", "TrackSlot"]
+
+EventKind = Literal["clock", "transport", "scene", "effect", "safe"]
+# Order of events that fall at the same instant: MIDI start/stop first, then the clock tick (after a start),
+# then the new look, then effects on top of it, and the safe scene last of all.
+KIND_ORDER: dict[str, int] = {"transport": 0, "clock": 1, "scene": 2, "effect": 3, "safe": 4}
+
+
+@dataclass(frozen=True)
+class Event:
+    t: float  # seconds from class start (musical time: output latency offsets are applied by the player)
+    output: str
+    message: OutMessage
+    reason: str
+    kind: EventKind
+
+    def to_json(self) -> dict[str, Any]:
+        """The `showctl timeline --json` object (field names are a CLI contract)."""
+        return {"t": round(self.t, 6), "output": self.output, "message": str(self.message), "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class TrackSlot:
+    """Where a track sits in class time: it plays from `offset` s into the file, from class time `start`."""
+
+    path: str
+    analysis: TrackAnalysis
+    start: float
+    end: float
+    offset: float
+
+    def track_time(self, t: float) -> float:
+        return t - self.start + self.offset
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """One row of `showctl plan`: a segment, or one phase (work/rest) of one interval round."""
+
+    name: str
+    kind: str
+    round: int | None
+    phase: Literal["work", "rest"] | None
+    planned: float
+    start: float
+    end: float
+    snapped_to: Literal["downbeat", "beat", "phrase", "none"]
+    track: str
+    track_time: float
+    bar: int
+    scene: str
+    effects: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The `showctl plan --json` object (field names are a CLI contract)."""
+        return {
+            "name": self.name, "kind": self.kind, "round": self.round, "phase": self.phase,
+            "planned": round(self.planned, 6), "start": round(self.start, 6), "end": round(self.end, 6),
+            "snapped_to": self.snapped_to, "track": self.track, "track_time": round(self.track_time, 6),
+            "bar": self.bar, "scene": self.scene, "effects": list(self.effects),
+        }
+
+
+@dataclass(frozen=True)
+class Timeline:
+    events: tuple[Event, ...]
+    plan: tuple[PlanRow, ...]
+    tracks: tuple[TrackSlot, ...]
+    duration: float
+    safe_scene: tuple[Event, ...]  # what every exit sends (t is meaningless here: sent when needed)
+
+    def events_from(self, t: float) -> tuple[Event, ...]:
+        return tuple(e for e in self.events if e.t >= t)

@@ -1,0 +1,172 @@
+"""Strict YAML for cue and rig files: YAML 1.2-like scalars and a line/column for every node.
+
+PyYAML's default resolver is YAML 1.1: `off` becomes False, `1:30` becomes 90 and `010` becomes 8.
+Studio techs write `1:30` meaning a minute and a half, so here only `true`/`false`, `null`/`~`, plain
+decimal numbers (and 0x/0o) are typed; everything else stays a string for the schema to parse.
+Duplicate keys are errors, not silently last-one-wins.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from showctl.errors import Location, Problem, ProblemsError
+
+__all__ = ["YamlDocument", "load_yaml"]
+
+NodePath = tuple[str | int, ...]
+
+
+class _StrictResolver(yaml.resolver.BaseResolver):
+    pass
+
+
+_StrictResolver.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_StrictResolver.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")
+)
+_StrictResolver.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.nan)$"),
+    list("-+0123456789."),
+)
+_StrictResolver.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
+
+
+class _StrictLoader(
+    yaml.reader.Reader,
+    yaml.scanner.Scanner,
+    yaml.parser.Parser,
+    yaml.composer.Composer,
+    _StrictResolver,
+):
+    def __init__(self, stream: str) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        _StrictResolver.__init__(self)
+
+
+@dataclass
+class YamlDocument:
+    """Plain data (dicts, lists, scalars) plus where each node came from."""
+
+    path: str
+    data: Any
+    marks: dict[NodePath, tuple[int, int]] = field(default_factory=dict)
+    key_marks: dict[NodePath, tuple[int, int]] = field(default_factory=dict)
+
+    def location(self, node_path: NodePath, *, key: bool = False) -> Location:
+        """The closest known location of `node_path` (the key itself when `key`, for unknown keys)."""
+        table = self.key_marks if key else self.marks
+        probe = tuple(node_path)
+        while probe:
+            if probe in table:
+                line, col = table[probe]
+                return Location(self.path, line, col)
+            if probe in self.marks:
+                line, col = self.marks[probe]
+                return Location(self.path, line, col)
+            probe = probe[:-1]
+        line, col = self.marks.get((), (1, 1))
+        return Location(self.path, line, col)
+
+
+def _scalar(node: yaml.ScalarNode) -> Any:
+    value: str = node.value
+    tag = node.tag
+    if tag == "tag:yaml.org,2002:bool":
+        return value.lower() == "true"
+    if tag == "tag:yaml.org,2002:int":
+        if value.startswith("0o"):
+            return int(value[2:], 8)
+        if value.startswith("0x"):
+            return int(value[2:], 16)
+        return int(value, 10)
+    if tag == "tag:yaml.org,2002:float":
+        # YAML spells infinity and NaN `.inf` / `.nan`; Python wants `inf` / `nan`.
+        return float(value.replace(".inf", "inf").replace(".Inf", "inf").replace(".INF", "inf").replace(".nan", "nan"))
+    if tag == "tag:yaml.org,2002:null":
+        return None
+    return value
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _build(node: yaml.Node, path: NodePath, doc: YamlDocument, problems: list[Problem]) -> Any:
+    doc.marks[path] = _mark(node)
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag not in (
+            "tag:yaml.org,2002:str", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
+            "tag:yaml.org,2002:float", "tag:yaml.org,2002:null",
+        ) and node.tag.startswith("!"):
+            problems.append(Problem(Location(doc.path, *_mark(node)), f"unsupported YAML tag {node.tag}"))
+        return _scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(item, (*path, i), doc, problems) for i, item in enumerate(node.value)]
+    if isinstance(node, yaml.MappingNode):
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                problems.append(Problem(Location(doc.path, *_mark(key_node)), "a key must be a plain name"))
+                continue
+            key = str(key_node.value)
+            if key == "<<":
+                problems.append(Problem(Location(doc.path, *_mark(key_node)),
+                                        "YAML merge keys (<<) are not supported; use 'extends:'"))
+                continue
+            if key in result:
+                problems.append(Problem(Location(doc.path, *_mark(key_node)), f"duplicate key '{key}'"))
+                continue
+            doc.key_marks[(*path, key)] = _mark(key_node)
+            result[key] = _build(value_node, (*path, key), doc, problems)
+        return result
+    raise AssertionError(f"unexpected YAML node {node!r}")  # the composer only makes the three kinds above
+
+
+def load_yaml(path: str | Path) -> YamlDocument:
+    """Read `path` strictly; raises ProblemsError (one line per problem) for unreadable or invalid YAML."""
+    shown = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProblemsError([Problem(Location(shown), "no such file")]) from None
+    except IsADirectoryError:
+        raise ProblemsError([Problem(Location(shown), "is a directory, not a YAML file")]) from None
+    except UnicodeDecodeError as err:
+        raise ProblemsError([Problem(Location(shown), f"not UTF-8 text ({err.reason})")]) from None
+    except OSError as err:
+        raise ProblemsError([Problem(Location(shown), f"cannot read ({err.strerror})")]) from None
+    doc = YamlDocument(shown, None)
+    try:
+        loader = _StrictLoader(text)
+        try:
+            root = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = err.problem or err.context or "invalid YAML"
+        if "\t" in message or "'\\t'" in message:
+            message = "tab characters are not allowed for indentation; use spaces"
+        raise ProblemsError([Problem(Location(shown, line, col), f"YAML syntax: {message}")]) from None
+    except yaml.YAMLError as err:
+        raise ProblemsError([Problem(Location(shown, 1, 1), f"YAML syntax: {err}")]) from None
+    if root is None:
+        raise ProblemsError([Problem(Location(shown, 1, 1), "the file is empty")])
+    problems: list[Problem] = []
+    doc.data = _build(root, (), doc, problems)
+    if problems:
+        raise ProblemsError(problems)
+    return doc

@@ -1,0 +1,55 @@
+"""Shared fixtures: real rig parts (jackd), the demo tracks, an isolated analysis cache.
+
+Tests that need a real component skip locally with the reason when it is missing, and fail instead
+when SHOWCTL_REQUIRE_RIG=1 (CI), so CI can never pass by skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from showctl.analysis.demo import ensure_demo_tracks
+from showctl.sim import JackServer
+
+REPO = Path(__file__).resolve().parent.parent
+REQUIRE_RIG = os.environ.get("SHOWCTL_REQUIRE_RIG") == "1"
+
+
+def require_binary(binary: str, why: str) -> None:
+    if shutil.which(binary) is not None:
+        return
+    if REQUIRE_RIG:
+        pytest.fail(f"{binary} is not installed but SHOWCTL_REQUIRE_RIG=1 requires it ({why})")
+    pytest.skip(f"{binary} is not installed ({why}); CI installs it")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _analysis_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test session analyses into its own cache: nothing leaks in from a developer's cache."""
+    cache = tmp_path_factory.mktemp("analysis-cache")
+    previous = os.environ.get("SHOWCTL_CACHE_DIR")
+    os.environ["SHOWCTL_CACHE_DIR"] = str(cache)
+    yield cache
+    if previous is None:
+        os.environ.pop("SHOWCTL_CACHE_DIR", None)
+    else:
+        os.environ["SHOWCTL_CACHE_DIR"] = previous
+
+
+@pytest.fixture(scope="session")
+def demo_tracks() -> list[Path]:
+    """The synthesized demo tracks where cues/demo.yaml expects them (written once, when missing)."""
+    return ensure_demo_tracks(REPO / "tracks" / "demo")
+
+
+@pytest.fixture(scope="session")
+def jack() -> Iterator[JackServer]:
+    """A JACK server (dummy driver, no sound card needed) for real MIDI ports."""
+    require_binary("jackd", "real JACK MIDI ports")
+    with JackServer() as server:
+        yield server
