@@ -28,11 +28,14 @@ __all__ = [
     "SILENCE_PEAK",
     "alternate_beat_ratio",
     "analyze_signal",
+    "beat_envelope",
     "chroma",
     "confidence",
     "estimate_downbeats",
     "estimate_tempo",
     "onset_envelope",
+    "onset_envelopes",
+    "tempo_from_beats",
     "track_beats",
 ]
 
@@ -58,13 +61,16 @@ CLASS_MAX_BPM = 180.0
 # --- onset strength ----------------------------------------------------------------------------------
 
 
-def _power_spectrogram(y: FloatArray, n_fft: int, hop_length: int) -> FloatArray:
+def _power_spectrogram(y: npt.ArrayLike, n_fft: int, hop_length: int) -> FloatArray:
     """|STFT|² with a Hann window, frames centred on i·hop (reflect-padded), shape (n_fft/2+1, frames)."""
+    # float32 halves the memory traffic of framing and FFT, which is most of the analysis time.
+    x = np.asarray(y, dtype=np.float32)
     pad = n_fft // 2
-    x = np.pad(y, pad, mode="reflect") if len(y) > pad else np.pad(y, pad)
+    x = np.pad(x, pad, mode="reflect") if len(x) > pad else np.pad(x, pad)
     n_frames = 1 + (len(x) - n_fft) // hop_length
     frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop_length][:n_frames]
-    spec = np.fft.rfft(frames * np.hanning(n_fft + 1)[:-1], axis=1)
+    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
+    spec = np.fft.rfft(frames * window, axis=1)
     return np.asarray((spec.real**2 + spec.imag**2).T, dtype=np.float64)
 
 
@@ -101,29 +107,37 @@ def onset_envelope(
     instrument. Frame i is centred on time i / frame_rate. Plain numpy (no librosa) so the first call
     pays no numba start-up.
     """
-    samples = np.asarray(y, dtype=np.float64)
+    return _flux(_power_spectrogram(y, N_FFT, hop_length), sr, fmin, fmax), sr / hop_length
+
+
+def onset_envelopes(y: npt.ArrayLike, sr: int) -> tuple[FloatArray, FloatArray, float]:
+    """The full-band and kick-band (< `KICK_FMAX`) envelopes from one STFT: (full, kick, frames/s)."""
+    power = _power_spectrogram(y, N_FFT, HOP_LENGTH)
+    return _flux(power, sr, 0.0, None), _flux(power, sr, 0.0, KICK_FMAX), sr / HOP_LENGTH
+
+
+def _flux(power: FloatArray, sr: int, fmin: float, fmax: float | None) -> FloatArray:
+    """Log-mel spectral flux of an `N_FFT` power spectrogram, restricted to fmin..fmax Hz."""
     top = sr / 2 if fmax is None else min(fmax, sr / 2)
-    power = _power_spectrogram(samples, N_FFT, hop_length)
     # Fewer bands in a narrow band: below 150 Hz there are only ~7 FFT bins at 22050 Hz.
     n_mels = N_MELS if fmax is None else max(2, min(N_MELS, int((top - fmin) / (sr / N_FFT)) // 2))
     mel = _mel_filterbank(sr, N_FFT, n_mels, fmin, top) @ power
     db = 10.0 * np.log10(np.maximum(mel, 1e-10))
     db = np.maximum(db, db.max() - 80.0)  # an 80 dB floor, so fades in the noise floor add no flux
     flux = np.maximum(0.0, np.diff(db, axis=1)).mean(axis=0)
-    env = np.concatenate([[0.0], flux])
-    return np.asarray(env, dtype=np.float64), sr / hop_length
+    return np.asarray(np.concatenate([[0.0], flux]), dtype=np.float64)
 
 
 def chroma(y: npt.ArrayLike, sr: int, hop_length: int = HOP_LENGTH * 2) -> tuple[FloatArray, float]:
     """Pitch-class energy (12 × frames, C = 0) from a 2048-point STFT, 65 Hz–2 kHz; return (chroma, fps)."""
     n_fft = 2048
-    power = _power_spectrogram(np.asarray(y, dtype=np.float64), n_fft, hop_length)
+    power = _power_spectrogram(y, n_fft, hop_length)
     freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
-    use = (freqs >= 65.0) & (freqs <= 2000.0)
+    use = np.flatnonzero((freqs >= 65.0) & (freqs <= 2000.0))
     pitch_class = np.round(12.0 * np.log2(freqs[use] / 440.0) + 9.0).astype(np.int64) % 12
-    out = np.zeros((12, power.shape[1]))
-    np.add.at(out, pitch_class, np.sqrt(power[use]))
-    return out, sr / hop_length
+    fold = np.zeros((12, len(use)))
+    fold[pitch_class, np.arange(len(use))] = 1.0
+    return np.asarray(fold @ np.sqrt(power[use]), dtype=np.float64), sr / hop_length
 
 
 def _normalise(env: FloatArray) -> FloatArray:
@@ -322,19 +336,29 @@ def tempo_from_beats(beats: FloatArray) -> float | None:
 # --- downbeats ---------------------------------------------------------------------------------------
 
 
-def estimate_downbeats(y: npt.ArrayLike, sr: int, beats: FloatArray, beats_per_bar: int = 4) -> FloatArray:
+def estimate_downbeats(
+    y: npt.ArrayLike,
+    sr: int,
+    beats: FloatArray,
+    beats_per_bar: int = 4,
+    *,
+    kick_env: FloatArray | None = None,
+) -> FloatArray:
     """Downbeat times: the bar phase whose beats carry the strongest bass accent and chord changes.
 
     For each beat two cues are measured: the kick-band onset strength at the beat (bass roots and
     accented kicks fall on beat 1) and how much the chroma of the beat differs from the beat before
     (chords change at the bar line). Both are standardised and summed; the phase (0..beats_per_bar-1)
-    with the highest mean wins.
+    with the highest mean wins. `kick_env` (from `onset_envelopes`) saves recomputing the kick band.
     """
     beats = np.asarray(beats, dtype=np.float64)
     if len(beats) < 2 * beats_per_bar:
         return beats[:1].copy()
     y = np.asarray(y, dtype=np.float32)
-    kick, frame_rate = onset_envelope(y, sr, fmax=KICK_FMAX)
+    if kick_env is None:
+        kick, frame_rate = onset_envelope(y, sr, fmax=KICK_FMAX)
+    else:
+        kick, frame_rate = kick_env, sr / HOP_LENGTH
     frames = np.clip(np.round(beats * frame_rate).astype(np.int64), 0, len(kick) - 1)
     accent = np.array([float(np.max(kick[max(0, f - 2) : f + 3])) for f in frames])
 
@@ -411,8 +435,7 @@ def analyze_signal(y: npt.ArrayLike, sr: int, path: str = "") -> TrackAnalysis:
     if float(np.max(np.abs(samples))) < SILENCE_PEAK:
         raise AnalysisError(where, "track is silent")
 
-    full, frame_rate = onset_envelope(samples, sr)
-    kick, _ = onset_envelope(samples, sr, fmax=KICK_FMAX)
+    full, kick, frame_rate = onset_envelopes(samples, sr)
     tempo = estimate_tempo(full, frame_rate, kick_env=kick)
     env = beat_envelope(full, kick)
     beats = track_beats(env, frame_rate, tempo)
@@ -420,7 +443,7 @@ def analyze_signal(y: npt.ArrayLike, sr: int, path: str = "") -> TrackAnalysis:
     # The beat grid's own slope is a finer tempo than the autocorrelation peak, when the two agree.
     if refined is not None and abs(refined / tempo - 1.0) < 0.04:
         tempo = refined
-    downbeats = estimate_downbeats(samples, sr, beats)
+    downbeats = estimate_downbeats(samples, sr, beats, kick_env=kick)
     conf = confidence(env, frame_rate, beats)
     return TrackAnalysis(
         path=path,

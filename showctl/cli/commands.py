@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import sys
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,9 @@ from showctl.analysis import TrackAnalysis, analyze_paths
 from showctl.cues.load import LoadedCueSheet, check_against_rig, load_cue_sheet
 from showctl.errors import DeviceError, Location, Problem, ProblemsError, ShowctlError
 from showctl.outputs import Output, Rig, load_rig, open_output
-from showctl.timeline import Timeline, compile_timeline
+from showctl.player import MonotonicClock, Player
+from showctl.sim import JackServer, Received, SimulatedRig
+from showctl.timeline import Event, PlanRow, Timeline, compile_timeline
 from showctl.units import format_clock
 from showctl.yamlfile import load_yaml
 
@@ -157,14 +158,12 @@ def plan(cuefile: str, rig_file: str | None, *, as_json: bool) -> int:
 
 # -- simulate / run -----------------------------------------------------------------------------------
 @contextmanager
-def _simulated_rig(rig: Rig, on_receive: object = None) -> Iterator[object]:
-    from showctl.sim import JackServer, SimulatedRig
-
+def _simulated_rig(rig: Rig, on_receive: Callable[[Received], None] | None = None) -> Iterator[SimulatedRig]:
+    """The simulated rig for `rig`, with a JACK server when it has MIDI outputs."""
     with ExitStack() as stack:
         if any(o.transport == "midi" for o in rig.outputs.values()):
             stack.enter_context(JackServer())
-        sim = stack.enter_context(SimulatedRig(rig, on_receive=on_receive))  # type: ignore[arg-type]
-        yield sim
+        yield stack.enter_context(SimulatedRig(rig, on_receive=on_receive))
 
 
 def _open_outputs(rig: Rig, stack: ExitStack) -> dict[str, Output]:
@@ -182,13 +181,9 @@ _WINDOW = 32
 
 
 def simulate(cuefile: str, rig_file: str | None, log_path: Path) -> int:
-    from showctl.sim import SimulatedRig
-
     show = load_show(cuefile, rig_file)
     events = show.timeline.events
-    with _simulated_rig(show.rig) as sim_obj, ExitStack() as stack:
-        sim = sim_obj
-        assert isinstance(sim, SimulatedRig)
+    with _simulated_rig(show.rig) as sim, ExitStack() as stack:
         outputs = _open_outputs(sim.rig_for_outputs, stack)
         sent = dict.fromkeys(outputs, 0)
         for event in events:
@@ -220,68 +215,69 @@ def simulate(cuefile: str, rig_file: str | None, log_path: Path) -> int:
     return 0
 
 
-def _wait(sim: object, counts: dict[str, int], what: str) -> None:
-    from showctl.sim import SimulatedRig
-
-    assert isinstance(sim, SimulatedRig)
+def _wait(sim: SimulatedRig, counts: dict[str, int], what: str) -> None:
     if not sim.wait_for(counts, timeout=5.0):
         missing = {o: n - sim.counts[o] for o, n in counts.items() if sim.counts[o] < n}
         raise DeviceError(f"simulated rig ({what})", f"messages did not arrive within 5 s: {missing}")
 
 
-def run(cuefile: str, rig_file: str | None, *, speed: float, start: float, sim: bool) -> int:
-    from showctl.player import MonotonicClock, Player
+class _RunDisplay:
+    """What `showctl run` prints: each part of the class as it starts, and each message as it goes out
+    (or, with --sim, as the simulated rig receives it). MIDI clock ticks are not listed: 60 a second."""
 
+    def __init__(self, show: Show, clock: MonotonicClock) -> None:
+        self.show, self.clock = show, clock
+        self.rows = iter(show.timeline.plan)
+        self.upcoming: PlanRow | None = next(self.rows, None)
+        self.lock = threading.Lock()
+
+    def message(self, output: str, message: str, t: float) -> None:
+        if message == "clock":
+            return
+        transport = self.show.rig.transport_of(output)
+        with self.lock:
+            out_console.print(f"[bold]{format_clock(t)}[/bold]  {output:<10} {transport:<4} {message}")
+
+    def received(self, item: Received) -> None:
+        self.message(item.output, item.message, self.clock.now())
+
+    def event(self, event: Event, *, show_message: bool) -> None:
+        while self.upcoming is not None and self.upcoming.start <= event.t:
+            row = self.upcoming
+            label = row.name + (f" round {row.round} {row.phase}" if row.round else "")
+            with self.lock:
+                out_console.print(f"[bold cyan]{format_clock(row.start)}  ▶ {label}: scene '{row.scene}'[/bold cyan]")
+            self.upcoming = next(self.rows, None)
+        if show_message:
+            self.message(event.output, str(event.message), event.t)
+
+
+def run(cuefile: str, rig_file: str | None, *, speed: float, start: float, sim: bool) -> int:
     show = load_show(cuefile, rig_file)
     tl = show.timeline
     if start >= tl.duration:
         raise ShowctlError(f"--from {format_clock(start)} is after the end of the class ({format_clock(tl.duration)})")
-    lock = threading.Lock()
-
-    def shown(output: str, transport: str, message: str, t: float) -> None:
-        if message in ("clock",):
-            return
-        with lock:
-            out_console.print(f"[bold]{format_clock(t)}[/bold]  {output:<10} {transport:<4} {message}")
-
+    clock = MonotonicClock(speed=speed, start=start)
+    display = _RunDisplay(show, clock)
     with ExitStack() as stack:
-        rig = show.rig
-        clock_ref: list[MonotonicClock] = []
+        rig, sim_rig = show.rig, None
         if sim:
-            from showctl.sim import Received
-
-            def on_receive(item: Received) -> None:
-                shown(item.output, item.transport, item.message, clock_ref[0].now() if clock_ref else 0.0)
-
-            sim_rig = stack.enter_context(_simulated_rig(rig, on_receive))
-            rig = sim_rig.rig_for_outputs  # type: ignore[attr-defined]
-            err_console.print(f"simulated rig: {', '.join(f'{n} ({o.transport})' for n, o in show.rig.outputs.items())}"
-                              " — lines below are what it received")
+            sim_rig = stack.enter_context(_simulated_rig(rig, display.received))
+            rig = sim_rig.rig_for_outputs
+            outputs_text = ", ".join(f"{n} ({o.transport})" for n, o in show.rig.outputs.items())
+            err_console.print(f"simulated rig: {outputs_text} — lines below are what it received")
         outputs = _open_outputs(rig, stack)
-        err_console.print(f"class '{show.loaded.sheet.name}': {len(tl.plan)} parts, {format_clock(tl.duration)}"
-                          f"{f', from {format_clock(start)}' if start else ''}{f', {speed:g}× speed' if speed != 1 else ''};"
-                          " no audio device used (monotonic clock)")
-        clock = MonotonicClock(speed=speed, start=start)
-        clock_ref.append(clock)
-        rows = iter(tl.plan)
-        upcoming = next(rows, None)
-
-        def on_event(event: object) -> None:
-            nonlocal upcoming
-            from showctl.timeline import Event
-
-            assert isinstance(event, Event)
-            while upcoming is not None and upcoming.start <= event.t:
-                label = f"{upcoming.name}" + (f" round {upcoming.round} {upcoming.phase}" if upcoming.round else "")
-                with lock:
-                    out_console.print(f"[bold cyan]{format_clock(upcoming.start)}  ▶ {label}: scene "
-                                      f"'{upcoming.scene}'[/bold cyan]")
-                upcoming = next(rows, None)
-            if not sim:
-                shown(event.output, show.rig.transport_of(event.output), str(event.message), event.t)
-
-        player = Player(tl, outputs, clock, on_event=on_event,
+        notes = [f"{len(tl.plan)} parts", format_clock(tl.duration)]
+        notes += [f"from {format_clock(start)}"] if start else []
+        notes += [f"{speed:g}× speed"] if speed != 1 else []
+        err_console.print(f"class '{show.loaded.sheet.name}': {', '.join(notes)}; "
+                          "no audio device used (monotonic clock)")
+        clock.restart(start)  # opening ports took time: the class starts now
+        player = Player(tl, outputs, clock, on_event=lambda e: display.event(e, show_message=not sim),
                         on_error=lambda text: err_console.print(f"[red]output error: {text}[/red]"))
         result = player.play(start)
+        if sim_rig is not None:
+            # Let the simulated rig take in the last messages (the safe scene) before it closes.
+            sim_rig.wait_for({n: h.sent for n, h in result.health.items()}, timeout=2.0)
     err_console.print(f"class finished: {result.sent} messages sent; safe scene sent")
     return 0

@@ -12,7 +12,7 @@ from types import FrameType
 
 from showctl import __version__
 from showctl.cli import commands
-from showctl.errors import ShowctlError
+from showctl.errors import ProblemsError, ShowctlError
 
 __all__ = ["main"]
 
@@ -26,7 +26,9 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="showctl", description="Light shows that follow the class plan and the music.")
+    parser = argparse.ArgumentParser(
+        prog="showctl", description="Light shows that follow the class plan and the music."
+    )
     parser.add_argument("--version", action="version", version=f"showctl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -105,7 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         raise AssertionError(args.command)
     except ShowctlError as err:
-        print(f"showctl: {err}" if "\n" not in str(err) else str(err), file=sys.stderr)
+        # Problems in files are PATH:LINE:COL lines editors and tools read; other errors name the program.
+        print(str(err) if isinstance(err, ProblemsError) else f"showctl: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("showctl: interrupted", file=sys.stderr)

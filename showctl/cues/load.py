@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def _phases(segment: Segment) -> list[str | None]:
 def _reference_problems(loaded: LoadedCueSheet) -> list[Problem]:
     sheet, problems = loaded.sheet, []
 
-    def unknown(kind: str, name: str, names: dict[str, object], node: NodePath) -> None:
+    def unknown(kind: str, name: str, names: Iterable[str], node: NodePath) -> None:
         problems.append(Problem(loaded.location(node), f"unknown {kind} '{name}'{did_you_mean(name, names)}"))
 
     for kind, look in sheet.looks.items():

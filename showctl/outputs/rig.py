@@ -34,7 +34,9 @@ from showctl.schema import did_you_mean, validate_document
 from showctl.units import parse_percent
 from showctl.yamlfile import YamlDocument, load_yaml
 
-__all__ = ["Message", "Messages", "MidiOutputConfig", "OscOutputConfig", "OutputConfig", "Rig", "load_rig", "parse_message"]
+__all__ = [
+    "Message", "Messages", "MidiOutputConfig", "OscOutputConfig", "OutputConfig", "Rig", "load_rig", "parse_message",
+]
 
 
 class Strict(BaseModel):

@@ -32,7 +32,11 @@ class MonotonicClock:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.speed = speed
-        self._origin = time.monotonic() - start / speed
+        self.restart(start)
+
+    def restart(self, start: float = 0.0) -> None:
+        """Class time `start` is now."""
+        self._origin = time.monotonic() - start / self.speed
 
     def now(self) -> float:
         return (time.monotonic() - self._origin) * self.speed

@@ -7,10 +7,11 @@ Segment changes are planned in class time as written, then moved to the nearest 
 from __future__ import annotations
 
 import bisect
-
-import mido
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import mido
 
 from showctl.analysis.model import TrackAnalysis
 from showctl.cues.load import LoadedCueSheet, ResolvedLook, resolve_look
@@ -206,7 +207,7 @@ class _Compiler:
         if not times:
             return
         beats = [t for t in self.grid.times if times[0] - 1e-6 <= t < class_end]
-        periods = [b - a for a, b in zip(beats, beats[1:], strict=False)] or [self.grid.beat_period_at(beats[0])]
+        periods = [b - a for a, b in itertools.pairwise(beats)] or [self.grid.beat_period_at(beats[0])]
         periods.append(periods[-1])  # after the last beat, keep its tempo until the class ends
         for output in clocked:
             self.add(beats[0], output, MidiMessage("start"), "MIDI clock starts on the first downbeat", "transport")

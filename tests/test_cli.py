@@ -1,0 +1,97 @@
+"""The CLI contracts, run as a user runs them: a subprocess, its stdout, stderr and exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from showctl.sim import JackServer
+
+REPO = Path(__file__).resolve().parent.parent
+GOLDEN = REPO / "tests" / "golden" / "demo.jsonl"
+
+
+def showctl(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "showctl.cli.main", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "COLUMNS": "200"}, check=False)
+
+
+def test_analyze_json_contract(demo_tracks: list[Path]) -> None:
+    result = showctl("analyze", "--json", *(str(p) for p in demo_tracks))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [d["path"] for d in data] == [str(p) for p in demo_tracks]
+    for item in data:
+        assert {"path", "duration", "tempo", "beats", "downbeats", "confidence"} <= set(item)
+        assert 0 <= item["confidence"] <= 1
+        assert item["beats"] == sorted(item["beats"]) and set(item["downbeats"]) <= set(item["beats"])
+    assert [round(d["tempo"]) for d in data] == [100, 128, 150]
+
+
+def test_user_mistakes_are_one_line_without_traceback(tmp_path: Path) -> None:
+    cases = {
+        ("analyze", "nope.wav"): "showctl: nope.wav: no such file\n",
+        ("timeline", "nope.yaml"): "nope.yaml: no such file\n",
+        ("run", "nope.yaml"): "nope.yaml: no such file\n",
+    }
+    for args, expected in cases.items():
+        result = showctl(*args, cwd=tmp_path)
+        assert (result.returncode, result.stderr) == (1, expected), args
+    result = showctl("run", "cues/demo.yaml", "--speed", "0")
+    assert result.returncode == 2 and "must be more than 0: '0'" in result.stderr
+
+
+def test_check_reports_every_problem_with_locations(tmp_path: Path, demo_tracks: list[Path]) -> None:
+    result = showctl("check", "cues/demo.yaml", "config/demo-rig.yaml")
+    assert (result.returncode, result.stdout) == (0, "ok cues/demo.yaml\nok config/demo-rig.yaml\n"), result.stderr
+    broken = (REPO / "cues/demo.yaml").read_text().replace("scene: run,", "scene: rnu,").replace(
+        "02-house-128.wav", "02-house-129.wav").replace("rig: ../config/demo-rig.yaml", "rig: ../rig.yaml")
+    path = tmp_path / "cues" / "broken.yaml"
+    path.parent.mkdir()
+    path.write_text(broken)
+    result = showctl("check", str(path))
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"{path}:4:6: no such rig file: {tmp_path / 'rig.yaml'}",
+        f"{path}:10:12: no such track file: {tmp_path / 'tracks/demo/01-warmup-100.wav'}",
+        f"{path}:11:12: no such track file: {tmp_path / 'tracks/demo/02-house-129.wav'}",
+        f"{path}:12:12: no such track file: {tmp_path / 'tracks/demo/03-run-150.wav'}",
+        f"{path}:51:22: unknown scene 'rnu' (did you mean 'run'?)",
+    ]
+
+
+@pytest.mark.rig
+def test_simulate_receives_exactly_the_timeline(tmp_path: Path, demo_tracks: list[Path], jack: JackServer) -> None:
+    timeline = showctl("timeline", "cues/demo.yaml", "--json")
+    assert timeline.returncode == 0, timeline.stderr
+    events = json.loads(timeline.stdout)
+    assert all(set(e) == {"t", "output", "message", "reason"} and e["reason"] for e in events)
+    log = tmp_path / "x.jsonl"
+    result = showctl("simulate", "cues/demo.yaml", "--log", str(log))
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert all(set(line) == {"t", "transport", "message"} for line in lines)
+    assert [(x["t"], x["message"]) for x in lines if x["message"] != "clock"] == [
+        (e["t"], e["message"]) for e in events if e["message"] != "clock"]
+    clock = [x["t"] for x in lines if x["message"] == "clock"]
+    assert clock == [e["t"] for e in events if e["message"] == "clock"]
+    # The golden log (reviewed, committed) holds the cues; the clock is checked above against the timeline.
+    cues = "".join(json.dumps(x) + "\n" for x in lines if x["message"] != "clock")
+    if os.environ.get("SHOWCTL_UPDATE_GOLDEN") == "1":
+        GOLDEN.write_text(cues)
+    assert cues == GOLDEN.read_text(), "the demo's log changed: review, then SHOWCTL_UPDATE_GOLDEN=1 make test"
+
+
+@pytest.mark.rig
+@pytest.mark.slow
+def test_run_on_the_simulated_rig(demo_tracks: list[Path], jack: JackServer) -> None:
+    result = showctl("run", "cues/demo.yaml", "--sim", "--speed", "100")
+    assert result.returncode == 0, result.stderr
+    assert "▶ Retro-run intervals round 1 work: scene 'run'" in result.stdout
+    assert "class finished" in result.stderr
+    assert "/showctl/house 1" in result.stdout  # the safe scene arrived at the rig

@@ -1,0 +1,85 @@
+"""The player against a fake clock and the real loopback OSC receiver."""
+
+from __future__ import annotations
+
+import pytest
+
+from showctl.messages import OscMessage
+from showctl.outputs import Rig, open_output
+from showctl.outputs.rig import OscOutputConfig
+from showctl.player import FakeClock, MonotonicClock, Player
+from showctl.sim import SimulatedRig
+from showctl.timeline import Event, Timeline
+
+
+def make_timeline(n: int = 50) -> Timeline:
+    events = tuple(Event(i * 0.5, "console", OscMessage("/step", (i,)), f"step {i}", "effect") for i in range(n))
+    safe = (Event(0.0, "console", OscMessage("/house", (1,)), "safe scene", "safe"),)
+    return Timeline(events, (), (), n * 0.5, safe)
+
+
+RIG = Rig(name="test", outputs={"console": OscOutputConfig(transport="osc", port=9000)},
+          safe_scene={"console": (OscMessage("/house", (1,)),)})
+
+
+def test_plays_exactly_the_timeline_in_order() -> None:
+    tl = make_timeline()
+    clock = FakeClock()
+    with SimulatedRig(RIG) as sim:
+        output = open_output("console", sim.rig_for_outputs)
+        result = Player(tl, {"console": output}, clock).play()
+        assert sim.wait_for({"console": len(tl.events)}, timeout=5)
+    assert result.completed and result.sent == len(tl.events)
+    assert [r.message for r in sim.received] == [str(e.message) for e in tl.events]
+    assert clock.now() == tl.events[-1].t
+
+
+def test_start_mid_class_skips_what_already_happened() -> None:
+    tl = make_timeline()
+    with SimulatedRig(RIG) as sim:
+        output = open_output("console", sim.rig_for_outputs)
+        Player(tl, {"console": output}, FakeClock(10.0)).play(start=10.0)
+        assert sim.wait_for({"console": 30}, timeout=5)
+    assert sim.received[0].message == "/step 20"
+
+
+def test_interrupt_sends_the_safe_scene() -> None:
+    tl = make_timeline()
+
+    def stop_at_step_5(event: Event) -> None:
+        if event.reason == "step 5":
+            raise KeyboardInterrupt
+
+    with SimulatedRig(RIG) as sim:
+        output = open_output("console", sim.rig_for_outputs)
+        with pytest.raises(KeyboardInterrupt):
+            Player(tl, {"console": output}, FakeClock(), on_event=stop_at_step_5).play()
+        assert sim.wait_for({"console": 7}, timeout=5)
+    assert [r.message for r in sim.received][-2:] == ["/step 5", "/house 1"]
+
+
+def test_failing_output_is_reported_once_and_the_class_goes_on() -> None:
+    tl = make_timeline(10)
+    errors: list[str] = []
+    with SimulatedRig(RIG) as sim:
+        output = open_output("console", sim.rig_for_outputs)
+        output.close()  # the socket is gone: every send fails
+        result = Player(tl, {"console": output}, FakeClock(), on_error=errors.append).play()
+    assert result.completed
+    assert result.health["console"].failed == 10
+    assert len(errors) == 1 and errors[0].startswith("output 'console' (OSC 127.0.0.1:")
+
+
+def test_latency_offset_sends_early() -> None:
+    tl = make_timeline(3)
+    rig = RIG.model_copy(update={"outputs": {"console": OscOutputConfig(transport="osc", port=9, latency_ms=40)}})
+    output = open_output("console", rig)
+    assert [round(t, 3) for t, _ in Player(tl, {"console": output}, FakeClock()).schedule()] == [-0.04, 0.46, 0.96]
+    output.close()
+
+
+def test_monotonic_clock_speed_scales_time() -> None:
+    clock = MonotonicClock(speed=100.0, start=5.0)
+    assert 5.0 <= clock.now() < 6.0
+    clock.sleep_until(6.0)  # 1 s of class time is 10 ms of wall time at 100×
+    assert clock.now() >= 6.0
