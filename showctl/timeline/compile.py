@@ -64,6 +64,7 @@ class _Compiler:
         self.grid = ClassGrid(self.slots)
         self.problems: list[Problem] = []
         self.events: list[tuple[float, int, int, Event]] = []
+        self.last_tick: dict[str, float] = {}  # effect name → class time of its latest tick
 
     # -- boundaries --------------------------------------------------------------------------------
     def snap(self, planned: float, mode: str, previous: float) -> _Boundary:
@@ -169,8 +170,12 @@ class _Compiler:
                 t = _time_at(grid.times, position)
                 if t is None or t >= p.end - 1e-6:
                     break
+                if self.too_soon(name, effect.flash, step, t):
+                    position += step
+                    continue
                 if effect.flash:
                     self.check_flash(name, step, t)
+                self.last_tick[name] = t
                 base = grid.beats[int(position)]
                 frac = position - int(position)
                 where = f"bar {base.bar} beat {base.beat + frac:g} of {self.slots[base.track].name}"
@@ -185,6 +190,18 @@ class _Compiler:
                             gap = (next_t if next_t is not None else t + step * grid.beat_period_at(t)) - t
                             self.add(min(t + gap / 2, p.end), output, note_off, f"{reason} (note off)", "effect")
                 position += step
+
+    def too_soon(self, name: str, flash: bool, step_beats: float, t: float) -> bool:
+        """Where two tracks meet, the last beat of one and the first of the next can be a fraction of a
+        beat apart: skip a tick that would come less than half a step after the effect's previous one
+        (and, for flashes, sooner than the 3 Hz limit allows)."""
+        last = self.last_tick.get(name)
+        if last is None:
+            return False
+        least = 0.5 * step_beats * self.grid.beat_period_at(t)
+        if flash and not self.sheet.allow_fast_strobe:
+            least = max(least, 1.0 / FLASH_LIMIT_HZ)
+        return t - last < least - 1e-9
 
     def check_flash(self, name: str, step_beats: float, t: float) -> None:
         rate = 1.0 / (step_beats * self.grid.beat_period_at(t))
