@@ -8,7 +8,7 @@ from typing import Any
 __all__ = ["ANALYSIS_VERSION", "TrackAnalysis"]
 
 # Bump when the tracker changes what it returns: cached results from another version are recomputed.
-ANALYSIS_VERSION = "1"
+ANALYSIS_VERSION = "2"
 
 
 @dataclass(frozen=True)
