@@ -34,8 +34,8 @@ __all__ = [
     "estimate_downbeats",
     "estimate_tempo",
     "onset_envelope",
-    "refine_beats",
     "onset_envelopes",
+    "refine_beats",
     "tempo_from_beats",
     "track_beats",
 ]
