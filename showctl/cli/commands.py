@@ -26,8 +26,9 @@ from showctl.yamlfile import load_yaml
 __all__ = ["analyze", "check", "plan", "run", "simulate", "timeline"]
 
 LOW_CONFIDENCE = 0.5
-err_console = Console(stderr=True, highlight=False)
-out_console = Console(highlight=False)
+# Off a terminal (logs, CI, pipes) lines are not wrapped at rich's default of 80 columns.
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+out_console = Console(highlight=False, soft_wrap=True)
 
 
 # -- shared steps -------------------------------------------------------------------------------------
@@ -278,6 +279,9 @@ def run(cuefile: str, rig_file: str | None, *, speed: float, start: float, sim: 
         result = player.play(start)
         if sim_rig is not None:
             # Let the simulated rig take in the last messages (the safe scene) before it closes.
-            sim_rig.wait_for({n: h.sent for n, h in result.health.items()}, timeout=2.0)
+            sent = {n: h.sent for n, h in result.health.items()}
+            if not sim_rig.wait_for(sent, timeout=2.0):
+                missing = {n: sent[n] - sim_rig.counts[n] for n in sent if sim_rig.counts[n] < sent[n]}
+                err_console.print(f"[red]the simulated rig missed messages: {missing}[/red]")
     err_console.print(f"class finished: {result.sent} messages sent; safe scene sent")
     return 0

@@ -49,7 +49,8 @@ class MonotonicClock:
                 return
             if left > _SPIN:
                 time.sleep(left - _SPIN)  # absolute deadline: the next pass measures again
-            # else spin for the last stretch
+            else:
+                time.sleep(0)  # spin the last stretch, but let other threads (MIDI callbacks) run
 
 
 class FakeClock:
