@@ -17,7 +17,8 @@ from showctl.analysis import TrackAnalysis, analyze_paths
 from showctl.cues.load import LoadedCueSheet, check_against_rig, load_cue_sheet
 from showctl.errors import DeviceError, Location, Problem, ProblemsError, ShowctlError
 from showctl.outputs import Output, Rig, load_rig, open_output
-from showctl.player import MonotonicClock, Player
+from showctl.player import Clock, MonotonicClock, Player
+from showctl.player.audio import AudioClock, audio_unavailable_reason
 from showctl.sim import JackServer, Received, SimulatedRig
 from showctl.timeline import Event, PlanRow, Timeline, compile_timeline
 from showctl.units import format_clock
@@ -226,9 +227,11 @@ class _RunDisplay:
     """What `showctl run` prints: each part of the class as it starts, and each message as it goes out
     (or, with --sim, as the simulated rig receives it). MIDI clock ticks are not listed: 60 a second."""
 
-    def __init__(self, show: Show, clock: MonotonicClock) -> None:
-        self.show, self.clock = show, clock
-        self.rows = iter(show.timeline.plan)
+    def __init__(self, show: Show, start: float) -> None:
+        self.show = show
+        self.clock: Clock | None = None
+        # Parts that ended before `start` are not announced; the one playing at `start` is.
+        self.rows = iter([r for r in show.timeline.plan if r.end > start])
         self.upcoming: PlanRow | None = next(self.rows, None)
         self.lock = threading.Lock()
 
@@ -240,7 +243,7 @@ class _RunDisplay:
             out_console.print(f"[bold]{format_clock(t)}[/bold]  {output:<10} {transport:<4} {message}")
 
     def received(self, item: Received) -> None:
-        self.message(item.output, item.message, self.clock.now())
+        self.message(item.output, item.message, self.clock.now() if self.clock is not None else 0.0)
 
     def event(self, event: Event, *, show_message: bool) -> None:
         while self.upcoming is not None and self.upcoming.start <= event.t:
@@ -253,15 +256,34 @@ class _RunDisplay:
             self.message(event.output, str(event.message), event.t)
 
 
-def run(cuefile: str, rig_file: str | None, *, speed: float, start: float, sim: bool) -> int:
+def _audio_clock(show: Show, start: float, speed: float, no_audio: bool, stack: ExitStack) -> Clock:
+    """The audio device's DAC clock when the class plays its music here, else the monotonic clock."""
+    if no_audio or speed != 1:
+        why = "--no-audio" if no_audio else f"--speed {speed:g}"
+        err_console.print(f"no audio ({why}): lights run on the monotonic clock")
+        return MonotonicClock(speed=speed, start=start)
+    reason = audio_unavailable_reason()
+    if reason is None:
+        try:
+            audio = stack.enter_context(AudioClock(show.timeline.tracks, start=start))
+        except DeviceError as err:
+            reason = str(err)
+        else:
+            err_console.print(f"audio: playing the playlist; lights locked to the DAC clock "
+                              f"(output latency {audio.latency * 1000:.1f} ms)")
+            return audio
+    err_console.print(f"no audio: {reason}; lights run on the monotonic clock")
+    return MonotonicClock(speed=speed, start=start)
+
+
+def run(cuefile: str, rig_file: str | None, *, speed: float, start: float, sim: bool, no_audio: bool = False) -> int:
     show = load_show(cuefile, rig_file)
     tl = show.timeline
     if start >= tl.duration:
         raise ShowctlError(f"--from {format_clock(start)} is after the end of the class ({format_clock(tl.duration)})")
-    clock = MonotonicClock(speed=speed, start=start)
-    display = _RunDisplay(show, clock)
     with ExitStack() as stack:
         rig, sim_rig = show.rig, None
+        display = _RunDisplay(show, start)
         if sim:
             sim_rig = stack.enter_context(_simulated_rig(rig, display.received))
             rig = sim_rig.rig_for_outputs
@@ -271,9 +293,9 @@ def run(cuefile: str, rig_file: str | None, *, speed: float, start: float, sim: 
         notes = [f"{len(tl.plan)} parts", format_clock(tl.duration)]
         notes += [f"from {format_clock(start)}"] if start else []
         notes += [f"{speed:g}× speed"] if speed != 1 else []
-        err_console.print(f"class '{show.loaded.sheet.name}': {', '.join(notes)}; "
-                          "no audio device used (monotonic clock)")
-        clock.restart(start)  # opening ports took time: the class starts now
+        err_console.print(f"class '{show.loaded.sheet.name}': {', '.join(notes)}")
+        clock = _audio_clock(show, start, speed, no_audio, stack)
+        display.clock = clock
         player = Player(tl, outputs, clock, on_event=lambda e: display.event(e, show_message=not sim),
                         on_error=lambda text: err_console.print(f"[red]output error: {text}[/red]"))
         result = player.play(start)

@@ -85,3 +85,17 @@ class Timeline:
 
     def events_from(self, t: float) -> tuple[Event, ...]:
         return tuple(e for e in self.events if e.t >= t)
+
+    def scene_state_at(self, t: float) -> tuple[Event, ...]:
+        """The scene messages a full run would have left each output in just before class time `t`.
+
+        Starting mid-class sends these first, so the rig is in exactly the look it would have had. Effects
+        are momentary (a pulse, a chase step) and carry no state; MIDI clock position is the clock's own.
+        """
+        latest: dict[str, float] = {}
+        for event in self.events:
+            if event.t >= t:
+                break
+            if event.kind == "scene":
+                latest[event.output] = event.t
+        return tuple(e for e in self.events if e.kind == "scene" and latest.get(e.output) == e.t and e.t < t)
