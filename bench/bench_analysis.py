@@ -1,11 +1,14 @@
-"""Benchmark the showctl beat tracker against plain `librosa.beat.beat_track` on the demo tracks.
+"""Benchmark the showctl beat tracker against plain `librosa.beat.beat_track` on the synthesized corpus.
 
-    python bench/bench_analysis.py [DEMO_DIR]
+    python bench/bench_analysis.py [CORPUS_DIR] [--tuning | --held-out]
 
-Writes the demo tracks (into a temporary directory unless DEMO_DIR is given), then for each track prints
-seconds, × realtime, tempo error and beat F-measure (±70 ms) for both trackers, the time ratio
-ours/baseline, and the time of a cache hit. librosa's import and numba JIT warm-up are timed once on
-their own so they do not land on the first track.
+Writes the evaluation corpus (`showctl.analysis.demo.CORPUS`: house, off-beat house, half-time hip-hop,
+drum & bass, pop with a beat-less intro and a breakdown, live-played tempo drift, 3/4) as WAVs into a
+temporary directory unless CORPUS_DIR is given, then analyses every file with both trackers in the same
+run and prints, per track and for the tuning and held-out parts: beat F (±70 ms), CMLt, AMLt, tempo
+Acc1 (±4 %), downbeat F (librosa gives none) and seconds per track; then the ratios ours/librosa and the
+time of a warm (cached) start. Scores come from `showctl.analysis.evaluate`, the same code the tests use.
+librosa's import and numba JIT warm-up are paid once beforehand and not counted.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 # Run from a checkout without installing: make the repository root importable.
@@ -23,7 +27,32 @@ import numpy as np
 import soundfile as sf
 
 from showctl.analysis import analyze_file, analyze_paths
-from showctl.analysis.demo import Truth, beat_f_measure, ensure_demo_tracks
+from showctl.analysis.demo import CORPUS, DEMO_SAMPLE_RATE, CorpusSpec, Truth
+from showctl.analysis.evaluate import Scores, score
+
+
+@dataclass(frozen=True)
+class Row:
+    spec: CorpusSpec
+    duration: float
+    ours: Scores
+    ours_s: float
+    base: Scores
+    base_s: float
+
+
+def _write_corpus(directory: Path, specs: tuple[CorpusSpec, ...]) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for spec in specs:
+        wav = directory / f"{spec.name}.wav"
+        truth_path = wav.with_suffix(".truth.json")
+        if not (wav.exists() and truth_path.exists()):
+            y, truth = spec.synthesize()
+            sf.write(str(wav), y, DEMO_SAMPLE_RATE, subtype="PCM_16")
+            truth_path.write_text(json.dumps(truth.to_json()) + "\n", encoding="utf-8")
+        paths.append(wav)
+    return paths
 
 
 def _baseline(path: Path) -> tuple[float, list[float]]:
@@ -34,10 +63,31 @@ def _baseline(path: Path) -> tuple[float, list[float]]:
     return float(np.atleast_1d(tempo)[0]), [float(b) for b in beats]
 
 
+def _summary(rows: list[Row], ours: bool) -> tuple[float, float, float, float, float, float]:
+    s = [r.ours if ours else r.base for r in rows]
+    down = [x.downbeat_f for x in s if x.downbeat_f is not None]
+    return (float(np.mean([x.beat_f for x in s])), float(np.mean([x.cmlt for x in s])),
+            float(np.mean([x.amlt for x in s])), float(np.mean([x.tempo_ok for x in s])),
+            float(np.mean(down)) if down else float("nan"),
+            float(np.mean([r.ours_s if ours else r.base_s for r in rows])))
+
+
+def _fmt(s: Scores, seconds: float) -> str:
+    down = "   - " if s.downbeat_f is None else f"{s.downbeat_f:5.3f}"
+    return f"{s.beat_f:5.3f} {s.cmlt:5.3f} {s.amlt:5.3f} {'yes' if s.tempo_ok else 'NO':>4} {down} {seconds:5.2f}"
+
+
 def main(argv: list[str]) -> int:
+    part = "all"
+    if "--tuning" in argv:
+        part = "tuning"
+    elif "--held-out" in argv:
+        part = "held-out"
+    args = [a for a in argv if not a.startswith("--")]
+    specs = tuple(s for s in CORPUS if part == "all" or s.held_out == (part == "held-out"))
     with tempfile.TemporaryDirectory(prefix="showctl-bench-") as tmp:
-        demo_dir = Path(argv[0]) if argv else Path(tmp) / "demo"
-        wavs = ensure_demo_tracks(demo_dir)
+        corpus_dir = Path(args[0]) if args else Path(tmp) / "corpus"
+        wavs = _write_corpus(corpus_dir, specs)
 
         t0 = time.perf_counter()
         import librosa
@@ -45,41 +95,52 @@ def main(argv: list[str]) -> int:
         librosa.beat.beat_track(y=np.random.default_rng(0).standard_normal(22050 * 3).astype(np.float32),
                                 sr=22050)
         warmup = time.perf_counter() - t0
+        analyze_file(wavs[0])  # ours warmed up too (first-call imports), for a like-for-like time
 
-        header = (f"{'track':16} | {'ours s':>6} {'×RT':>6} {'tempo%':>6} {'F':>5} | "
-                  f"{'base s':>6} {'×RT':>6} {'tempo%':>6} {'F':>5} | {'ours/base':>9}")
+        cols = f"{'F':>5} {'CMLt':>5} {'AMLt':>5} {'tmp':>4} {'downF':>5} {'s':>5}"
+        header = f"{'track':16} | ours: {cols} | librosa: {cols}"
         print(header)
         print("-" * len(header))
-        totals = [0.0, 0.0]
-        for wav in wavs:
+        rows: list[Row] = []
+        for spec, wav in zip(specs, wavs, strict=True):
             truth = Truth.from_json(json.loads(wav.with_suffix(".truth.json").read_text(encoding="utf-8")))
-            duration = sf.info(str(wav)).duration
-
             t = time.perf_counter()
             ours = analyze_file(wav)
             ours_s = time.perf_counter() - t
             t = time.perf_counter()
             base_tempo, base_beats = _baseline(wav)
             base_s = time.perf_counter() - t
-            totals[0] += ours_s
-            totals[1] += base_s
+            row = Row(
+                spec, sf.info(str(wav)).duration,
+                score(ours.tempo, ours.beats, ours.downbeats, truth.tempo, truth.beats, truth.downbeats), ours_s,
+                score(base_tempo, base_beats, None, truth.tempo, truth.beats, truth.downbeats), base_s,
+            )
+            rows.append(row)
+            print(f"{spec.name:16} |       {_fmt(row.ours, ours_s)} |          {_fmt(row.base, base_s)}")
 
-            def err(tempo: float, truth: Truth = truth) -> float:
-                return 100.0 * abs(tempo - truth.tempo) / truth.tempo
-
-            print(f"{wav.stem:16} | {ours_s:6.2f} {duration / ours_s:6.0f} {err(ours.tempo):6.2f} "
-                  f"{beat_f_measure(ours.beats, truth.beats):5.3f} | {base_s:6.2f} {duration / base_s:6.0f} "
-                  f"{err(base_tempo):6.2f} {beat_f_measure(base_beats, truth.beats):5.3f} | "
-                  f"{ours_s / base_s:9.2f}")
-        print(f"total: ours {totals[0]:.2f} s, baseline {totals[1]:.2f} s "
-              f"(baseline paid {warmup:.2f} s librosa import + numba warm-up beforehand, not counted)")
+        print()
+        print(f"{'mean':16} | {'F':>5} {'CMLt':>5} {'AMLt':>5} {'Acc1':>5} {'downF':>5} {'s/trk':>5}")
+        for label, group in (("tuning", [r for r in rows if not r.spec.held_out]),
+                             ("held-out", [r for r in rows if r.spec.held_out])):
+            if not group:
+                continue
+            for who, ours_flag in (("ours", True), ("librosa", False)):
+                f, c, a, acc, d, sec = _summary(group, ours_flag)
+                print(f"{label + ' ' + who:16} | {f:5.3f} {c:5.3f} {a:5.3f} {acc:5.2f} {d:5.3f} {sec:5.2f}")
+        minutes = sum(r.duration for r in rows) / 60.0
+        ours_total = sum(r.ours_s for r in rows)
+        base_total = sum(r.base_s for r in rows)
+        print(f"time: ours {ours_total:.2f} s, librosa {base_total:.2f} s for {minutes:.1f} min of audio "
+              f"({ours_total / minutes:.2f} vs {base_total / minutes:.2f} s per minute); "
+              f"ours/librosa = {ours_total / base_total:.2f} "
+              f"(librosa paid {warmup:.2f} s import + numba warm-up beforehand, not counted)")
 
         cache_dir = Path(tmp) / "cache"
         analyze_paths(wavs, cache_dir=cache_dir)
         t = time.perf_counter()
         analyze_paths(wavs, cache_dir=cache_dir)
         hit = time.perf_counter() - t
-        print(f"cache hit: {1000 * hit / len(wavs):.1f} ms per track (sha256 of the file + JSON read)")
+        print(f"warm start: {1000 * hit / len(wavs):.1f} ms per track (sha256 of the file + JSON read)")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Track analysis: audio files in, `TrackAnalysis` (tempo, beats, downbeats, confidence) out.
+"""Track analysis: audio files in, `TrackAnalysis` (tempo, beats, downbeats, metre, phrases, sections,
+confidence) out.
 
 The one way in for the rest of showctl:
 - `analyze_file(path)` loads one file and runs the tracker (`showctl.analysis.tracker`), no cache;
@@ -9,23 +10,28 @@ Every problem a user can fix (missing, unreadable, silent or too-short audio) is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from showctl.analysis import cache
-from showctl.analysis.model import ANALYSIS_VERSION, TrackAnalysis
+from showctl.analysis.model import ANALYSIS_VERSION, Section, TrackAnalysis
+from showctl.analysis.overrides import NeedsAudioError, Overrides, apply_overrides
 from showctl.errors import AnalysisError
 
 __all__ = [
     "ANALYSIS_VERSION",
     "SAMPLE_RATE",
+    "NeedsAudioError",
+    "Overrides",
     "ProgressCallback",
+    "Section",
     "TrackAnalysis",
     "analyze_file",
     "analyze_paths",
+    "apply_overrides",
 ]
 
 # Everything is analysed at 22050 Hz: beats live below 11 kHz, and half the samples halve the work.
@@ -59,23 +65,46 @@ def _read_audio(path: Path) -> tuple[npt.NDArray[np.float32], int]:
     return mono, SAMPLE_RATE
 
 
-def analyze_file(path: str | Path) -> TrackAnalysis:
-    """Analyse one audio file (any format libsndfile reads: WAV, FLAC, OGG, MP3). No cache."""
+def analyze_file(path: str | Path, *, overrides: Overrides | None = None) -> TrackAnalysis:
+    """Analyse one audio file (any format libsndfile reads: WAV, FLAC, OGG, MP3). No cache.
+
+    `overrides` (from a cue file) win over the tracker: a tempo hint re-tracks near that tempo, then the
+    first downbeat or a fixed grid are applied (`apply_overrides`).
+    """
     from showctl.analysis.tracker import analyze_signal
 
     p = Path(path)
     samples, sr = _read_audio(p)
-    return analyze_signal(samples, sr, path=str(path))
+    hint = overrides.tempo if overrides is not None and overrides.grid is None else None
+    result = analyze_signal(samples, sr, path=str(path), tempo_hint=hint)
+    if overrides:
+        result = apply_overrides(result, tempo=overrides.tempo, first_downbeat=overrides.first_downbeat,
+                                 grid=overrides.grid)
+    return result
+
+
+def _overridden(analysis: TrackAnalysis, path: str | Path, wanted: Overrides) -> TrackAnalysis:
+    """The cached analysis with `wanted` applied; re-tracked (not cached) when a tempo hint needs audio."""
+    try:
+        return apply_overrides(analysis, tempo=wanted.tempo, first_downbeat=wanted.first_downbeat,
+                               grid=wanted.grid)
+    except NeedsAudioError:
+        return analyze_file(path, overrides=wanted)
 
 
 def analyze_paths(
     paths: Iterable[str | Path],
     cache_dir: Path | None = None,
     on_progress: ProgressCallback | None = None,
+    *,
+    overrides: Mapping[str, Overrides] | None = None,
 ) -> list[TrackAnalysis]:
     """Analyse each path in order, reusing cached results; `cache_dir` defaults to `default_cache_dir()`.
 
-    The first problem stops the run with its `AnalysisError` (tracks analysed so far stay cached).
+    `overrides` maps a path (as given, `str(path)`) to a cue file's overrides; the cache holds the tracked
+    analysis and the overrides are applied on top, so editing them never needs a re-analysis (except a
+    tempo hint the tracked grid cannot be turned into). The first problem stops the run with its
+    `AnalysisError` (tracks analysed so far stay cached).
     """
     todo = list(paths)
     directory = cache.default_cache_dir() if cache_dir is None else cache_dir
@@ -89,6 +118,9 @@ def analyze_paths(
             cache.store(directory, key, analysis)
         else:
             analysis = hit
+        wanted = overrides.get(str(path)) if overrides is not None else None
+        if wanted:
+            analysis = _overridden(analysis, path, wanted)
         results.append(analysis)
         if on_progress is not None:
             on_progress(str(path), done, len(todo), hit is not None)

@@ -23,9 +23,13 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "CORPUS",
+    "CORPUS_STYLES",
     "DEMO_SAMPLE_RATE",
     "DEMO_TRACKS",
+    "CorpusSpec",
     "DemoSpec",
+    "Groove",
     "Truth",
     "beat_f_measure",
     "ensure_demo_tracks",
@@ -45,14 +49,19 @@ class Truth:
     beats: tuple[float, ...]
     downbeats: tuple[float, ...]
     beats_per_bar: int = 4
+    # (start s, label) of each arranged section, for styles that have an arrangement ("pop"); else empty.
+    sections: tuple[tuple[float, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "tempo": self.tempo,
             "beats": [round(b, 6) for b in self.beats],
             "downbeats": [round(b, 6) for b in self.downbeats],
             "beats_per_bar": self.beats_per_bar,
         }
+        if self.sections:
+            data["sections"] = [[round(t, 6), label] for t, label in self.sections]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Truth:
@@ -61,6 +70,7 @@ class Truth:
             beats=tuple(float(b) for b in data["beats"]),
             downbeats=tuple(float(b) for b in data["downbeats"]),
             beats_per_bar=int(data.get("beats_per_bar", 4)),
+            sections=tuple((float(t), str(label)) for t, label in data.get("sections", [])),
         )
 
 
@@ -80,6 +90,50 @@ DEMO_TRACKS: tuple[DemoSpec, ...] = (
     DemoSpec("01-warmup-100", bpm=100.0, seconds=72.0, seed=1, style="warmup", intro_beats=2.0),
     DemoSpec("02-house-128", bpm=128.0, seconds=75.0, seed=2, style="house", intro_beats=1.5),
     DemoSpec("03-run-150", bpm=150.0, seconds=66.0, seed=3, style="run", intro_beats=2.5),
+)
+
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    """One evaluation track: `synthesize_track` arguments, and whether it is held out from tuning."""
+
+    name: str
+    bpm: float
+    seconds: float
+    seed: int
+    style: str
+    intro_beats: float = 1.0
+    drift: float = 0.0
+    held_out: bool = False
+
+    def synthesize(self, sr: int = DEMO_SAMPLE_RATE) -> tuple[FloatArray, Truth]:
+        return synthesize_track(self.bpm, self.seconds, sr, self.seed, style=self.style,
+                                intro_beats=self.intro_beats, drift=self.drift)
+
+
+# The evaluation corpus: the issue's styles at class tempos (85–180 BPM). Tune on the first part only;
+# the held-out part (other tempos, seeds, intro lengths) is scored at the end, as a check on over-fitting.
+CORPUS: tuple[CorpusSpec, ...] = (
+    CorpusSpec("house-128", 128.0, 60.0, 21, "house", 1.5),
+    CorpusSpec("warmup-96", 96.0, 60.0, 22, "warmup", 2.0),
+    CorpusSpec("run-160", 160.0, 60.0, 23, "run", 2.5),
+    CorpusSpec("offbeat-124", 124.0, 60.0, 24, "offbeat", 1.0),
+    CorpusSpec("hiphop-90", 90.0, 60.0, 25, "hiphop", 1.0),
+    CorpusSpec("dnb-174", 174.0, 60.0, 26, "dnb", 1.0),
+    CorpusSpec("pop-122", 122.0, 88.0, 27, "pop", 0.5),
+    CorpusSpec("live-128", 128.0, 60.0, 28, "live", 1.0, drift=0.025),
+    CorpusSpec("waltz-150", 150.0, 60.0, 29, "waltz", 1.0),
+    CorpusSpec("house-175", 175.0, 60.0, 30, "house", 1.0),
+    # held out
+    CorpusSpec("ho-warmup-88", 88.0, 60.0, 101, "warmup", 3.0, held_out=True),
+    CorpusSpec("ho-run-140", 140.0, 60.0, 102, "run", 0.5, held_out=True),
+    CorpusSpec("ho-offbeat-128", 128.0, 60.0, 103, "offbeat", 2.5, held_out=True),
+    CorpusSpec("ho-hiphop-86", 86.0, 60.0, 104, "hiphop", 0.5, held_out=True),
+    CorpusSpec("ho-dnb-172", 172.0, 60.0, 105, "dnb", 2.0, held_out=True),
+    CorpusSpec("ho-pop-118", 118.0, 92.0, 106, "pop", 1.0, held_out=True),
+    CorpusSpec("ho-live-140", 140.0, 60.0, 107, "live", 0.5, drift=0.03, held_out=True),
+    CorpusSpec("ho-waltz-105", 105.0, 60.0, 108, "waltz", 1.5, held_out=True),
 )
 
 # A minor-key four-chord loop (Am F C G), as MIDI note numbers; the pad changes chord every bar.
@@ -153,13 +207,21 @@ def synthesize_track(
     style: str = "house",
     intro_beats: float = 2.0,
     beats_per_bar: int = 4,
+    drift: float = 0.0,
 ) -> tuple[FloatArray, Truth]:
     """Synthesize a music-like track at a steady `bpm`; return (mono samples in -1..1, truth).
 
     `style` picks the groove: "house" (off-beat open hats, off-beat bass), "warmup" (closed 8th hats,
     bass on the beat), "run" (16th hats, rolling 8th bass). The first `intro_beats` beats hold only a
     quiet pad; the drums (and the true beats) start after it. Deterministic for a given seed.
+
+    The evaluation corpus adds harder styles (`CORPUS_STYLES`, see `_GROOVES`): "offbeat" house, half-time
+    "hiphop", "dnb", "pop" with a beat-less intro and a breakdown, "live" (played: tempo drifts by
+    `drift`, ±0.025 = ±2.5 %, and hits wander) and "waltz" (3/4). Those ignore `beats_per_bar` (the
+    groove fixes the metre); the three demo styles ignore `drift`, so the demo tracks never change.
     """
+    if style in _GROOVES:
+        return _synthesize_groove(bpm, seconds, sr, seed, _GROOVES[style], intro_beats=intro_beats, drift=drift)
     if style not in ("house", "warmup", "run"):
         raise ValueError(f"unknown style {style!r}")
     rng = np.random.default_rng(seed)
@@ -239,29 +301,190 @@ def synthesize_track(
     return out, truth
 
 
+# --- the evaluation corpus: harder grooves with exact truth ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Groove:
+    """One bar of a style: where each part plays, in beats from the bar line (0 = the downbeat)."""
+
+    beats_per_bar: int
+    kicks: tuple[float, ...]
+    snares: tuple[float, ...]
+    hats: float  # closed-hat step in beats (0.25 = 16ths); 0 = none
+    open_hats: tuple[float, ...] = ()
+    bass: tuple[tuple[float, float], ...] = ()  # (position, length) in beats; plays the bar's root
+    bass_gain: float = 0.2
+    kick_gain: float = 0.8
+    stabs: tuple[float, ...] = ()  # short chord stabs (the "pah" of a waltz)
+    jitter: float = 0.0  # s: standard deviation of a played part's timing
+    # The arrangement, as (label, bars, parts) with parts from "kick snare hats bass pad stab pluck roll";
+    # empty = the whole track plays the full groove after a quiet intro of `intro_beats`.
+    arrangement: tuple[tuple[str, int, str], ...] = ()
+
+
+_FULL = "kick snare hats bass pad stab"
+_GROOVES: dict[str, Groove] = {
+    # Off-beat house: the bass (low, loud) and open hats sit between the beats, the kick is lighter.
+    "offbeat": Groove(4, kicks=(0, 1, 2, 3), snares=(1, 3), hats=0.0, open_hats=(0.5, 1.5, 2.5, 3.5),
+                      bass=((0.5, 0.35), (1.5, 0.35), (2.5, 0.35), (3.5, 0.35)), bass_gain=0.32, kick_gain=0.6),
+    # Half-time hip-hop: one snare per bar, on beat 3; a syncopated kick; swung 16th hats.
+    "hiphop": Groove(4, kicks=(0, 0.75, 2.5), snares=(2,), hats=0.25,
+                     bass=((0, 0.7), (0.75, 0.6), (2.5, 1.2)), bass_gain=0.25),
+    # Drum & bass two-step: kicks on 1 and the "and" of 3, snares on 2 and 4, 8th hats, a long sub bass.
+    "dnb": Groove(4, kicks=(0, 2.5), snares=(1, 3), hats=0.5, bass=((0, 2.0), (2.5, 1.4)), bass_gain=0.22),
+    # Pop: a beat-less intro (pad only), a build, a drop, a breakdown (pad and plucks, no drums), a build
+    # with a snare roll, a second drop and an outro of drums alone.
+    "pop": Groove(4, kicks=(0, 1, 2, 3), snares=(1, 3), hats=0.5,
+                  bass=((0, 0.45), (0.5, 0.45), (1, 0.45), (1.5, 0.45), (2, 0.45), (2.5, 0.45), (3, 0.45),
+                        (3.5, 0.45)), bass_gain=0.16,
+                  arrangement=(("intro", 8, "pad"), ("build", 4, "kick hats pad"), ("drop", 8, _FULL),
+                               ("breakdown", 8, "pad pluck"), ("build", 4, "kick hats pad roll"),
+                               ("drop", 8, _FULL), ("outro", 4, "kick hats"))),
+    # Live-played rock/pop: tempo drifts, every hit wanders by a few ms.
+    "live": Groove(4, kicks=(0, 2, 2.5), snares=(1, 3), hats=0.5, bass=((0, 0.9), (2, 0.4), (2.5, 1.4)),
+                   bass_gain=0.2, jitter=0.006),
+    # 3/4: kick and bass on 1, chord stabs on 2 and 3 ("oom-pah-pah"), light claps on 2 and 3.
+    "waltz": Groove(3, kicks=(0,), snares=(), hats=0.5, bass=((0, 0.9),), bass_gain=0.28, stabs=(1, 2)),
+}
+CORPUS_STYLES: tuple[str, ...] = tuple(_GROOVES)
+
+
+def _beat_grid(bpm: float, first: float, end: float, drift: float) -> FloatArray:
+    """Beat times from `first` to `end`: steady, or (drift ≠ 0) with the tempo swinging ±drift around
+    `bpm` over ~40 s and a slow lean, as a band without a click plays."""
+    times = [first]
+    while times[-1] < end:
+        t = times[-1]
+        local = bpm * (1.0 + drift * (0.7 * np.sin(2 * np.pi * t / 41.0) + 0.3 * np.sin(2 * np.pi * t / 13.0)))
+        times.append(t + 60.0 / local)
+    return np.asarray(times, dtype=np.float64)
+
+
+def _synthesize_groove(
+    bpm: float, seconds: float, sr: int, seed: int, groove: Groove, *, intro_beats: float, drift: float
+) -> tuple[FloatArray, Truth]:
+    """`synthesize_track` for the corpus styles: the groove played over an arrangement, with truth."""
+    rng = np.random.default_rng(seed)
+    bpb = groove.beats_per_bar
+    out = np.zeros(round(seconds * sr))
+    first = intro_beats * 60.0 / bpm
+    grid = _beat_grid(bpm, first, seconds + 4 * 60.0 / bpm, drift)
+    n_grid_bars = (len(grid) - 2) // bpb
+    arrangement = groove.arrangement or (("main", n_grid_bars, _FULL),)
+    bar_parts: list[tuple[str, str]] = []
+    for label, bars, parts in arrangement:
+        bar_parts.extend([(label, parts)] * bars)
+    # The drums (and the truth) stop a second before the end, as in the demo styles.
+    last_time = seconds - 1.0
+    n_bars = min(len(bar_parts), n_grid_bars)
+
+    def at(bar: int, pos: float) -> float:
+        k = bar * bpb + int(np.floor(pos))
+        frac = pos - np.floor(pos)
+        return float(grid[k] + frac * (grid[k + 1] - grid[k]))
+
+    def hit(t: float) -> float:
+        return t + (rng.normal(0.0, groove.jitter) if groove.jitter > 0 else 0.0)
+
+    kick, kick_accent = _kick(sr, groove.kick_gain), _kick(sr, min(1.0, groove.kick_gain * 1.25))
+    beats: list[float] = []
+    downbeats: list[float] = []
+    sections: list[tuple[float, str]] = []
+    previous_label = ""
+    section_bar = 0
+    for bar in range(n_bars):
+        label, parts = bar_parts[bar]
+        start = at(bar, 0)
+        if start > last_time:
+            break
+        section_bar = section_bar + 1 if label == previous_label else 0
+        if label != previous_label and groove.arrangement:
+            sections.append((start, label))
+        previous_label = label
+        period = at(bar, 1) - start
+        chord = _PROGRESSION[bar % len(_PROGRESSION)]
+        root = chord[0] - 24
+        beat_less = parts == "pad" and label == "intro"
+        if not beat_less:
+            bar_beats = [at(bar, k) for k in range(bpb) if at(bar, k) <= last_time]
+            beats.extend(bar_beats)
+            if bar_beats:
+                downbeats.append(bar_beats[0])
+        fade = 1.0 - 0.6 * (bar - (n_bars - 4)) / 4 if label == "outro" else 1.0
+        if "kick" in parts:
+            for pos in groove.kicks:
+                _add(out, hit(at(bar, pos)), (kick_accent if pos == 0 else kick) * fade, sr)
+        if "snare" in parts:
+            for pos in groove.snares:
+                _add(out, hit(at(bar, pos)), _snare(rng, sr, 0.5), sr)
+            if bar % 4 == 0:
+                _add(out, start, _noise_burst(rng, sr, 1.5, 0.5, highpass=True) * 0.3, sr)  # crash every 4 bars
+        if "roll" in parts:
+            # A snare roll that doubles its rate each bar of the build: 8ths, 16ths, ...
+            step = 0.5 / 2 ** min(2, section_bar)
+            pos = 0.0
+            while pos < bpb:
+                _add(out, at(bar, pos), _snare(rng, sr, 0.15 + 0.1 * pos / bpb), sr)
+                pos += step
+        if "hats" in parts:
+            if groove.hats > 0:
+                pos = 0.0
+                while pos < bpb - 1e-9:
+                    swing = 0.08 if groove.hats == 0.25 and round(pos / 0.25) % 2 == 1 else 0.0
+                    g = 0.24 if abs(pos - round(pos)) < 1e-9 else 0.15
+                    _add(out, hit(at(bar, pos + swing * groove.hats * 4)),
+                         _noise_burst(rng, sr, 0.05, 0.012, True) * g * fade, sr)
+                    pos += groove.hats
+            for pos in groove.open_hats:
+                _add(out, hit(at(bar, pos)), _noise_burst(rng, sr, 0.2, 0.08, True) * 0.6, sr)
+        if "bass" in parts:
+            for pos, length in groove.bass:
+                _add(out, hit(at(bar, pos)),
+                     _tone(sr, _hz(root), length * period, 0.004, 0.04, 6) * groove.bass_gain, sr)
+        if "stab" in parts:
+            for pos in groove.stabs:
+                stab = sum(_tone(sr, _hz(n + 12), 0.35 * period, 0.003, 0.05, 4) for n in chord)
+                _add(out, hit(at(bar, pos)), np.asarray(stab) * 0.06, sr)
+        if "pluck" in parts:
+            for k in range(bpb):
+                note = chord[k % 3] + 12
+                _add(out, at(bar, k), _tone(sr, _hz(note), 0.3 * period, 0.002, 0.25 * period, 5) * 0.1, sr)
+        if "pad" in parts:
+            gain = 0.05 if beat_less else 0.09
+            # The beat-less intro holds each chord for two bars: no pulse at all, only slow harmony.
+            if beat_less and bar % 2 == 1:
+                continue
+            length = (2 if beat_less else 1) * bpb * period
+            pad = sum(_tone(sr, _hz(n) * (1.0 + 0.002 * j), length, 0.3 if beat_less else 0.04, 0.08, 4)
+                      for j, n in enumerate(chord))
+            _add(out, start, np.asarray(pad) * gain, sr)
+
+    if not groove.arrangement and first > 0:
+        intro = sum(_tone(sr, _hz(n), first, first * 0.8, 0.02, 3) for n in _PROGRESSION[-1])
+        _add(out, 0.0, np.asarray(intro) * 0.05, sr)
+    out += rng.standard_normal(len(out)) * 1e-4
+    out *= 0.89 / np.max(np.abs(out))
+    beat_array = np.asarray(beats)
+    tempo = float(60.0 / np.median(np.diff(beat_array))) if drift else float(bpm)
+    truth = Truth(
+        tempo=tempo,
+        beats=tuple(float(b) for b in beat_array),
+        downbeats=tuple(float(b) for b in downbeats),
+        beats_per_bar=bpb,
+        sections=tuple(sections),
+    )
+    return out, truth
+
+
 def beat_f_measure(estimated: Sequence[float], reference: Sequence[float], window: float = 0.07) -> float:
-    """Beat-tracking F-measure (as in mir_eval): one-to-one matches within ±`window` seconds."""
-    est = sorted(estimated)
-    ref = sorted(reference)
-    if not est or not ref:
-        return 0.0
-    used = [False] * len(est)
-    hits = 0
-    j = 0
-    for r in ref:
-        # Greedy in time order is exact here: windows are narrower than half a beat period.
-        while j < len(est) and est[j] < r - window:
-            j += 1
-        k = j
-        while k < len(est) and est[k] <= r + window:
-            if not used[k]:
-                used[k] = True
-                hits += 1
-                break
-            k += 1
-    precision = hits / len(est)
-    recall = hits / len(ref)
-    return 0.0 if hits == 0 else 2 * precision * recall / (precision + recall)
+    """Beat-tracking F-measure (as in mir_eval): one-to-one matches within ±`window` seconds.
+
+    Kept here for existing callers; the definition lives in `showctl.analysis.evaluate.f_measure`.
+    """
+    from showctl.analysis.evaluate import f_measure
+
+    return f_measure(estimated, reference, window)
 
 
 def ensure_demo_tracks(directory: Path, on_written: Callable[[Path], None] | None = None) -> list[Path]:

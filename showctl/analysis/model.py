@@ -5,15 +5,45 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ANALYSIS_VERSION", "TrackAnalysis"]
+__all__ = ["ANALYSIS_VERSION", "SECTION_LABELS", "Section", "TrackAnalysis"]
 
 # Bump when the tracker changes what it returns: cached results from another version are recomputed.
-ANALYSIS_VERSION = "2"
+# 3: metre detection (3/4), backbeat-based octave choice, phrases, sections, overrides.
+ANALYSIS_VERSION = "3"
+
+SECTION_LABELS = ("intro", "build", "drop", "breakdown", "outro")
+
+
+@dataclass(frozen=True)
+class Section:
+    """A stretch of a track with one energy level: `label` is one of `SECTION_LABELS`."""
+
+    start: float  # s
+    end: float  # s
+    label: str
+    energy: float  # 0..1, against the loudest, busiest part of the track
+    confidence: float  # 0..1: how clearly the section's start stands out (1 for the first section)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"start": round(self.start, 6), "end": round(self.end, 6), "label": self.label,
+                "energy": round(self.energy, 4), "confidence": round(self.confidence, 4)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Section:
+        label = str(data["label"])
+        if label not in SECTION_LABELS:
+            raise ValueError(f"unknown section label {label!r}")
+        return cls(float(data["start"]), float(data["end"]), label, float(data.get("energy", 0.0)),
+                   float(data.get("confidence", 0.0)))
 
 
 @dataclass(frozen=True)
 class TrackAnalysis:
-    """Tempo, beat grid and bars of one audio file. Times are seconds from the start of the file."""
+    """Tempo, beat grid, bars, phrases and sections of one audio file. Times are seconds from the start.
+
+    Fields added after the first JSON contract (`phrases`, `sections`, `overrides`) have defaults, so
+    older callers and older cache entries still construct and load.
+    """
 
     path: str
     duration: float
@@ -23,6 +53,10 @@ class TrackAnalysis:
     confidence: float  # 0..1: how much to trust the grid
     beats_per_bar: int = 4
     version: str = field(default=ANALYSIS_VERSION)
+    phrases: tuple[float, ...] = ()  # phrase starts (s): downbeats opening 4/8/16-bar groups
+    sections: tuple[Section, ...] = ()
+    # What a cue file's override replaced ("tempo", "first_downbeat", "grid"); empty = all tracked.
+    overrides: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The `showctl analyze --json` object (field names are a CLI contract)."""
@@ -35,6 +69,9 @@ class TrackAnalysis:
             "confidence": round(self.confidence, 4),
             "beats_per_bar": self.beats_per_bar,
             "version": self.version,
+            "phrases": [round(p, 6) for p in self.phrases],
+            "sections": [s.to_json() for s in self.sections],
+            "overrides": list(self.overrides),
         }
 
     @classmethod
@@ -48,4 +85,7 @@ class TrackAnalysis:
             confidence=float(data["confidence"]),
             beats_per_bar=int(data.get("beats_per_bar", 4)),
             version=str(data.get("version", ANALYSIS_VERSION)),
+            phrases=tuple(float(p) for p in data.get("phrases", [])),
+            sections=tuple(Section.from_json(s) for s in data.get("sections", [])),
+            overrides=tuple(str(o) for o in data.get("overrides", [])),
         )

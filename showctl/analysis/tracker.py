@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from showctl.analysis.model import TrackAnalysis
+from showctl.analysis.structure import analyze_structure
 from showctl.errors import AnalysisError
 
 __all__ = [
@@ -28,14 +29,18 @@ __all__ = [
     "SILENCE_PEAK",
     "alternate_beat_ratio",
     "analyze_signal",
+    "band_flux",
     "beat_envelope",
     "chroma",
     "confidence",
+    "downbeat_cues",
     "estimate_downbeats",
+    "estimate_metre",
     "estimate_tempo",
     "onset_envelope",
     "onset_envelopes",
     "refine_beats",
+    "snare_envelope",
     "tempo_from_beats",
     "track_beats",
 ]
@@ -50,6 +55,8 @@ N_FFT = 1024
 N_MELS = 96
 # The kick band: below ~150 Hz there is kick and bass, not hats or claps.
 KICK_FMAX = 150.0
+# Snare and clap bodies (and little else with sharp attacks): above the bass, below bright hats.
+SNARE_BAND = (1000.0, 5000.0)
 
 MIN_DURATION = 5.0  # seconds; shorter clips do not hold enough beats to estimate a tempo
 SILENCE_PEAK = 10 ** (-60 / 20)  # a track whose peak stays below -60 dBFS is treated as silent
@@ -115,6 +122,25 @@ def onset_envelopes(y: npt.ArrayLike, sr: int) -> tuple[FloatArray, FloatArray, 
     """The full-band and kick-band (< `KICK_FMAX`) envelopes from one STFT: (full, kick, frames/s)."""
     power = _power_spectrogram(y, N_FFT, HOP_LENGTH)
     return _flux(power, sr, 0.0, None), _flux(power, sr, 0.0, KICK_FMAX), sr / HOP_LENGTH
+
+
+def snare_envelope(power: FloatArray, sr: int) -> FloatArray:
+    """Onset strength of the snare/clap band (`SNARE_BAND`), from an `N_FFT` power spectrogram.
+
+    Linear magnitude flux, not log: log flux rises as much for a quiet hat leaking into the band as for
+    a loud snare, and telling the two apart is the point (where the backbeat falls decides the octave).
+    Hats made of bright noise put little energy below 5 kHz.
+    """
+    return band_flux(power, sr, *SNARE_BAND)
+
+
+def band_flux(power: FloatArray, sr: int, fmin: float, fmax: float) -> FloatArray:
+    """Linear magnitude flux of the `fmin`..`fmax` Hz band: loud hits count more than quiet ones (unlike
+    the log flux the beats are tracked on), which is what telling instruments and sections apart needs."""
+    freqs = np.fft.rfftfreq(N_FFT, 1.0 / sr)
+    band = (freqs >= fmin) & (freqs <= fmax)
+    magnitude = np.sqrt(power[band].sum(axis=0))
+    return np.asarray(np.concatenate([[0.0], np.maximum(0.0, np.diff(magnitude))]), dtype=np.float64)
 
 
 def _flux(power: FloatArray, sr: int, fmin: float, fmax: float | None) -> FloatArray:
@@ -193,19 +219,27 @@ def estimate_tempo(
     frame_rate: float,
     *,
     kick_env: FloatArray | None = None,
+    snare_env: FloatArray | None = None,
     min_bpm: float = CLASS_MIN_BPM,
     max_bpm: float = CLASS_MAX_BPM,
+    hint: float | None = None,
 ) -> float:
     """Estimate the main tempo (BPM) from onset envelopes.
 
     1. Score candidate periods 40–300 BPM with a comb over the autocorrelation of the full-band and the
        kick-band envelopes (a period scores high only if its multiples are periodic too).
-    2. The best candidate fixes the tempo *family* (T/4 … 4T); the octave is chosen by the kick, not by
-       a clamp: the fastest level inside [min_bpm, max_bpm] whose every beat has a kick about as strong
-       as its neighbours' (`alternate_beat_ratio`). A kick on every beat at 176 BPM stays 176 (not 88);
-       off-beat hats never double a tempo, because the kick band has no onset between the beats. If no
-       level is in the range, the one nearest to it is kept.
-    3. The chosen period is refined to sub-frame precision with a long comb (16 multiples).
+    2. The comb favours levels whose multiples hit the bar line, so in 3/4 it can pick two beats' worth
+       (150 BPM heard as 100). The level 3/2 faster is taken instead when the snare band and the drums
+       repeat more strongly at its single period (`_ternary_faster`).
+    3. The best candidate fixes the tempo *family* (T/4 … 4T); the octave is chosen by evidence, not by a
+       clamp: the fastest level inside [min_bpm, max_bpm] that the drums support (`_supports_double`):
+       a kick on every beat (176 BPM four-on-the-floor stays 176, not 88), or kick and snare alternating
+       beat by beat (drum & bass: kick on 1, snare on 2 and 4 at 174). Off-beat hats or bass never double
+       a tempo, and a half-time snare (on 3) keeps hip-hop at 90. If no level is in the range, the one
+       nearest to it is kept.
+    4. The chosen period is refined to sub-frame precision with a long comb (16 multiples).
+
+    `hint` (a tempo the user gave, see `overrides`) replaces steps 1–3: the search stays within ±4 % of it.
     """
     kick = env if kick_env is None else kick_env
     n = min(len(env), len(kick))
@@ -213,28 +247,96 @@ def estimate_tempo(
     acf_full = _autocorrelation(env[:n], max_lag)
     acf_kick = _autocorrelation(kick[:n], max_lag)
 
-    bpms = np.arange(40.0, 300.0, 0.5)
-    lags = 60.0 * frame_rate / bpms
-    score = 0.5 * (_comb(acf_full, lags, 4) + _comb(acf_kick, lags, 4)) * _tempo_prior(bpms)
-    best = float(bpms[int(np.argmax(score))])
+    if hint is not None:
+        chosen = float(hint)
+    else:
+        bpms = np.arange(40.0, 300.0, 0.5)
+        lags = 60.0 * frame_rate / bpms
+        score = 0.5 * (_comb(acf_full, lags, 4) + _comb(acf_kick, lags, 4)) * _tempo_prior(bpms)
+        best = float(bpms[int(np.argmax(score))])
+        if snare_env is not None and _ternary_faster(kick[:n], snare_env[:n], frame_rate, best):
+            best *= 1.5
 
-    family = [best * f for f in (0.25, 0.5, 1.0, 2.0, 4.0) if 40.0 <= best * f <= 320.0]
-    # Tolerate a little slack at the range edges: 178.5 BPM on a 180 limit is still class music.
-    in_range = sorted((b for b in family if min_bpm * 0.97 <= b <= max_bpm * 1.03), reverse=True)
-    chosen: float | None = None
-    for bpm in in_range:
-        # Take the faster level only if the kick hits (about) as hard on every one of its beats; an
-        # off-beat bass or hat makes alternate beats weaker and sends us down to the slower level.
-        if bpm / 2 < min_bpm * 0.97 or alternate_beat_ratio(kick[:n], frame_rate, bpm / 2) >= 0.7:
-            chosen = bpm
-            break
-    if chosen is None:
-        chosen = min(family, key=lambda b: min(abs(np.log2(b / min_bpm)), abs(np.log2(b / max_bpm))))
+        family = [best * f for f in (0.25, 0.5, 1.0, 2.0, 4.0) if 40.0 <= best * f <= 320.0]
+        # Tolerate a little slack at the range edges: 178.5 BPM on a 180 limit is still class music.
+        in_range = sorted((b for b in family if min_bpm * 0.97 <= b <= max_bpm * 1.03), reverse=True)
+        found: float | None = None
+        for bpm in in_range:
+            if bpm / 2 < min_bpm * 0.97 or _supports_double(kick[:n], snare_env, frame_rate, bpm):
+                found = bpm
+                break
+        if found is None:
+            found = min(family, key=lambda b: min(abs(np.log2(b / min_bpm)), abs(np.log2(b / max_bpm))))
+        chosen = found
 
     fine = np.arange(chosen * 0.96, chosen * 1.04, 0.01)
     fine_lags = 60.0 * frame_rate / fine
     fine_score = _comb(acf_full, fine_lags, 16) + _comb(acf_kick, fine_lags, 16)
     return float(fine[int(np.argmax(fine_score))])
+
+
+def _lag_peak(acf: FloatArray, lag: float) -> float:
+    """The autocorrelation at `lag`, allowing ±2 % (drift and a coarse comb step)."""
+    return float(np.max(_acf_at(acf, lag * np.linspace(0.98, 1.02, 9))))
+
+
+def _ternary_faster(kick: FloatArray, snare: FloatArray, frame_rate: float, bpm: float) -> bool:
+    """Whether the beat is really 3/2 × `bpm`: the snare band, and kick + snare together, repeat more
+    strongly one such beat apart than one `bpm` beat apart (both, by a clear margin). A steady 4/4
+    groove never passes: two-thirds of its beat falls between the beats, where its autocorrelation is
+    negative."""
+    fast_lag = 60.0 * frame_rate / (1.5 * bpm)
+    slow_lag = 60.0 * frame_rate / bpm
+    max_lag = int(np.ceil(slow_lag * 1.05)) + 2
+    drums = _normalise(kick) + _normalise(snare)
+    for env in (snare, drums):
+        acf = _autocorrelation(env, max_lag)
+        if _lag_peak(acf, fast_lag) < 1.3 * max(_lag_peak(acf, slow_lag), 0.05):
+            return False
+    return True
+
+
+def _parity_strengths(
+    env: FloatArray, frame_rate: float, bpm: float, phase: float, bins: int = 48
+) -> tuple[float, float]:
+    """Mean strength of `env` on the even and the odd beats of a `bpm` grid starting at `phase` (0..1 of a
+    beat), folded over two beats: (even, odd)."""
+    period = 2 * 60.0 * frame_rate / bpm
+    where = ((np.arange(len(env)) / period - phase / 2) % 1.0 * bins).astype(np.int64)
+    centred = env - np.median(env)
+    fold = np.bincount(where, weights=centred, minlength=bins) / np.maximum(np.bincount(where, minlength=bins), 1)
+    even = max(float(fold[d % bins]) for d in range(-2, 3))
+    odd = max(float(fold[(bins // 2 + d) % bins]) for d in range(-2, 3))
+    return even, odd
+
+
+def _beat_phase(env: FloatArray, frame_rate: float, bpm: float, bins: int = 48) -> float:
+    """Where in the beat (0..1) `env`, folded over one beat period, peaks."""
+    period = 60.0 * frame_rate / bpm
+    where = ((np.arange(len(env)) / period) % 1.0 * bins).astype(np.int64)
+    fold = np.bincount(where, weights=env, minlength=bins) / np.maximum(np.bincount(where, minlength=bins), 1)
+    return float(np.argmax(fold)) / bins
+
+
+def _supports_double(kick: FloatArray, snare: FloatArray | None, frame_rate: float, bpm: float) -> bool:
+    """Whether the drums play every beat at `bpm` rather than every other one (`bpm`/2 being the tempo).
+
+    Yes if the kick hits (about) as hard on every beat (`alternate_beat_ratio` ≥ 0.7), or if kick and
+    snare alternate: the kick mostly on one parity of beats and the snare mostly on the other, the
+    backbeat of drum & bass at 170–175. An off-beat hat or bass never counts: neither is a snare.
+    """
+    if alternate_beat_ratio(kick, frame_rate, bpm / 2) >= 0.7:
+        return True
+    if snare is None:
+        return False
+    n = min(len(kick), len(snare))
+    k, sn = kick[:n], snare[:n]
+    phase = _beat_phase(_normalise(k) + _normalise(sn), frame_rate, bpm)
+    k_even, k_odd = _parity_strengths(k, frame_rate, bpm, phase)
+    s_even, s_odd = _parity_strengths(sn, frame_rate, bpm, phase)
+    if k_even < k_odd:
+        k_even, k_odd, s_even, s_odd = k_odd, k_even, s_odd, s_even
+    return k_even >= 3.0 * max(k_odd, 1e-9) and s_odd >= 2.0 * max(s_even, 1e-9)
 
 
 def alternate_beat_ratio(kick_env: FloatArray, frame_rate: float, slow_bpm: float, bins: int = 48) -> float:
@@ -337,24 +439,18 @@ def tempo_from_beats(beats: FloatArray) -> float | None:
 # --- downbeats ---------------------------------------------------------------------------------------
 
 
-def estimate_downbeats(
-    y: npt.ArrayLike,
-    sr: int,
-    beats: FloatArray,
-    beats_per_bar: int = 4,
-    *,
-    kick_env: FloatArray | None = None,
+def downbeat_cues(
+    y: npt.ArrayLike, sr: int, beats: FloatArray, *, kick_env: FloatArray | None = None
 ) -> FloatArray:
-    """Downbeat times: the bar phase whose beats carry the strongest bass accent and chord changes.
+    """Per beat, how much it sounds like beat 1 of a bar (standardised, higher = more likely).
 
-    For each beat two cues are measured: the kick-band onset strength at the beat (bass roots and
-    accented kicks fall on beat 1) and how much the chroma of the beat differs from the beat before
-    (chords change at the bar line). Both are standardised and summed; the phase (0..beats_per_bar-1)
-    with the highest mean wins. `kick_env` (from `onset_envelopes`) saves recomputing the kick band.
+    Two cues: the kick-band onset strength at the beat (bass roots and accented kicks fall on beat 1) and
+    how much the chroma of the beat differs from the beat before (chords change at the bar line), each
+    standardised, summed. `kick_env` (from `onset_envelopes`) saves recomputing the kick band.
     """
     beats = np.asarray(beats, dtype=np.float64)
-    if len(beats) < 2 * beats_per_bar:
-        return beats[:1].copy()
+    if len(beats) < 2:
+        return np.zeros(len(beats))
     y = np.asarray(y, dtype=np.float32)
     if kick_env is None:
         kick, frame_rate = onset_envelope(y, sr, fmax=KICK_FMAX)
@@ -371,10 +467,49 @@ def estimate_downbeats(
     unit = per_beat / norms[:, None]
     change = np.zeros(len(beats))
     change[1:] = 1.0 - np.sum(unit[1:] * unit[:-1], axis=1)
+    return _zscore(accent) + _zscore(change)
 
-    cue = _zscore(accent) + _zscore(change)
-    phase_score = [float(np.mean(cue[p::beats_per_bar])) for p in range(beats_per_bar)]
-    phase = int(np.argmax(phase_score))
+
+def _phase_scores(cue: FloatArray, beats_per_bar: int) -> list[float]:
+    return [float(np.mean(cue[p::beats_per_bar])) for p in range(beats_per_bar)]
+
+
+def estimate_metre(cue: FloatArray, candidates: tuple[int, ...] = (4, 3)) -> int:
+    """Beats per bar: the metre whose bar phase stands out most from its other phases.
+
+    Folding the downbeat cue by the true metre puts every bar line in one phase; folding by a wrong one
+    spreads them evenly, so all phases score alike. The contrast (best phase minus the mean of the others)
+    decides; 4/4 is kept unless another metre's contrast is clearly (25 %) higher, since nearly all
+    class music is in four.
+    """
+    default = candidates[0]
+    if len(cue) < 4 * max(candidates):
+        return default
+
+    def contrast(m: int) -> float:
+        scores = sorted(_phase_scores(cue, m), reverse=True)
+        return scores[0] - float(np.mean(scores[1:]))
+
+    best = max(candidates, key=contrast)
+    return best if best == default or contrast(best) > 1.25 * max(contrast(default), 1e-9) else default
+
+
+def estimate_downbeats(
+    y: npt.ArrayLike,
+    sr: int,
+    beats: FloatArray,
+    beats_per_bar: int = 4,
+    *,
+    kick_env: FloatArray | None = None,
+    cue: FloatArray | None = None,
+) -> FloatArray:
+    """Downbeat times: the bar phase (0..beats_per_bar-1) whose beats carry the strongest `downbeat_cues`."""
+    beats = np.asarray(beats, dtype=np.float64)
+    if len(beats) < 2 * beats_per_bar:
+        return beats[:1].copy()
+    if cue is None:
+        cue = downbeat_cues(y, sr, beats, kick_env=kick_env)
+    phase = int(np.argmax(_phase_scores(cue, beats_per_bar)))
     return beats[phase::beats_per_bar].copy()
 
 
@@ -447,8 +582,11 @@ def refine_beats(beats: FloatArray, frame_rate: float, *, onset_lead: float, win
     return refined + onset_lead
 
 
-def analyze_signal(y: npt.ArrayLike, sr: int, path: str = "") -> TrackAnalysis:
-    """Analyse mono samples `y` at `sr` Hz. Raises `AnalysisError` for a too-short or silent signal."""
+def analyze_signal(y: npt.ArrayLike, sr: int, path: str = "", *, tempo_hint: float | None = None) -> TrackAnalysis:
+    """Analyse mono samples `y` at `sr` Hz. Raises `AnalysisError` for a too-short or silent signal.
+
+    `tempo_hint` (a cue file's override) makes the tempo search stay within ±4 % of it.
+    """
     samples = np.asarray(y, dtype=np.float32)
     if samples.ndim != 1:
         raise ValueError(f"analyze_signal needs mono samples, got shape {samples.shape}")
@@ -461,16 +599,25 @@ def analyze_signal(y: npt.ArrayLike, sr: int, path: str = "") -> TrackAnalysis:
     if float(np.max(np.abs(samples))) < SILENCE_PEAK:
         raise AnalysisError(where, "track is silent")
 
-    full, kick, frame_rate = onset_envelopes(samples, sr)
-    tempo = estimate_tempo(full, frame_rate, kick_env=kick)
+    power = _power_spectrogram(samples, N_FFT, HOP_LENGTH)
+    full, kick, frame_rate = _flux(power, sr, 0.0, None), _flux(power, sr, 0.0, KICK_FMAX), sr / HOP_LENGTH
+    snare = snare_envelope(power, sr)
+    loudness = power.sum(axis=0)
+    low = power[: int(KICK_FMAX * N_FFT / sr) + 1].sum(axis=0)
+    kick_hits = band_flux(power, sr, 0.0, KICK_FMAX)
+    del power
+    tempo = estimate_tempo(full, frame_rate, kick_env=kick, snare_env=snare, hint=tempo_hint)
     env = beat_envelope(full, kick)
     beats = refine_beats(track_beats(env, frame_rate, tempo), frame_rate, onset_lead=N_FFT / 4 / sr)
     refined = tempo_from_beats(beats)
     # The beat grid's own slope is a finer tempo than the autocorrelation peak, when the two agree.
     if refined is not None and abs(refined / tempo - 1.0) < 0.04:
         tempo = refined
-    downbeats = estimate_downbeats(samples, sr, beats, kick_env=kick)
+    cue = downbeat_cues(samples, sr, beats, kick_env=kick)
+    beats_per_bar = estimate_metre(cue)
+    downbeats = estimate_downbeats(samples, sr, beats, beats_per_bar, cue=cue)
     conf = confidence(env, frame_rate, beats)
+    structure = analyze_structure(loudness, low, kick_hits, snare, frame_rate, downbeats, duration)
     return TrackAnalysis(
         path=path,
         duration=duration,
@@ -478,4 +625,7 @@ def analyze_signal(y: npt.ArrayLike, sr: int, path: str = "") -> TrackAnalysis:
         beats=tuple(float(b) for b in beats),
         downbeats=tuple(float(b) for b in downbeats),
         confidence=conf,
+        beats_per_bar=beats_per_bar,
+        phrases=structure.phrases,
+        sections=structure.sections,
     )

@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=_positive_float, default=1.0, metavar="N", help="run N× faster (rehearsal)")
     p.add_argument("--from", dest="start", type=_clock, default=0.0, metavar="MM:SS", help="start mid-class")
     p.add_argument("--sim", action="store_true", help="run on the simulated rig and show what it receives")
+    p.add_argument("--no-audio", action="store_true", help="do not play the music here (it plays elsewhere)")
+
+    p = sub.add_parser("export-qlc", help="a QLC+ workspace bound to the OSC paths the cue files send")
+    p.add_argument("rigfile", metavar="RIGFILE")
+    p.add_argument("--cues", nargs="+", default=[], metavar="CUEFILE", help="cue files whose scenes to export")
+    p.add_argument("--output", metavar="NAME", help="the rig output QLC+ is (default: the one qlcplus output)")
+    p.add_argument("-o", dest="out", required=True, metavar="OUT.qxw", help="workspace file to write")
 
     sub.add_parser("schema", help="the cue file JSON Schema (for editors)")
     return parser
@@ -99,7 +106,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "simulate":
             return commands.simulate(args.cuefile, args.rig, Path(args.log))
         if args.command == "run":
-            return commands.run(args.cuefile, args.rig, speed=args.speed, start=args.start, sim=args.sim)
+            return commands.run(args.cuefile, args.rig, speed=args.speed, start=args.start, sim=args.sim,
+                                no_audio=args.no_audio)
+        if args.command == "export-qlc":
+            from showctl.cli import output_commands
+
+            return output_commands.export_qlc(args.rigfile, args.cues, Path(args.out), args.output)
         if args.command == "schema":
             from showctl.cues.model import CueSheet
 

@@ -9,7 +9,7 @@ import rtmidi
 
 from showctl.errors import DeviceError
 from showctl.messages import MidiMessage, OutMessage
-from showctl.outputs.rig import MidiOutputConfig
+from showctl.outputs.rig import MidiOutputConfig, device_label
 
 __all__ = ["MidiOutput", "midi_api"]
 
@@ -29,7 +29,8 @@ class MidiOutput:
     def __init__(self, name: str, config: MidiOutputConfig) -> None:
         self.name = name
         self.latency = config.latency_ms / 1000.0
-        self.device = f"output '{name}' (MIDI port '{config.port}')"
+        self.device = device_label(name, config)
+        self.port = config.port
         try:
             self._out = rtmidi.MidiOut(rtapi=midi_api(config.api), name=CLIENT_NAME)
         except rtmidi.SystemError as err:
@@ -51,6 +52,15 @@ class MidiOutput:
             self._out.send_message(message.to_mido().bytes())
         except rtmidi.RtMidiError as err:
             raise DeviceError(self.device, f"send failed ({err})") from None
+
+    def check(self) -> None:
+        """Raise DeviceError when the port we send to has gone (its program quit, a cable was pulled)."""
+        try:
+            present = self.port in self._out.get_ports()
+        except rtmidi.RtMidiError as err:
+            raise DeviceError(self.device, f"MIDI system gone ({err})") from None
+        if not present:
+            raise DeviceError(self.device, "the MIDI port went away")
 
     def close(self) -> None:
         self._out.close_port()

@@ -4,12 +4,14 @@
 name: Demo rig
 floor_light: 30%            # the least light the floor may get while people move backwards
 outputs:
-  console: {transport: osc, host: 127.0.0.1, port: 9000}
+  console: {transport: osc, host: 127.0.0.1, port: 9000, profile: generic, latency_ms: 20}
   desk:    {transport: midi, port: "showctl-sim-desk:in", clock: true}
 safe_scene:                 # house lights: sent on every exit
   console: ["/showctl/house 1"]
   desk: ["control_change control=7 value=127"]
 ```
+`profile` says what the receiver accepts (showctl/outputs/profiles.py); `latency_ms` sends that much
+early (negative: late) to make up for a slow console or projector.
 """
 
 from __future__ import annotations
@@ -25,17 +27,27 @@ from pydantic import (
     PlainSerializer,
     PlainValidator,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
 from showctl.errors import Problem, ProblemsError
 from showctl.messages import MidiMessage, OscMessage, OutMessage
+from showctl.outputs.profiles import MIDI_PROFILES, OSC_PROFILES, MidiProfile, OscProfile
 from showctl.schema import did_you_mean, validate_document
 from showctl.units import parse_percent
 from showctl.yamlfile import YamlDocument, load_yaml
 
 __all__ = [
-    "Message", "Messages", "MidiOutputConfig", "OscOutputConfig", "OutputConfig", "Rig", "load_rig", "parse_message",
+    "Message",
+    "Messages",
+    "MidiOutputConfig",
+    "OscOutputConfig",
+    "OutputConfig",
+    "Rig",
+    "device_label",
+    "load_rig",
+    "parse_message",
 ]
 
 
@@ -66,11 +78,31 @@ Messages = Annotated[tuple[Message, ...], BeforeValidator(_as_list)]
 Percent = Annotated[float, BeforeValidator(parse_percent)]
 
 
+def _known(name: str, profiles: dict[str, OscProfile] | dict[str, MidiProfile], transport: str) -> str:
+    if name not in profiles:
+        raise ValueError(f"unknown {transport} profile '{name}'{did_you_mean(name, profiles)} "
+                         f"(profiles: {', '.join(profiles)})")
+    return name
+
+
 class OscOutputConfig(Strict):
     transport: Literal["osc"]
     host: str = "127.0.0.1"
     port: int = Field(ge=1, le=65535)
-    latency_ms: float = 0.0
+    profile: str = Field(default="generic", description=f"console profile: {', '.join(OSC_PROFILES)}")
+    latency_ms: float = Field(default=0.0, description="send this much early (negative: late), in ms")
+
+    @field_validator("profile")
+    @classmethod
+    def _profile_known(cls, name: str) -> str:
+        return _known(name, OSC_PROFILES, "OSC")
+
+    @property
+    def osc_profile(self) -> OscProfile:
+        return OSC_PROFILES[self.profile]
+
+    def problem(self, message: OutMessage) -> str | None:
+        return self.osc_profile.problem(message) if isinstance(message, OscMessage) else None
 
 
 class MidiOutputConfig(Strict):
@@ -78,7 +110,26 @@ class MidiOutputConfig(Strict):
     port: str = Field(min_length=1, description="MIDI port to send to, by name (JACK: 'client:port')")
     api: Literal["auto", "jack", "alsa"] = "auto"
     clock: bool = Field(default=False, description="send MIDI clock (24 ppqn) following the analysed tempo")
-    latency_ms: float = 0.0
+    profile: str = Field(default="generic", description=f"console profile: {', '.join(MIDI_PROFILES)}")
+    latency_ms: float = Field(default=0.0, description="send this much early (negative: late), in ms")
+
+    @field_validator("profile")
+    @classmethod
+    def _profile_known(cls, name: str) -> str:
+        return _known(name, MIDI_PROFILES, "MIDI")
+
+    @model_validator(mode="after")
+    def _clock_profile_has_clock(self) -> MidiOutputConfig:
+        if MIDI_PROFILES[self.profile].needs_clock and not self.clock:
+            raise ValueError(f"profile '{self.profile}' sends MIDI clock: set 'clock: true'")
+        return self
+
+    @property
+    def midi_profile(self) -> MidiProfile:
+        return MIDI_PROFILES[self.profile]
+
+    def problem(self, message: OutMessage) -> str | None:
+        return self.midi_profile.problem(message) if isinstance(message, MidiMessage) else None
 
 
 OutputConfig = Annotated[OscOutputConfig | MidiOutputConfig, Field(discriminator="transport")]
@@ -102,6 +153,13 @@ class Rig(Strict):
         return self.outputs[output].transport
 
 
+def device_label(name: str, config: OscOutputConfig | MidiOutputConfig) -> str:
+    """How errors name an output: `output 'console' (OSC 127.0.0.1:9000)`."""
+    if isinstance(config, OscOutputConfig):
+        return f"output '{name}' (OSC {config.host}:{config.port})"
+    return f"output '{name}' (MIDI port '{config.port}')"
+
+
 def check_messages_for_outputs(
     doc: YamlDocument, node: tuple[str | int, ...], sends: dict[str, tuple[OutMessage, ...]], rig: Rig, what: str
 ) -> list[Problem]:
@@ -120,6 +178,12 @@ def check_messages_for_outputs(
                 problems.append(Problem(doc.location((*node, output, i)),
                                         f"{what}: output '{output}' is {transport.upper()}, "
                                         f"but '{message}' is a {kind.upper()} message"))
+                continue
+            config = rig.outputs[output]
+            reason = config.problem(message)
+            if reason is not None:
+                problems.append(Problem(doc.location((*node, output, i)),
+                                        f"{what}: output '{output}' (profile {config.profile}): {reason}"))
     return problems
 
 

@@ -10,6 +10,7 @@ from showctl.errors import DeviceError
 from showctl.outputs.base import Output
 from showctl.player.clock import Clock
 from showctl.timeline.model import Event, Timeline
+from showctl.timeline.seek import events_from_seek
 
 __all__ = ["OutputHealth", "PlayResult", "Player"]
 
@@ -82,7 +83,7 @@ class Player:
             output = self.outputs.get(event.output)
             return output.latency if output is not None else 0.0
 
-        events = self.timeline.events_from(start)
+        events = events_from_seek(self.timeline, start)  # MIDI clocks resume with song position + continue
         # sorted() is stable: events due at the same instant keep the timeline's order.
         return sorted(((e.t - latency(e), e) for e in events), key=lambda pair: pair[0])
 
@@ -90,6 +91,10 @@ class Player:
         """Send every event from class time `start` on; returns when the class ends."""
         sent, completed = 0, False
         try:
+            if start > 0:
+                # Mid-class: put the rig in the look a full run would have reached by now.
+                for event in self.timeline.scene_state_at(start):
+                    sent += self._send(event)
             for send_at, event in self.schedule(start):
                 self.clock.sleep_until(send_at)
                 if self._send(event):

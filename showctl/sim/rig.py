@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -38,8 +38,12 @@ class Received:
 class SimulatedRig:
     """Stands in for every output of `rig`; `rig_for_outputs` is the rig rewired to reach it."""
 
-    def __init__(self, rig: Rig, on_receive: Callable[[Received], None] | None = None) -> None:
+    def __init__(self, rig: Rig, on_receive: Callable[[Received], None] | None = None,
+                 osc_ports: Mapping[str, int] | None = None) -> None:
+        """`osc_ports`: bind these OSC outputs to these ports (default: any free port), e.g. to stand a
+        restarted rig where the first one was."""
         self.rig = rig
+        self.osc_ports = dict(osc_ports or {})
         self.on_receive = on_receive
         self.received: list[Received] = []
         self.counts: dict[str, int] = dict.fromkeys(rig.outputs, 0)
@@ -67,7 +71,10 @@ class SimulatedRig:
 
         dispatcher.set_default_handler(handle)
         # A blocking server (one datagram at a time, on its own thread) keeps arrival order.
-        server = BlockingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+        try:
+            server = BlockingOSCUDPServer(("127.0.0.1", self.osc_ports.get(name, 0)), dispatcher)
+        except OSError as err:
+            raise DeviceError(f"simulated OSC output '{name}'", f"cannot listen ({err.strerror or err})") from None
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                                   name=f"sim-osc-{name}", daemon=True)
         thread.start()
@@ -127,6 +134,11 @@ class SimulatedRig:
             server.server_close()
         for midi_in in self._midi_ins:
             midi_in.cancel_callback()
+        if self._midi_ins:
+            # A JACK callback already running when it was cancelled waits for the GIL; closing the client
+            # holds the GIL while it waits for that callback: give it two JACK periods to finish first.
+            time.sleep(0.02)  # not scheduling: letting an in-flight JACK callback return
+        for midi_in in self._midi_ins:
             midi_in.close_port()
             midi_in.delete()
         self._servers, self._midi_ins = [], []

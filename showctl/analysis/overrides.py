@@ -1,0 +1,131 @@
+"""Overrides from a cue file, for the rare track the tracker gets wrong: pure functions on `TrackAnalysis`.
+
+A cue file can give a track a tempo hint, its first downbeat, or a fixed grid (BPM + offset of the first
+beat). Overrides win over what was tracked, and the result names what was overridden
+(`TrackAnalysis.overrides`) so `showctl analyze` and the timeline can show it.
+
+`apply_overrides` needs no audio for a grid, a first downbeat, or a tempo hint that is the tracked tempo
+or its double or half (the grid is thinned or filled in). A hint at any other tempo means re-tracking:
+it raises `NeedsAudioError`, and `showctl.analysis.analyze_file(path, overrides=...)` does that.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from showctl.analysis.model import TrackAnalysis
+
+__all__ = ["NeedsAudioError", "Overrides", "apply_overrides"]
+
+# A hint within this share of the tracked tempo (or of its double or half) is the same grid.
+HINT_TOLERANCE = 0.04
+
+
+class NeedsAudioError(ValueError):
+    """The override cannot be applied to the analysis alone: the track has to be re-tracked."""
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What a cue file says about one track (all optional)."""
+
+    tempo: float | None = None  # BPM hint: re-track near it
+    first_downbeat: float | None = None  # s
+    grid: tuple[float, float] | None = None  # (BPM, offset s of the first beat): a fixed grid
+
+    def __bool__(self) -> bool:
+        return self.tempo is not None or self.first_downbeat is not None or self.grid is not None
+
+
+def _with(names: tuple[str, ...], name: str) -> tuple[str, ...]:
+    return names if name in names else (*names, name)
+
+
+def _phrase_bars(a: TrackAnalysis) -> int:
+    """How many bars the analysis's phrases span (8 when it has too few to tell)."""
+    if len(a.phrases) < 2 or len(a.downbeats) < 2:
+        return 8
+    bar = float(np.median(np.diff(a.downbeats)))
+    return max(1, round(float(np.median(np.diff(a.phrases))) / bar))
+
+
+def _rephrase(a: TrackAnalysis, downbeats: tuple[float, ...]) -> tuple[float, ...]:
+    return downbeats[:: _phrase_bars(a)]
+
+
+def _retempo(a: TrackAnalysis, tempo: float) -> TrackAnalysis:
+    """The same grid at the hinted level: as is, doubled (midpoints added) or halved (the parity that
+    holds the downbeats kept)."""
+    ratio = tempo / a.tempo
+    beats = np.asarray(a.beats, dtype=np.float64)
+    if abs(ratio - 1.0) <= HINT_TOLERANCE:
+        return dataclasses.replace(a, overrides=_with(a.overrides, "tempo"))
+    if abs(ratio / 2.0 - 1.0) <= HINT_TOLERANCE and len(beats) >= 2:
+        mids = (beats[:-1] + beats[1:]) / 2
+        new = tuple(float(b) for b in np.sort(np.concatenate([beats, mids])))
+        return dataclasses.replace(a, tempo=a.tempo * 2, beats=new, overrides=_with(a.overrides, "tempo"))
+    if abs(ratio * 2.0 - 1.0) <= HINT_TOLERANCE and len(beats) >= 2:
+        first = a.downbeats[0] if a.downbeats else float(beats[0])
+        parity = int(np.argmin(np.abs(beats - first))) % 2
+        kept = tuple(float(b) for b in beats[parity::2])
+        bar_beats = max(1, a.beats_per_bar // 2) if a.beats_per_bar % 2 == 0 else a.beats_per_bar
+        start = int(np.argmin(np.abs(np.asarray(kept) - first)))
+        downbeats = kept[start::bar_beats]
+        return dataclasses.replace(a, tempo=a.tempo / 2, beats=kept, downbeats=downbeats,
+                                   phrases=_rephrase(a, downbeats), overrides=_with(a.overrides, "tempo"))
+    raise NeedsAudioError(f"{a.path}: a tempo hint of {tempo:g} BPM needs the track re-analysed "
+                          f"(tracked at {a.tempo:.1f} BPM)")
+
+
+def _fixed_grid(a: TrackAnalysis, bpm: float, offset: float) -> TrackAnalysis:
+    if bpm <= 0:
+        raise ValueError(f"{a.path}: grid tempo must be more than 0 BPM, got {bpm:g}")
+    period = 60.0 / bpm
+    count = int(np.floor((a.duration - offset) / period)) + 1 if offset < a.duration else 0
+    beats = tuple(float(offset + k * period) for k in range(max(0, count)))
+    downbeats = beats[:: a.beats_per_bar]
+    return dataclasses.replace(a, tempo=float(bpm), beats=beats, downbeats=downbeats,
+                               phrases=_rephrase(a, downbeats), confidence=1.0,
+                               overrides=_with(a.overrides, "grid"))
+
+
+def _first_downbeat(a: TrackAnalysis, t: float) -> TrackAnalysis:
+    if not a.beats:
+        raise ValueError(f"{a.path}: no beats to put a first downbeat on")
+    beats = np.asarray(a.beats, dtype=np.float64)
+    i0 = int(np.argmin(np.abs(beats - t)))
+    downbeats = tuple(float(b) for b in beats[i0 :: a.beats_per_bar])
+    return dataclasses.replace(a, downbeats=downbeats, phrases=_rephrase(a, downbeats),
+                               overrides=_with(a.overrides, "first_downbeat"))
+
+
+def apply_overrides(
+    analysis: TrackAnalysis,
+    *,
+    tempo: float | None = None,
+    first_downbeat: float | None = None,
+    grid: tuple[float, float] | None = None,
+) -> TrackAnalysis:
+    """`analysis` with the cue file's overrides applied; unchanged when none is given.
+
+    - `grid` (BPM, offset): beats every 60/BPM s from `offset` to the end, a downbeat every
+      `beats_per_bar` from `offset` (or from `first_downbeat`), confidence 1 (the user vouches for it);
+      a `tempo` given with it is ignored.
+    - `tempo`: the tracked grid if the hint is its tempo, its double or its half; else `NeedsAudioError`.
+    - `first_downbeat` (s): the bars restart at the beat nearest to it; beats before it are a pickup.
+    Phrases follow the new downbeats (same number of bars per phrase); sections are kept: they come from
+    the energy of the audio, not from the grid.
+    """
+    result = analysis
+    if grid is not None:
+        result = _fixed_grid(result, float(grid[0]), float(grid[1]))
+    elif tempo is not None:
+        if tempo <= 0:
+            raise ValueError(f"{analysis.path}: tempo hint must be more than 0 BPM, got {tempo:g}")
+        result = _retempo(result, float(tempo))
+    if first_downbeat is not None:
+        result = _first_downbeat(result, float(first_downbeat))
+    return result

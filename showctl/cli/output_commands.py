@@ -1,0 +1,57 @@
+"""`showctl` commands about outputs and consoles: export-qlc."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from showctl.cues.load import check_against_rig, load_cue_sheet
+from showctl.errors import DeviceError, ProblemsError, ShowctlError
+from showctl.outputs.qlcplus import QlcSource, qlc_controls, workspace_xml
+from showctl.outputs.rig import OscOutputConfig, load_rig
+
+__all__ = ["export_qlc"]
+
+
+def _qlc_output(rig_path: str, outputs: dict[str, OscOutputConfig], wanted: str | None) -> str:
+    qlc = [name for name, config in outputs.items() if config.profile == "qlcplus"]
+    if wanted is not None:
+        if wanted not in qlc:
+            raise ShowctlError(f"{rig_path}: output '{wanted}' is not an OSC output with 'profile: qlcplus' "
+                               f"(those are: {', '.join(qlc) or 'none'})")
+        return wanted
+    if len(qlc) != 1:
+        listed = f"several: {', '.join(qlc)}; pick one with --output" if qlc else "none"
+        raise ShowctlError(f"{rig_path}: export-qlc needs one OSC output with 'profile: qlcplus' ({listed})")
+    return qlc[0]
+
+
+def export_qlc(rig_file: str, cue_files: Sequence[str], out: Path, output: str | None = None) -> int:
+    """Write a QLC+ workspace whose Virtual Console is bound to every OSC path the cue files send."""
+    rig = load_rig(rig_file)
+    osc = {n: c for n, c in rig.outputs.items() if isinstance(c, OscOutputConfig)}
+    name = _qlc_output(rig_file, osc, output)
+    sources: list[QlcSource] = []
+    problems = []
+    for cue_file in cue_files:
+        loaded = load_cue_sheet(cue_file)
+        problems += check_against_rig(loaded, rig)
+        sheet = loaded.sheet
+        sources += [QlcSource("scene", n, s.send.get(name, ())) for n, s in sheet.scenes.items()]
+        sources += [QlcSource("effect", n, e.send.get(name, ())) for n, e in sheet.effects.items()]
+    if problems:
+        raise ProblemsError(problems)
+    sources.append(QlcSource("safe", "safe", rig.safe_scene.get(name, ())))
+    controls = qlc_controls(sources)
+    text = workspace_xml(rig, name, controls)
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise DeviceError(str(out), f"cannot write workspace ({err.strerror})") from None
+    buttons = sum(1 for c in controls if c.kind == "button")
+    config = osc[name]
+    print(f"wrote {out}: {buttons} scene button(s), {len(controls) - buttons} slider(s) on OSC "
+          f"{config.host}:{config.port} for output '{name}'; patch your fixtures into its scenes and sliders",
+          file=sys.stderr)
+    return 0

@@ -1,0 +1,203 @@
+"""The tracker against the synthesized evaluation corpus; metrics; metre; phrases and sections; overrides."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from showctl.analysis import (
+    NeedsAudioError,
+    Overrides,
+    Section,
+    TrackAnalysis,
+    analyze_file,
+    analyze_paths,
+    apply_overrides,
+)
+from showctl.analysis.demo import CORPUS, CORPUS_STYLES, CorpusSpec, Truth, synthesize_track
+from showctl.analysis.evaluate import continuity, f_measure, score, tempo_correct
+from showctl.analysis.tracker import analyze_signal
+
+SR = 22050
+
+
+# --- the metrics (a broken metric would pass a broken tracker) ----------------------------------------
+
+
+def test_continuity_tells_metrical_levels_apart() -> None:
+    ref = np.arange(0.0, 30.0, 0.5)
+    assert continuity(ref, ref) == (1.0, 1.0)
+    off = ref[:-1] + 0.25
+    cmlt, amlt = continuity(off, ref)
+    assert cmlt == 0.0 and amlt == pytest.approx(1.0, abs=0.02)
+    cmlt, amlt = continuity(ref[::2], ref)  # half tempo: right phase, wrong level
+    assert cmlt < 0.1 and amlt > 0.95
+    assert f_measure(off, ref) == 0.0
+
+
+def test_tempo_accuracy_is_within_four_percent() -> None:
+    assert tempo_correct(174.0, 174.0) and tempo_correct(180.0, 174.0)
+    assert not tempo_correct(87.0, 174.0) and not tempo_correct(182.0, 174.0)
+
+
+def test_score_ignores_the_first_five_seconds() -> None:
+    ref = np.arange(1.0, 40.0, 0.5)
+    est = np.concatenate([ref[ref < 5.0] + 0.25, ref[ref >= 5.0]])
+    s = score(120.0, est, ref[::4], 120.0, ref, ref[::4])
+    assert (s.beat_f, s.cmlt, s.tempo_ok, s.downbeat_f) == (1.0, 1.0, True, 1.0)
+
+
+# --- the corpus -----------------------------------------------------------------------------------------
+
+
+def test_corpus_covers_every_style_in_both_parts() -> None:
+    for held_out in (False, True):
+        assert {s.style for s in CORPUS if s.held_out == held_out} >= set(CORPUS_STYLES)
+    assert len({s.name for s in CORPUS}) == len(CORPUS)
+
+
+def test_corpus_truth_matches_what_was_played() -> None:
+    _, truth = synthesize_track(126.0, 30.0, SR, seed=3, style="live", drift=0.03)
+    ibi = np.diff(truth.beats)
+    assert 60.0 / ibi.max() < 126.0 * 0.985 and 60.0 / ibi.min() > 126.0 * 1.015  # it really drifts
+    _, waltz = synthesize_track(120.0, 20.0, SR, seed=3, style="waltz")
+    assert waltz.beats_per_bar == 3 and waltz.downbeats == waltz.beats[::3]
+    _, pop = synthesize_track(120.0, 88.0, SR, seed=3, style="pop")
+    assert [label for _, label in pop.sections] == ["intro", "build", "drop", "breakdown", "build", "drop", "outro"]
+    assert pop.beats[0] == pytest.approx(pop.sections[1][0])  # the intro has no beat
+    assert Truth.from_json(json.loads(json.dumps(pop.to_json()))) == pop
+
+
+@pytest.mark.parametrize("spec", CORPUS, ids=[s.name for s in CORPUS])
+def test_corpus_track(spec: CorpusSpec) -> None:
+    y, truth = spec.synthesize()
+    result = analyze_signal(y, SR)
+    s = score(result.tempo, result.beats, result.downbeats, truth.tempo, truth.beats, truth.downbeats)
+    assert s.tempo_ok, f"tempo {result.tempo:.1f} vs {truth.tempo:.1f}"
+    assert s.beat_f >= 0.97
+    assert s.cmlt >= 0.95
+    assert s.downbeat_f is not None and s.downbeat_f >= 0.95
+    assert result.beats_per_bar == truth.beats_per_bar
+    assert result.confidence > 0.5
+
+
+@pytest.mark.parametrize(("bpm", "style"), [(96.0, "house"), (120.0, "warmup"), (176.0, "dnb"), (92.0, "hiphop")])
+def test_metre_is_four_unless_heard_otherwise(bpm: float, style: str) -> None:
+    y, _ = synthesize_track(bpm, 30.0, SR, seed=5, style=style)
+    assert analyze_signal(y, SR).beats_per_bar == 4
+
+
+# --- phrases and sections ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pop() -> tuple[TrackAnalysis, Truth]:
+    y, truth = synthesize_track(124.0, 86.0, SR, seed=41, style="pop", intro_beats=0.75)
+    return analyze_signal(y, SR), truth
+
+
+def test_sections_follow_the_arrangement(pop: tuple[TrackAnalysis, Truth]) -> None:
+    result, truth = pop
+    assert [s.label for s in result.sections] == [label for _, label in truth.sections]
+    bar = 4 * 60.0 / 124.0
+    for section, (start, _) in zip(result.sections[1:], truth.sections[1:], strict=True):
+        assert section.start == pytest.approx(start, abs=0.07)
+    assert result.sections[0].start == 0.0 and result.sections[-1].end == result.duration
+    assert all(a.end == b.start for a, b in zip(result.sections, result.sections[1:], strict=False))
+    by_label = {s.label: s.energy for s in result.sections}
+    assert by_label["drop"] > by_label["build"] > by_label["intro"]
+    assert by_label["drop"] > by_label["breakdown"]
+    assert all(0.0 <= s.energy <= 1.0 and 0.0 <= s.confidence <= 1.0 for s in result.sections)
+    assert bar > 0
+
+
+def test_phrases_start_on_downbeats_at_every_section_change(pop: tuple[TrackAnalysis, Truth]) -> None:
+    result, truth = pop
+    downbeats = np.array(result.downbeats)
+    assert all(float(np.min(np.abs(downbeats - p))) < 1e-9 for p in result.phrases)
+    phrases = np.array(result.phrases)
+    for start, _ in truth.sections[1:]:
+        assert float(np.min(np.abs(phrases - start))) <= 0.07
+    bars_per_phrase = {round(float(d) / (4 * 60.0 / 124.0)) for d in np.diff(phrases)}
+    assert bars_per_phrase <= {4, 8, 16} and len(bars_per_phrase) == 1
+
+
+def test_a_steady_loop_is_one_drop() -> None:
+    y, _ = synthesize_track(128.0, 40.0, SR, seed=9, style="offbeat")
+    result = analyze_signal(y, SR)
+    assert [s.label for s in result.sections] == ["drop"]
+    assert len(result.phrases) >= 2
+
+
+# --- JSON ---------------------------------------------------------------------------------------------------
+
+
+def test_json_keeps_the_contract_and_round_trips(pop: tuple[TrackAnalysis, Truth]) -> None:
+    result, _ = pop
+    data = result.to_json()
+    assert {"path", "duration", "tempo", "beats", "downbeats", "confidence"} <= set(data)
+    assert {"start", "end", "label"} <= set(data["sections"][0])
+    assert data["overrides"] == [] and data["phrases"]
+    again = TrackAnalysis.from_json(json.loads(json.dumps(data)))
+    assert again.sections == tuple(Section.from_json(s) for s in data["sections"])
+    assert TrackAnalysis.from_json(again.to_json()) == again
+    old = {k: data[k] for k in ("path", "duration", "tempo", "beats", "downbeats", "confidence")}
+    legacy = TrackAnalysis.from_json(old)
+    assert (legacy.phrases, legacy.sections, legacy.overrides) == ((), (), ())
+
+
+# --- overrides ------------------------------------------------------------------------------------------------
+
+
+def _grid(tempo: float = 120.0, first: float = 1.0, n: int = 64, duration: float = 40.0) -> TrackAnalysis:
+    beats = tuple(first + k * 60.0 / tempo for k in range(n))
+    return TrackAnalysis("t.wav", duration, tempo, beats, beats[1::4], 0.4, phrases=beats[1::32])
+
+
+def test_fixed_grid_wins() -> None:
+    a = apply_overrides(_grid(), grid=(125.0, 0.3))
+    assert a.tempo == 125.0 and a.beats[0] == 0.3 and a.overrides == ("grid",) and a.confidence == 1.0
+    assert np.diff(a.beats) == pytest.approx([0.48] * (len(a.beats) - 1))
+    assert a.downbeats == a.beats[::4] and a.beats[-1] <= a.duration
+    assert a.phrases == a.downbeats[::8]
+
+
+def test_first_downbeat_rephases_the_bars() -> None:
+    a = apply_overrides(_grid(), first_downbeat=2.02)
+    assert a.downbeats[0] == pytest.approx(2.0) and a.downbeats == a.beats[2::4]
+    assert a.overrides == ("first_downbeat",) and a.tempo == 120.0
+    b = apply_overrides(_grid(), grid=(120.0, 1.0), first_downbeat=1.5)
+    assert b.overrides == ("grid", "first_downbeat") and b.downbeats[0] == 1.5
+
+
+def test_tempo_hint_at_double_or_half_needs_no_audio() -> None:
+    doubled = apply_overrides(_grid(87.0), tempo=174.0)
+    assert doubled.tempo == 174.0 and len(doubled.beats) == 2 * 64 - 1 and doubled.overrides == ("tempo",)
+    halved = apply_overrides(_grid(180.0), tempo=90.0)
+    assert halved.tempo == 90.0 and halved.downbeats[0] in halved.beats
+    assert set(halved.downbeats) <= set(halved.beats) and halved.downbeats[0] == _grid(180.0).downbeats[0]
+    same = apply_overrides(_grid(), tempo=121.0)
+    assert same.beats == _grid().beats and same.overrides == ("tempo",)
+    with pytest.raises(NeedsAudioError, match=r"t.wav: a tempo hint of 100 BPM needs the track re-analysed"):
+        apply_overrides(_grid(), tempo=100.0)
+    assert apply_overrides(_grid()) == _grid()
+
+
+def test_tempo_hint_retracks_the_file(tmp_path: Path) -> None:
+    y, truth = synthesize_track(150.0, 24.0, SR, seed=12, style="waltz")
+    path = tmp_path / "waltz.wav"
+    sf.write(str(path), y, SR, subtype="PCM_16")
+    plain = analyze_file(path)
+    assert plain.tempo == pytest.approx(150.0, rel=0.02) and plain.overrides == ()
+    hinted = analyze_file(path, overrides=Overrides(tempo=100.0))
+    assert hinted.tempo == pytest.approx(100.0, rel=0.04) and hinted.overrides == ("tempo",)
+    [via_paths] = analyze_paths([path], overrides={str(path): Overrides(tempo=100.0)})
+    assert via_paths.tempo == pytest.approx(hinted.tempo) and via_paths.overrides == ("tempo",)
+    [fixed] = analyze_paths([path], overrides={str(path): Overrides(grid=(150.0, truth.beats[0]))})
+    assert fixed.overrides == ("grid",) and f_measure(fixed.beats, truth.beats) > 0.95
+    [again] = analyze_paths([path])
+    assert again.overrides == () and again.tempo == pytest.approx(plain.tempo, abs=1e-3)  # JSON rounds

@@ -1,0 +1,129 @@
+"""Outputs that survive faults: the simulated rig stopped and restarted mid-run (real UDP and JACK ports)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from showctl.errors import DeviceError
+from showctl.messages import MidiMessage, OscMessage
+from showctl.outputs import Rig
+from showctl.outputs.resilient import open_resilient_output
+from showctl.outputs.rig import MidiOutputConfig, OscOutputConfig
+from showctl.player import MonotonicClock, Player, PlayResult
+from showctl.sim import JackServer, SimulatedRig
+from showctl.timeline.model import Event, Timeline
+
+RIG = Rig(
+    name="faults",
+    outputs={"console": OscOutputConfig(transport="osc", port=9000),
+             "desk": MidiOutputConfig(transport="midi", port="x")},
+    safe_scene={"console": (OscMessage("/house", (1,)),),
+                "desk": (MidiMessage.parse("control_change control=7 value=127"),)},
+)
+STEP = 0.05
+
+
+def level_timeline(duration: float) -> Timeline:
+    """Every 50 ms each output gets the next level: /level i on the console, CC 7 = i on the desk."""
+    events: list[Event] = []
+    for i in range(int(duration / STEP)):
+        events.append(Event(i * STEP, "console", OscMessage("/level", (i,)), f"step {i}", "scene"))
+        events.append(Event(i * STEP, "desk", MidiMessage.parse(f"control_change control=7 value={i}"), "", "scene"))
+    return Timeline(tuple(events), (), (), duration, ())
+
+
+def values(sim: SimulatedRig, output: str) -> list[int]:
+    """The levels `output` received: `/level 5` → 5, `control_change ... value=5 time=0` → 5."""
+    if output == "console":
+        return [int(r.message.split()[-1]) for r in sim.received if r.output == output]
+    return [int(r.message.split("value=")[1].split()[0]) for r in sim.received if r.output == output]
+
+
+@pytest.mark.rig
+@pytest.mark.slow
+def test_rig_stopped_and_restarted_mid_run(jack: JackServer) -> None:
+    status: list[str] = []
+    with SimulatedRig(RIG) as first:
+        rewired = first.rig_for_outputs
+        console_config = rewired.outputs["console"]
+        assert isinstance(console_config, OscOutputConfig)
+        outputs = {name: open_resilient_output(name, config, on_status=status.append, max_backoff=0.2)
+                   for name, config in rewired.outputs.items()}
+        clock = MonotonicClock()
+        player = Player(level_timeline(3.0), outputs, clock, on_error=status.append)
+        results: list[PlayResult] = []
+        thread = threading.Thread(target=lambda: results.append(player.play()))
+        thread.start()
+        clock.sleep_until(1.0)
+    # The rig is gone from t = 1.0 s (its UDP port closed, its JACK port removed) until t = 1.8 s.
+    clock.sleep_until(1.8)
+    with SimulatedRig(RIG, osc_ports={"console": console_config.port}) as second:
+        thread.join()
+        assert second.wait_for({"console": 10, "desk": 10}, timeout=2)
+        time.sleep(0.1)
+        for output in outputs.values():
+            output.close()
+    [result] = results
+    assert result.completed
+    for name in ("console", "desk"):
+        before, after = values(first, name), values(second, name)
+        # Before the fault: every level, in order, from 0.
+        assert before == list(range(len(before))) and 15 <= len(before) <= 21, before
+        # After it: the current state once (a level reached while down), then every level from there on;
+        # what was sent while down never bursts out.
+        assert 36 <= after[0] <= 45 and after[1:] == list(range(after[0] + 1, 60)), after
+        assert result.health[name].failed > 0
+        assert outputs[name].reconnects == 1  # type: ignore[attr-defined]
+    reconnected = [s for s in status if "reconnected" in s]
+    assert sorted(s.split(": reconnected")[0] for s in reconnected) == [
+        f"output 'console' (OSC 127.0.0.1:{console_config.port})", "output 'desk' (MIDI port 'showctl-sim-desk:in')"]
+    assert all(s.endswith("; re-sent its current state (1 message(s))") for s in reconnected), reconnected
+    assert "output 'console' is back after" in " ".join(status)
+
+
+def test_panic_goes_out_ahead_of_the_queue() -> None:
+    rig = Rig(name="p", outputs={"console": OscOutputConfig(transport="osc", port=9000)},
+              safe_scene={"console": (OscMessage("/house", (1,)),)})
+    with SimulatedRig(rig) as sim:
+        # A console that loses bursts: messages are paced 20 ms apart, so 100 of them make a 2 s queue.
+        output = open_resilient_output("console", sim.rig_for_outputs.outputs["console"], min_gap=0.02)
+        for i in range(100):
+            output.send(OscMessage("/n", (i,)))
+        output.panic([OscMessage("/house", (1,)), OscMessage("/strobe", (0,))])
+        assert sim.wait_for({"console": 2}, timeout=1)
+        time.sleep(0.1)
+        output.close()
+    texts = [r.message for r in sim.received]
+    assert texts[-2:] == ["/house 1", "/strobe 0"]
+    assert len(texts) <= 4, texts  # at most the message in flight went before the panic
+    assert output.dropped >= 98
+
+
+@pytest.mark.rig
+def test_midi_port_missing_at_start_then_appears(jack: JackServer) -> None:
+    config = MidiOutputConfig(transport="midi", port="showctl-sim-desk:in", api="jack")
+    status: list[str] = []
+    output = open_resilient_output("desk", config, on_status=status.append, max_backoff=0.1)
+    try:
+        assert status[0].startswith("output 'desk' (MIDI port 'showctl-sim-desk:in'): no such MIDI port (available: ")
+        assert status[0].endswith("; retrying in the background")
+        with pytest.raises(DeviceError) as info:
+            output.send(MidiMessage.parse("program_change program=3"))
+        assert str(info.value) == ("output 'desk' (MIDI port 'showctl-sim-desk:in'): down, reconnecting in the "
+                                   "background; message dropped")
+        rig = Rig(name="late", outputs={"desk": config}, safe_scene={"desk": ()})
+        with SimulatedRig(rig) as sim:
+            # The wanted state (program 3) arrives as soon as the port exists, without anyone sending again.
+            assert sim.wait_for({"desk": 1}, timeout=2), status
+            deadline = time.monotonic() + 2
+            while not output.up and time.monotonic() < deadline:
+                time.sleep(0.01)  # the probe went out; the output is up once the port has kept it
+            output.send(MidiMessage.parse("note_on note=60"))
+            assert sim.wait_for({"desk": 2}, timeout=2)
+        assert [r.message for r in sim.received] == ["program_change channel=0 program=3 time=0",
+                                                    "note_on channel=0 note=60 velocity=64 time=0"]
+    finally:
+        output.close()
