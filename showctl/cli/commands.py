@@ -14,13 +14,23 @@ from rich.console import Console
 from rich.table import Table
 
 from showctl.analysis import TrackAnalysis, analyze_paths
-from showctl.cues.load import LoadedCueSheet, check_against_rig, load_cue_sheet
-from showctl.errors import DeviceError, Location, Problem, ProblemsError, ShowctlError
+from showctl.cli.live import LiveScreen, keyboard, osc_remote
+from showctl.cues.load import (
+    LoadedCueSheet,
+    check_against_rig,
+    check_cue_style,
+    is_cue_style,
+    load_cue_sheet,
+    track_problem,
+)
+from showctl.errors import AnalysisError, DeviceError, Location, Problem, ProblemsError, ShowctlError
 from showctl.outputs import Output, Rig, load_rig, open_output
+from showctl.outputs.resilient import open_resilient_output
 from showctl.player import Clock, MonotonicClock, Player
 from showctl.player.audio import AudioClock, audio_unavailable_reason
+from showctl.player.controls import Controller
 from showctl.sim import JackServer, Received, SimulatedRig
-from showctl.timeline import Event, PlanRow, Timeline, compile_timeline
+from showctl.timeline import Event, PlanEdit, PlanRow, Timeline, compile_timeline
 from showctl.units import format_clock
 from showctl.yamlfile import load_yaml
 
@@ -53,6 +63,11 @@ class Show:
     rig: Rig
     rig_path: Path
     timeline: Timeline
+    analyses: tuple[TrackAnalysis, ...]
+
+    def recompile(self, edits: tuple[PlanEdit, ...]) -> Timeline:
+        """The timeline with the instructor's edits so far (same music, same rig)."""
+        return compile_timeline(self.loaded, self.analyses, self.rig, edits)
 
 
 def _rig_path(loaded: LoadedCueSheet, rig_file: str | None) -> Path:
@@ -71,11 +86,14 @@ def load_show(cuefile: str, rig_file: str | None) -> Show:
     problems = check_against_rig(loaded, rig)
     if problems:
         raise ProblemsError(problems)
-    analyses = _analyses(loaded.track_paths)
+    try:
+        analyses = _analyses(loaded.track_paths)
+    except AnalysisError as err:
+        raise track_problem(loaded, err) from None  # located at its playlist entry in the cue file
     for a in analyses:
         if a.confidence < LOW_CONFIDENCE:
             err_console.print(f"warning: {a.path}: low beat-grid confidence {a.confidence:.2f}; check the grid")
-    return Show(loaded, rig, rig_path, compile_timeline(loaded, analyses, rig))
+    return Show(loaded, rig, rig_path, compile_timeline(loaded, analyses, rig), tuple(analyses))
 
 
 # -- analyze ------------------------------------------------------------------------------------------
@@ -111,6 +129,8 @@ def check(files: Sequence[str]) -> int:
         try:
             if _is_rig_file(file):
                 load_rig(file)
+            elif is_cue_style(file):
+                check_cue_style(file)  # a house style others extend: no class plan to compile
             else:
                 load_show(file, None)
         except ProblemsError as err:
@@ -168,10 +188,16 @@ def _simulated_rig(rig: Rig, on_receive: Callable[[Received], None] | None = Non
         yield stack.enter_context(SimulatedRig(rig, on_receive=on_receive))
 
 
-def _open_outputs(rig: Rig, stack: ExitStack) -> dict[str, Output]:
+def _open_outputs(rig: Rig, stack: ExitStack, *, resilient: bool = False) -> dict[str, Output]:
+    """Every output of `rig`. `resilient` (a class): an output that is down at start or drops out later is
+    reported in one line and reconnected in the background while the class keeps time."""
     outputs: dict[str, Output] = {}
-    for name in rig.outputs:
-        output = open_output(name, rig)
+    for name, config in rig.outputs.items():
+        if resilient:
+            output: Output = open_resilient_output(
+                name, config, on_status=lambda text: err_console.print(f"[yellow]{text}[/yellow]"))
+        else:
+            output = open_output(name, rig)
         stack.callback(output.close)
         outputs[name] = output
     return outputs
@@ -245,7 +271,10 @@ class _RunDisplay:
     def received(self, item: Received) -> None:
         self.message(item.output, item.message, self.clock.now() if self.clock is not None else 0.0)
 
-    def event(self, event: Event, *, show_message: bool) -> None:
+    def event(self, event: Event, *, show_message: bool, notices: deque[str] | None = None) -> None:
+        while notices:
+            with self.lock:
+                out_console.print(f"[yellow]{notices.popleft()}[/yellow]")
         while self.upcoming is not None and self.upcoming.start <= event.t:
             row = self.upcoming
             label = row.name + (f" round {row.round} {row.phase}" if row.round else "")
@@ -276,28 +305,45 @@ def _audio_clock(show: Show, start: float, speed: float, no_audio: bool, stack: 
     return MonotonicClock(speed=speed, start=start)
 
 
-def run(cuefile: str, rig_file: str | None, *, speed: float, start: float, sim: bool, no_audio: bool = False) -> int:
+def run(cuefile: str, rig_file: str | None, *, speed: float, start: float, sim: bool, no_audio: bool = False,
+        control_host: str = "127.0.0.1", control_port: int = 9650) -> int:
     show = load_show(cuefile, rig_file)
     tl = show.timeline
     if start >= tl.duration:
         raise ShowctlError(f"--from {format_clock(start)} is after the end of the class ({format_clock(tl.duration)})")
+    live = out_console.is_terminal
     with ExitStack() as stack:
         rig, sim_rig = show.rig, None
         display = _RunDisplay(show, start)
         if sim:
-            sim_rig = stack.enter_context(_simulated_rig(rig, display.received))
+            sim_rig = stack.enter_context(_simulated_rig(rig, None if live else display.received))
             rig = sim_rig.rig_for_outputs
             outputs_text = ", ".join(f"{n} ({o.transport})" for n, o in show.rig.outputs.items())
-            err_console.print(f"simulated rig: {outputs_text} — lines below are what it received")
-        outputs = _open_outputs(rig, stack)
+            shown = "" if live else " — lines below are what it received"
+            err_console.print(f"simulated rig: {outputs_text}{shown}")
+        outputs = _open_outputs(rig, stack, resilient=True)
         notes = [f"{len(tl.plan)} parts", format_clock(tl.duration)]
         notes += [f"from {format_clock(start)}"] if start else []
         notes += [f"{speed:g}× speed"] if speed != 1 else []
         err_console.print(f"class '{show.loaded.sheet.name}': {', '.join(notes)}")
         clock = _audio_clock(show, start, speed, no_audio, stack)
         display.clock = clock
-        player = Player(tl, outputs, clock, on_event=lambda e: display.event(e, show_message=not sim),
-                        on_error=lambda text: err_console.print(f"[red]output error: {text}[/red]"))
+        player = Player(tl, outputs, clock, on_error=lambda text: err_console.print(f"[red]output error: {text}[/red]"))
+        controller = Controller(player, show.rig, show.loaded.sheet.backwards_kinds, show.recompile)
+        try:
+            stack.enter_context(osc_remote(controller, control_host, control_port))
+            err_console.print(f"remote controls: OSC /showctl/next, /showctl/blackout … on "
+                              f"{control_host}:{control_port}")
+        except DeviceError as err:
+            err_console.print(f"[yellow]no remote controls: {err}[/yellow]")  # the class goes on without them
+        if live:
+            from rich.live import Live
+
+            stack.enter_context(keyboard(controller))
+            stack.enter_context(Live(LiveScreen(show.loaded.sheet.name, controller), console=out_console,
+                                     refresh_per_second=8, screen=False))
+        else:
+            player.on_event = lambda e: display.event(e, show_message=not sim, notices=controller.notices)
         result = player.play(start)
         if sim_rig is not None:
             # Let the simulated rig take in the last messages (the safe scene) before it closes.
@@ -305,5 +351,6 @@ def run(cuefile: str, rig_file: str | None, *, speed: float, start: float, sim: 
             if not sim_rig.wait_for(sent, timeout=2.0):
                 missing = {n: sent[n] - sim_rig.counts[n] for n in sent if sim_rig.counts[n] < sent[n]}
                 err_console.print(f"[red]the simulated rig missed messages: {missing}[/red]")
-    err_console.print(f"class finished: {result.sent} messages sent; safe scene sent")
+    ending = "stopped by the instructor" if result.stopped else "finished"
+    err_console.print(f"class {ending}: {result.sent} messages sent; safe scene sent")
     return 0

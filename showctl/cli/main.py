@@ -61,12 +61,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="start", type=_clock, default=0.0, metavar="MM:SS", help="start mid-class")
     p.add_argument("--sim", action="store_true", help="run on the simulated rig and show what it receives")
     p.add_argument("--no-audio", action="store_true", help="do not play the music here (it plays elsewhere)")
+    p.add_argument("--control-host", default="127.0.0.1", metavar="HOST",
+                   help="where the OSC remote controls listen (default: this machine only)")
+    p.add_argument("--control-port", type=int, default=9650, metavar="PORT", help="OSC remote port (default 9650)")
 
     p = sub.add_parser("export-qlc", help="a QLC+ workspace bound to the OSC paths the cue files send")
     p.add_argument("rigfile", metavar="RIGFILE")
     p.add_argument("--cues", nargs="+", default=[], metavar="CUEFILE", help="cue files whose scenes to export")
     p.add_argument("--output", metavar="NAME", help="the rig output QLC+ is (default: the one qlcplus output)")
     p.add_argument("-o", dest="out", required=True, metavar="OUT.qxw", help="workspace file to write")
+
+    p = sub.add_parser("preview", help="one picture of the whole class (PNG, SVG or PDF)")
+    p.add_argument("cuefile", metavar="CUEFILE")
+    p.add_argument("--rig", metavar="RIGFILE", help="rig file (default: the one the cue file names)")
+    p.add_argument("-o", dest="out", required=True, metavar="OUT.png", help="picture to write")
+    p.add_argument("--size", type=_size, default=(16.0, 8.0), metavar="WxH", help="inches (default 16x8)")
+    p.add_argument("--dpi", type=int, default=100, help="pixels per inch (default 100)")
 
     sub.add_parser("schema", help="the cue file JSON Schema (for editors)")
     return parser
@@ -80,6 +90,16 @@ def _positive_float(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be more than 0: {text!r}")
     return value
+
+
+def _size(text: str) -> tuple[float, float]:
+    try:
+        width, height = (float(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT in inches, like 16x8: {text!r}") from None
+    if not (1 <= width <= 100 and 1 <= height <= 100):
+        raise argparse.ArgumentTypeError(f"width and height must be 1 to 100 inches: {text!r}")
+    return width, height
 
 
 def _clock(text: str) -> float:
@@ -107,11 +127,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.simulate(args.cuefile, args.rig, Path(args.log))
         if args.command == "run":
             return commands.run(args.cuefile, args.rig, speed=args.speed, start=args.start, sim=args.sim,
-                                no_audio=args.no_audio)
+                                no_audio=args.no_audio, control_host=args.control_host,
+                                control_port=args.control_port)
         if args.command == "export-qlc":
             from showctl.cli import output_commands
 
             return output_commands.export_qlc(args.rigfile, args.cues, Path(args.out), args.output)
+        if args.command == "preview":
+            from showctl.cli import cue_commands
+
+            return cue_commands.preview(args.cuefile, args.rig, Path(args.out), width=args.size[0],
+                                        height=args.size[1], dpi=args.dpi)
         if args.command == "schema":
             from showctl.cues.model import CueSheet
 

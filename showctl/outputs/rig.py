@@ -140,6 +140,9 @@ class Rig(Strict):
     floor_light: Percent = 0.3
     outputs: dict[str, OutputConfig] = Field(min_length=1)
     safe_scene: dict[str, Messages]
+    blackout: dict[str, Messages] = Field(default_factory=dict, description="the instructor's blackout key")
+    floor_scene: dict[str, Messages] = Field(
+        default_factory=dict, description="the look that keeps floor_light: blackout during backwards segments")
 
     @model_validator(mode="after")
     def _safe_scene_covers_outputs(self) -> Rig:
@@ -202,6 +205,8 @@ def load_rig(path: str | Path) -> Rig:
             ])
     rig = validate_document(doc, Rig)
     problems = check_messages_for_outputs(doc, ("safe_scene",), rig.safe_scene, rig, "safe_scene")
+    problems += check_messages_for_outputs(doc, ("blackout",), rig.blackout, rig, "blackout")
+    problems += check_messages_for_outputs(doc, ("floor_scene",), rig.floor_scene, rig, "floor_scene")
     if problems:
         raise ProblemsError(problems)
     return rig

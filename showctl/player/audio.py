@@ -56,6 +56,7 @@ class AudioClock:
         self.blocksize = blocksize
         self.samplerate = 48000
         self.underruns = 0
+        self.paused = False  # while paused the device plays silence and class time stands still
         self._frames_done = 0  # frames handed to the device since `start`
         self._anchor: tuple[float, float] | None = None  # (class time, DAC time) of the latest block
         self._lock = threading.Lock()
@@ -113,6 +114,9 @@ class AudioClock:
         class_time = self.start + self._frames_done / self.samplerate
         with self._lock:
             self._anchor = (class_time, float(info.outputBufferDacTime))
+        if self.paused:
+            out.fill(0.0)
+            return
         self._fill(out, frames)
         self._frames_done += frames
 
@@ -123,9 +127,20 @@ class AudioClock:
         if anchor is None or self._stream is None:
             return self.start
         class_time, dac = anchor
+        if self.paused:
+            return class_time
         return class_time + (float(self._stream.time) - dac)
 
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+
     def sleep_until(self, t: float) -> None:
+        if self.paused:
+            time.sleep(0.02)  # paused: class time stands still; the caller checks again
+            return
         while True:
             left = t - self.now()
             if left <= 0:

@@ -13,6 +13,7 @@ __all__ = ["Clock", "FakeClock", "MonotonicClock"]
 
 # Sleep until this close to a deadline, then spin: the OS wakes us up to a few ms late on a busy machine.
 _SPIN = 0.0015
+_PAUSED_POLL = 0.02
 
 
 class Clock(Protocol):
@@ -21,8 +22,14 @@ class Clock(Protocol):
         ...
 
     def sleep_until(self, t: float) -> None:
-        """Return at class time `t` (at once when it has passed)."""
+        """Return at class time `t` (at once when it has passed), or sooner while paused."""
         ...
+
+    def pause(self) -> None:
+        """Stop class time (the instructor's pause): `now()` holds until `resume()`."""
+        ...
+
+    def resume(self) -> None: ...
 
 
 class MonotonicClock:
@@ -32,6 +39,7 @@ class MonotonicClock:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.speed = speed
+        self._paused_at: float | None = None
         self.restart(start)
 
     def restart(self, start: float = 0.0) -> None:
@@ -39,9 +47,23 @@ class MonotonicClock:
         self._origin = time.monotonic() - start / self.speed
 
     def now(self) -> float:
+        if self._paused_at is not None:
+            return self._paused_at
         return (time.monotonic() - self._origin) * self.speed
 
+    def pause(self) -> None:
+        if self._paused_at is None:
+            self._paused_at = self.now()
+
+    def resume(self) -> None:
+        if self._paused_at is not None:
+            self.restart(self._paused_at)
+            self._paused_at = None
+
     def sleep_until(self, t: float) -> None:
+        if self._paused_at is not None:
+            time.sleep(_PAUSED_POLL)  # paused: class time stands still; the caller checks again
+            return
         deadline = self._origin + t / self.speed
         while True:
             left = deadline - time.monotonic()
@@ -64,3 +86,9 @@ class FakeClock:
 
     def sleep_until(self, t: float) -> None:
         self.t = max(self.t, t)
+
+    def pause(self) -> None:
+        pass  # a fake clock only moves when asked to
+
+    def resume(self) -> None:
+        pass

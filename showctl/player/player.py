@@ -1,9 +1,15 @@
-"""The player: sends each timeline event at its time on an injected clock; safe scene on every exit."""
+"""The player: sends each timeline event at its time on an injected clock; safe scene on every exit.
+
+While a class runs, the instructor's controls reach the player from other threads (keys, OSC): a new
+timeline (next, extend, hold), an overlay (blackout, house lights) or a pause, each landing at a class
+time the control chose (the next bar). The player only ever looks at them between two sends.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from showctl.errors import DeviceError
@@ -12,9 +18,16 @@ from showctl.player.clock import Clock
 from showctl.timeline.model import Event, Timeline
 from showctl.timeline.seek import events_from_seek
 
-__all__ = ["OutputHealth", "PlayResult", "Player"]
+__all__ = ["OutputHealth", "Overlay", "PlayResult", "Player", "StopRequested"]
 
 log = logging.getLogger("showctl.player")
+
+# How often (class seconds) a waiting player looks for controls: well under a beat, far above the OS tick.
+_CONTROL_POLL = 0.05
+
+
+class StopRequested(Exception):
+    """The instructor confirmed quit: the class ends here, with the safe scene."""
 
 
 @dataclass
@@ -29,13 +42,28 @@ class PlayResult:
     completed: bool
     sent: int
     health: dict[str, OutputHealth] = field(default_factory=dict)
+    stopped: bool = False  # the instructor quit before the end
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """A look that takes over from the timeline (blackout, house lights) until it is lifted."""
+
+    name: str
+    events: tuple[Event, ...]  # sent when it lands; t is ignored
+
+
+@dataclass
+class _Pending:
+    at: float
+    apply: Callable[[], None]
 
 
 class Player:
     """Plays `timeline` to `outputs` on `clock`.
 
     A failing output is logged once per failure streak and skipped; the class keeps time. Whatever ends
-    the run (end of class, Ctrl-C, an exception), the rig's safe scene goes out before `play` returns.
+    the run (end of class, Ctrl-C, an exception, quit), the rig's safe scene goes out before `play` returns.
     """
 
     def __init__(
@@ -52,7 +80,46 @@ class Player:
         self.on_event = on_event
         self.on_error = on_error or log.warning
         self.health = {name: OutputHealth() for name in outputs}
+        self.overlay: Overlay | None = None
+        self.paused = False
+        self._lock = threading.Lock()
+        self._new_timeline: Timeline | None = None
+        self._pending: list[_Pending] = []
+        self._stop = False
 
+    # -- controls (any thread) -----------------------------------------------------------------------
+    def replace_timeline(self, timeline: Timeline) -> None:
+        """Continue with `timeline` (recompiled with an edit that lands later): already-sent events stay sent."""
+        with self._lock:
+            self._new_timeline = timeline
+
+    def at(self, t: float, action: Callable[[], None]) -> None:
+        """Run `action` on the player's thread once class time reaches `t`."""
+        with self._lock:
+            self._pending.append(_Pending(t, action))
+
+    def set_overlay(self, overlay: Overlay | None) -> None:
+        """Called through `at`: send the overlay's look, or lift it and restore the timeline's look."""
+        self.overlay = overlay
+        if overlay is not None:
+            for event in overlay.events:
+                self._send(event)
+        else:
+            for event in self.timeline.scene_state_at(self.clock.now() + 1e-6):
+                self._send(event)
+
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        if paused:
+            self.clock.pause()
+        else:
+            self.clock.resume()
+
+    def stop(self) -> None:
+        """End the class at the next check (within _CONTROL_POLL)."""
+        self._stop = True
+
+    # -- sending -------------------------------------------------------------------------------------
     def _send(self, event: Event) -> bool:
         output = self.outputs.get(event.output)
         if output is None:
@@ -76,34 +143,82 @@ class Player:
         for event in self.timeline.safe_scene:
             self._send(event)
 
-    def schedule(self, start: float = 0.0) -> list[tuple[float, Event]]:
+    def _latency(self, event: Event) -> float:
+        output = self.outputs.get(event.output)
+        return output.latency if output is not None else 0.0
+
+    def schedule(self, start: float = 0.0, timeline: Timeline | None = None) -> list[tuple[float, Event]]:
         """(send time, event) in send order: each output's latency offset moves its events earlier."""
-
-        def latency(event: Event) -> float:
-            output = self.outputs.get(event.output)
-            return output.latency if output is not None else 0.0
-
-        events = events_from_seek(self.timeline, start)  # MIDI clocks resume with song position + continue
+        events = events_from_seek(timeline or self.timeline, start)  # MIDI clocks resume with SPP + continue
         # sorted() is stable: events due at the same instant keep the timeline's order.
-        return sorted(((e.t - latency(e), e) for e in events), key=lambda pair: pair[0])
+        return sorted(((e.t - self._latency(e), e) for e in events), key=lambda pair: pair[0])
 
-    def play(self, start: float = 0.0) -> PlayResult:
+    def _suppressed(self, event: Event) -> bool:
+        # Under an overlay the look is the overlay's: scenes and effects wait; the MIDI clock keeps time.
+        return self.overlay is not None and event.kind in ("scene", "effect")
+
+    def _due(self) -> None:
+        """Apply controls whose time has come."""
+        now = self.clock.now()
+        with self._lock:
+            due = [p for p in self._pending if p.at <= now]
+            self._pending = [p for p in self._pending if p.at > now]
+        for pending in due:
+            pending.apply()
+        if self._stop:
+            raise StopRequested
+
+    def _wait(self, send_at: float) -> bool:
+        """Wait until `send_at`, handling controls meanwhile; False when a new timeline arrived first."""
+        while True:
+            self._due()
+            if self._new_timeline is not None:
+                return False
+            now = self.clock.now()
+            if now >= send_at and not self.paused:
+                return True
+            self.clock.sleep_until(min(send_at, now + _CONTROL_POLL))
+
+    def _swap(self, done_until: float, done_at_instant: int) -> list[tuple[float, Event]]:
+        """The new timeline's schedule after what has been sent: identical up to the edit, which lands later."""
+        with self._lock:
+            timeline, self._new_timeline = self._new_timeline, None
+        assert timeline is not None
+        self.timeline = timeline
+        schedule = [(s, e) for s, e in self.schedule(0.0, timeline) if s >= done_until]
+        skip = done_at_instant
+        while skip and schedule and schedule[0][0] == done_until:
+            schedule.pop(0)
+            skip -= 1
+        return schedule
+
+    def play(self, start: float = 0.0, state: Sequence[Event] | None = None) -> PlayResult:
         """Send every event from class time `start` on; returns when the class ends."""
-        sent, completed = 0, False
+        sent, completed, stopped = 0, False, False
         try:
             if start > 0:
                 # Mid-class: put the rig in the look a full run would have reached by now.
-                for event in self.timeline.scene_state_at(start):
+                for event in self.timeline.scene_state_at(start) if state is None else state:
                     sent += self._send(event)
-            for send_at, event in self.schedule(start):
-                self.clock.sleep_until(send_at)
-                if self._send(event):
+            schedule, i = self.schedule(start), 0
+            done_until, done_at_instant = start, 0
+            while i < len(schedule):
+                send_at, event = schedule[i]
+                if not self._wait(send_at):
+                    schedule, i = self._swap(done_until, done_at_instant), 0
+                    continue
+                if not self._suppressed(event) and self._send(event):
                     sent += 1
+                done_at_instant = done_at_instant + 1 if send_at == done_until else 1
+                done_until = send_at
+                i += 1
                 if self.on_event is not None:
                     self.on_event(event)
             completed = True
+        except StopRequested:
+            stopped = True
         finally:
             if not completed:
-                # Ctrl-C or a crash mid-class: the room gets house lights before anything else happens.
+                # Ctrl-C, quit or a crash mid-class: the room gets house lights before anything else happens.
                 self.send_safe_scene()
-        return PlayResult(completed, sent, self.health)
+        return PlayResult(completed, sent, self.health, stopped)

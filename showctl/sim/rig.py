@@ -7,6 +7,8 @@ Product code never imports this package; the CLI and the tests do.
 
 from __future__ import annotations
 
+import itertools
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -84,7 +86,7 @@ class SimulatedRig:
         self._rewired[name] = config.model_copy(update={"host": "127.0.0.1", "port": port, "latency_ms": 0.0})
 
     def _start_midi(self, name: str, config: MidiOutputConfig) -> None:
-        client = f"showctl-sim-{name}"
+        client = _free_client_name(f"showctl-sim-{name}")
         try:
             midi_in = rtmidi.MidiIn(rtapi=midi_api("jack"), name=client)
             midi_in.ignore_types(sysex=False, timing=False, active_sense=True)  # keep MIDI clock
@@ -146,3 +148,18 @@ class SimulatedRig:
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
 
+
+_instances = itertools.count(1)
+
+
+def _free_client_name(wanted: str) -> str:
+    """`wanted`, or a unique variant when another simulated rig on this JACK server already uses it (JACK
+    would rename ours silently, and outputs would connect to the other rig's port)."""
+    probe = rtmidi.MidiOut(rtapi=midi_api("jack"), name="showctl-sim-probe")
+    try:
+        taken = {port.split(":", 1)[0] for port in probe.get_ports()}
+    finally:
+        probe.delete()
+    if wanted not in taken:
+        return wanted
+    return f"{wanted}-{os.getpid()}-{next(_instances)}"

@@ -1,6 +1,6 @@
 """Timeline: the pure compile step, cue sheet + analyses + rig → sorted, explained events."""
 
-from showctl.timeline.compile import FLASH_LIMIT_HZ, compile_timeline
+from showctl.timeline.compile import FLASH_LIMIT_HZ, PlanEdit, compile_timeline
 from showctl.timeline.model import Event, PlanRow, Timeline, TrackSlot
 
-__all__ = ["FLASH_LIMIT_HZ", "Event", "PlanRow", "Timeline", "TrackSlot", "compile_timeline"]
+__all__ = ["FLASH_LIMIT_HZ", "Event", "PlanEdit", "PlanRow", "Timeline", "TrackSlot", "compile_timeline"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from showctl.timeline.model import TrackSlot
 
-__all__ = ["ClassGrid", "GridBeat"]
+__all__ = ["ClassGrid", "GridBeat", "next_downbeat"]
 
 _EPS = 1e-6
 
@@ -92,3 +92,10 @@ def _track_beats(index: int, slot: TrackSlot) -> list[GridBeat]:
         if b >= slot.offset - _EPS and t < slot.end - _EPS:
             result.append(GridBeat(t, index, bar, max(beat, 1)))
     return result
+
+
+def next_downbeat(grid: ClassGrid, at: float, lead: float) -> float:
+    """The first downbeat at least `lead` s after `at` (where controls land), or `at + lead` past the grid."""
+    downbeats = grid.boundaries("downbeat", 1)
+    i = bisect.bisect_left(downbeats, at + lead)
+    return downbeats[i] if i < len(downbeats) else at + lead

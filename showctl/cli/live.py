@@ -1,0 +1,151 @@
+"""The instructor's live screen (rich), the keyboard, and the OSC remote on 127.0.0.1.
+
+Readable from three metres: the part of the class and the time left in it are the biggest things on the
+screen. Without a terminal (CI, `</dev/null`) `showctl run` prints plain log lines instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from showctl.player.controls import CONTROLS, Controller, ControlName
+from showctl.timeline.model import PlanRow
+from showctl.units import format_clock
+
+__all__ = ["KEYS", "LiveScreen", "keyboard", "osc_remote"]
+
+KEYS: dict[str, ControlName] = {" ": "pause", "n": "next", "e": "extend", "h": "hold", "b": "blackout",
+                                "l": "house", "q": "quit"}
+_KIND_COLOURS = {"warmup": "yellow", "retro_run": "red", "reverse_lunge": "magenta", "sled_pull": "bright_red",
+                 "recovery": "green", "cooldown": "blue"}
+
+
+class LiveScreen:
+    """A rich renderable redrawn a few times a second from the player's state."""
+
+    def __init__(self, name: str, controller: Controller) -> None:
+        self.name = name
+        self.controller = controller
+
+    def _beat(self, t: float) -> tuple[float, str]:
+        player = self.controller.player
+        slots = player.timeline.tracks
+        slot = next((s for s in slots if s.start <= t < s.end), slots[-1] if slots else None)
+        if slot is None:
+            return 0.0, ""
+        analysis = slot.analysis
+        track_t = slot.track_time(t)
+        past = [b for b in analysis.downbeats if b <= track_t]
+        beats_since = sum(1 for b in analysis.beats if past and past[-1] <= b <= track_t)
+        per_bar = analysis.beats_per_bar
+        dots = "".join("●" if i == beats_since - 1 else "○" for i in range(per_bar))
+        return analysis.tempo, f"{dots}  bar {len(past)}"
+
+    def __rich__(self) -> Group:
+        controller = self.controller
+        player = controller.player
+        timeline = player.timeline
+        now = player.clock.now()
+        row = controller.row_at(now)
+        upcoming: PlanRow | None = next((r for r in timeline.plan if r.start > now), None)
+        tempo, beat = self._beat(now)
+        header = Text.assemble((f"{self.name}  ", "bold"), (f"{format_clock(now)} / {format_clock(timeline.duration)}",
+                                                            "bold cyan"), f"   ♪ {tempo:.0f} BPM  {beat}")
+        if row is None:
+            part = Text("class over", style="bold")
+        else:
+            colour = _KIND_COLOURS.get(row.kind, "white")
+            if row.phase == "rest":
+                colour = "green"
+            label = row.name.upper()
+            if row.round and row.phase:
+                label += f" — ROUND {row.round} — {row.phase.upper()}"
+            part = Text.assemble((f"▶ {label}\n", f"bold {colour}"),
+                                 (f"   {format_clock(max(0.0, row.end - now))} left", f"bold {colour}"))
+            if row.kind in controller.backwards_kinds:
+                part.append("   (backwards: the floor stays lit)", style="dim")
+        info = Table.grid(padding=(0, 2))
+        info.add_row("scene", row.scene if row else "—", "effects", ", ".join(row.effects) if row else "—")
+        info.add_row("next", f"{upcoming.name}{f' {upcoming.phase}' if upcoming and upcoming.phase else ''} in "
+                             f"{format_clock(upcoming.start - now)}" if upcoming else "end of class",
+                     "class left", format_clock(max(0.0, timeline.duration - now)))
+        overlay = player.overlay.name.upper() if player.overlay is not None else ""
+        states = [s for s, on in (("PAUSED", player.paused), ("HOLD", controller.held), (overlay, bool(overlay)))
+                  if on]
+        health = "  ".join(f"{name} {'✗ ' + (h.last_error or '') if h.last_error else '✓'} {h.sent}"
+                           for name, h in player.health.items())
+        info.add_row("outputs", health, "state", " ".join(states) or "running")
+        pending = "  ".join(f"{p.label} → {format_clock(p.lands_at)}" for p in controller.pending_now())
+        info.add_row("pending", pending or "—", "", "")
+        notices = "\n".join(controller.notices)
+        keys = "space pause · n next · e extend · h hold · b blackout · l house lights · q quit"
+        return Group(Panel(Group(header, Text(""), part), border_style="cyan"), info, Text(notices, style="yellow"),
+                     Text(keys, style="dim"))
+
+
+@contextlib.contextmanager
+def keyboard(controller: Controller) -> Iterator[bool]:
+    """Read single keys from a terminal on a thread; yields whether keys are being read at all."""
+    if not sys.stdin.isatty():
+        yield False
+        return
+    import termios
+    import tty
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if ready:
+                key = os.read(fd, 1).decode(errors="ignore").lower()
+                if key in KEYS:
+                    controller.press(KEYS[key])
+
+    tty.setcbreak(fd)
+    thread = threading.Thread(target=read, name="keyboard", daemon=True)
+    thread.start()
+    try:
+        yield True
+    finally:
+        stop.set()
+        thread.join(timeout=1)
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+@contextlib.contextmanager
+def osc_remote(controller: Controller, host: str, port: int) -> Iterator[Any]:
+    """The same controls over OSC (`/showctl/next`, `/showctl/blackout` …), for a tablet or a console button."""
+    from pythonosc.dispatcher import Dispatcher
+    from pythonosc.osc_server import BlockingOSCUDPServer
+
+    dispatcher = Dispatcher()
+    for name in CONTROLS:
+        dispatcher.map(f"/showctl/{name}", lambda _address, *_args, name=name: controller.press(name))
+    try:
+        server = BlockingOSCUDPServer((host, port), dispatcher)
+    except OSError as err:
+        from showctl.errors import DeviceError
+
+        raise DeviceError(f"OSC remote {host}:{port}", f"cannot listen ({err.strerror})") from None
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="osc-remote",
+                              daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

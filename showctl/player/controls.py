@@ -1,0 +1,174 @@
+"""The instructor's controls: each lands on the next bar, shows as pending until then, and goes through
+the player — the same code path for the keyboard, the OSC remote and (later) the web screen.
+
+Blackout never darkens the floor while people move backwards: in those segments it gives the rig's
+floor scene (its `floor_light` minimum) instead, and says so.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from showctl.outputs.rig import Rig
+from showctl.player.player import Overlay, Player
+from showctl.timeline.compile import CONTROL_LEAD, PlanEdit
+from showctl.timeline.grid import ClassGrid, next_downbeat
+from showctl.timeline.model import Event, PlanRow, Timeline
+from showctl.units import format_clock
+
+__all__ = ["CONTROLS", "ControlName", "Controller", "PendingControl"]
+
+ControlName = Literal["pause", "next", "extend", "hold", "blackout", "house", "quit"]
+CONTROLS: tuple[ControlName, ...] = ("pause", "next", "extend", "hold", "blackout", "house", "quit")
+QUIT_CONFIRM_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class PendingControl:
+    name: ControlName
+    label: str
+    lands_at: float
+
+
+def _overlay_events(name: str, messages: dict[str, tuple[object, ...]]) -> tuple[Event, ...]:
+    return tuple(Event(0.0, output, message, name, "scene")  # type: ignore[arg-type]
+                 for output, items in messages.items() for message in items)
+
+
+class Controller:
+    def __init__(self, player: Player, rig: Rig, backwards_kinds: tuple[str, ...],
+                 recompile: Callable[[tuple[PlanEdit, ...]], Timeline]) -> None:
+        self.player = player
+        self.rig = rig
+        self.backwards_kinds = backwards_kinds
+        self.recompile = recompile
+        self.edits: tuple[PlanEdit, ...] = ()
+        self.pending: list[PendingControl] = []
+        self.notices: deque[str] = deque(maxlen=5)
+        self.held = self.blackout = self.house = self.paused = False
+        self._quit_armed_until = 0.0
+        self._lock = threading.Lock()
+        self._grid = ClassGrid(player.timeline.tracks)
+
+    # -- queries for the screens ---------------------------------------------------------------------
+    def row_at(self, t: float) -> PlanRow | None:
+        return next((r for r in self.player.timeline.plan if r.start <= t < r.end), None)
+
+    def backwards_at(self, t: float) -> bool:
+        row = self.row_at(t)
+        return row is not None and row.kind in self.backwards_kinds
+
+    def pending_now(self) -> list[PendingControl]:
+        now = self.player.clock.now()
+        with self._lock:
+            self.pending = [p for p in self.pending if p.lands_at > now]
+            return list(self.pending)
+
+    # -- pressing ------------------------------------------------------------------------------------
+    def press(self, name: ControlName) -> str:
+        """Act on a control; returns the one line the screens show."""
+        actions: dict[ControlName, Callable[[], str]] = {
+            "pause": self._pause, "next": self._next, "extend": self._extend, "hold": self._hold,
+            "blackout": self._blackout, "house": self._house, "quit": self._quit,
+        }
+        with self._lock:
+            text = actions[name]()
+        self.notices.append(text)
+        return text
+
+    def _land(self) -> float:
+        return next_downbeat(self._grid, self.player.clock.now(), CONTROL_LEAD)
+
+    def _pend(self, name: ControlName, label: str, at: float) -> str:
+        self.pending.append(PendingControl(name, label, at))
+        return f"{label}: lands on the next bar ({format_clock(at)})"
+
+    def _edit(self, kind: Literal["next", "extend", "hold", "release"]) -> Timeline:
+        self.edits = (*self.edits, PlanEdit(kind, self.player.clock.now()))
+        timeline = self.recompile(self.edits)
+        self.player.replace_timeline(timeline)
+        return timeline
+
+    def _pause(self) -> str:
+        if self.paused:
+            self.paused = False
+            self.player.at(self.player.clock.now(), lambda: self.player.set_paused(False))
+            return "resumed"
+        self.paused = True
+        at = self._land()
+        self.player.at(at, lambda: self.player.set_paused(True))
+        return self._pend("pause", "pause", at)
+
+    def _next(self) -> str:
+        was_held, self.held = self.held, False
+        self._edit("release" if was_held else "next")
+        return self._pend("next", "next part" if not was_held else "release hold, next part", self._land())
+
+    def _extend(self) -> str:
+        now = self.player.clock.now()
+        row = self.row_at(now)
+        if row is None or row.round is None:
+            return f"nothing to extend: '{row.name if row else 'the class'}' has no intervals"
+        self._edit("extend")
+        return f"extend: one more round of '{row.name}'"
+
+    def _hold(self) -> str:
+        if self.held:
+            return self._next()
+        self.held = True
+        self._edit("hold")
+        return "hold: this part goes on until you press h or n again"
+
+    def _blackout(self) -> str:
+        at = self._land()
+        if self.blackout:
+            self.blackout = False
+            self.player.at(at, lambda: self.player.set_overlay(None))
+            return self._pend("blackout", "lights back", at)
+        if self.backwards_at(at):
+            if not self.rig.floor_scene:
+                return "blackout refused: people are moving backwards and the rig has no floor_scene"
+            self.blackout = True
+            self.player.at(at, lambda: self.player.set_overlay(
+                Overlay("floor", _overlay_events("floor light (backwards segment)", dict(self.rig.floor_scene)))))
+            return self._pend("blackout", f"dim to the floor minimum {self.rig.floor_light:.0%} (people move "
+                                          "backwards: no blackout)", at)
+        if not self.rig.blackout:
+            return "blackout: the rig file has no 'blackout:' scene"
+        self.blackout = True
+        self.player.at(at, lambda: self.player.set_overlay(
+            Overlay("blackout", _overlay_events("blackout", dict(self.rig.blackout)))))
+        # A backwards segment starting during the blackout lifts the floor to its minimum when it starts.
+        for row in self.player.timeline.plan:
+            if row.start > at and row.kind in self.backwards_kinds and self.rig.floor_scene:
+                self.player.at(row.start, self._floor_if_dark)
+        return self._pend("blackout", "blackout", at)
+
+    def _floor_if_dark(self) -> None:
+        if self.blackout and self.player.overlay is not None and self.player.overlay.name == "blackout":
+            self.player.set_overlay(Overlay("floor", _overlay_events("floor light (backwards segment)",
+                                                                     dict(self.rig.floor_scene))))
+            self.notices.append(f"backwards segment: blackout lifted to the floor minimum {self.rig.floor_light:.0%}")
+
+    def _house(self) -> str:
+        at = self._land()
+        self.house = not self.house
+        if not self.house:
+            self.player.at(at, lambda: self.player.set_overlay(None))
+            return self._pend("house", "house lights off, show back", at)
+        self.player.at(at, lambda: self.player.set_overlay(
+            Overlay("house", tuple(self.player.timeline.safe_scene))))
+        return self._pend("house", "house lights", at)
+
+    def _quit(self) -> str:
+        now = time.monotonic()
+        if now < self._quit_armed_until:
+            self.player.stop()
+            return "quit: ending the class with house lights"
+        self._quit_armed_until = now + QUIT_CONFIRM_SECONDS
+        return f"quit? press q again within {QUIT_CONFIRM_SECONDS:g} s"

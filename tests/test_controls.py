@@ -1,0 +1,117 @@
+"""Instructor controls through the real player and the loopback OSC receiver, on a fake clock."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from test_timeline import grid
+
+from showctl.cues import load_cue_sheet
+from showctl.outputs import open_output
+from showctl.outputs.rig import load_rig
+from showctl.player import FakeClock, Player
+from showctl.player.controls import Controller, ControlName
+from showctl.sim import SimulatedRig
+from showctl.timeline import Event, PlanEdit, Timeline, compile_timeline
+
+RIG = """
+name: OSC rig
+outputs:
+  console: {transport: osc, port: 9000}
+safe_scene: {console: [/house 1]}
+blackout: {console: [/blackout 1]}
+floor_scene: {console: [/floor 0.3]}
+"""
+
+CUE = """
+name: Controls class
+rig: rig.yaml
+playlist: [{track: a.wav}]
+scenes:
+  warm: {send: {console: [/scene/warm 1]}}
+  run: {send: {console: [/scene/run 1]}}
+  rest: {send: {console: [/scene/rest 1]}}
+effects:
+  pulse: {every: beat, send: {console: [/pulse 1]}}
+looks:  # a pulse every beat everywhere: the fake clock only stops at events, so controls land on time
+  warmup: {scene: warm, effects: [pulse]}
+  retro_run: {scene: run, effects: [pulse]}
+  recovery: {scene: rest, effects: [pulse]}
+segments:
+  - {name: Warm-up, kind: warmup, length: "0:30"}
+  - {name: Intervals, kind: retro_run, intervals: {rounds: 2, work: 20s, rest: 10s}}
+  - {name: Cool-down, kind: cooldown, length: end of track, scene: warm, effects: [pulse]}
+"""
+
+
+def run_with_presses(tmp_path: Path, presses: dict[float, ControlName]) -> tuple[list[tuple[float, str]], Controller]:
+    """Play the class on a fake clock, pressing controls when class time passes each key of `presses`."""
+    (tmp_path / "rig.yaml").write_text(textwrap.dedent(RIG))
+    (tmp_path / "class.yaml").write_text(textwrap.dedent(CUE))
+    (tmp_path / "a.wav").write_bytes(b"")
+    loaded, rig = load_cue_sheet(tmp_path / "class.yaml"), load_rig(tmp_path / "rig.yaml")
+    analyses = [grid(120, 150)]  # downbeats every 2 s from 0.25 s
+
+    def recompile(edits: tuple[PlanEdit, ...]) -> Timeline:
+        return compile_timeline(loaded, analyses, rig, edits)
+
+    clock = FakeClock()
+    log: list[tuple[float, str]] = []
+    with SimulatedRig(rig) as sim:
+        output = open_output("console", sim.rig_for_outputs)
+        player = Player(recompile(()), {"console": output}, clock)
+        controller = Controller(player, rig, loaded.sheet.backwards_kinds, recompile)
+        todo = sorted(presses.items())
+
+        def on_event(event: Event) -> None:
+            while todo and clock.now() >= todo[0][0]:
+                controller.press(todo.pop(0)[1])
+
+        player.on_event = on_event
+        player.play()
+        sim.wait_for({"console": player.health["console"].sent}, timeout=5)
+        log = [(0.0, r.message) for r in sim.received]
+    return log, controller
+
+
+def scenes(log: list[tuple[float, str]]) -> list[str]:
+    return [m for _, m in log if not m.startswith("/pulse")]
+
+
+def test_next_moves_on_at_the_next_bar(tmp_path: Path) -> None:
+    log, controller = run_with_presses(tmp_path, {10.0: "next"})
+    assert scenes(log)[:3] == ["/scene/warm 1", "/scene/run 1", "/scene/rest 1"]
+    assert controller.notices[0] == "next part: lands on the next bar (0:12.2)"
+
+
+def test_blackout_during_backwards_segment_dims_to_the_floor(tmp_path: Path) -> None:
+    # 35 s is inside the first retro-run work phase (30.25–50.25 s): people move backwards.
+    log, controller = run_with_presses(tmp_path, {35.0: "blackout", 36.0: "blackout"})
+    messages = scenes(log)
+    assert "/blackout 1" not in messages
+    assert messages[messages.index("/scene/run 1") + 1] == "/floor 0.3"
+    assert controller.notices[0].startswith("dim to the floor minimum 30% (people move backwards: no blackout)")
+    # Lifting it restores the timeline's look.
+    assert messages[messages.index("/floor 0.3") + 1] == "/scene/run 1"
+
+
+def test_blackout_is_lifted_when_a_backwards_segment_starts(tmp_path: Path) -> None:
+    log, _ = run_with_presses(tmp_path, {20.0: "blackout"})
+    messages = scenes(log)
+    assert messages[:3] == ["/scene/warm 1", "/blackout 1", "/floor 0.3"]  # the floor comes up at 30.25 s
+
+
+def test_quit_needs_confirming_and_ends_with_house_lights(tmp_path: Path) -> None:
+    log, controller = run_with_presses(tmp_path, {5.0: "quit", 5.1: "quit"})
+    assert scenes(log)[-1] == "/house 1"
+    assert list(controller.notices) == ["quit? press q again within 3 s", "quit: ending the class with house lights"]
+
+
+def test_extend_and_hold(tmp_path: Path) -> None:
+    log, _ = run_with_presses(tmp_path, {35.0: "extend"})
+    assert scenes(log).count("/scene/run 1") == 3
+    log, _ = run_with_presses(tmp_path, {35.0: "hold", 100.0: "hold"})
+    messages = scenes(log)
+    assert messages[:3] == ["/scene/warm 1", "/scene/run 1", "/scene/rest 1"]
+
