@@ -4,6 +4,9 @@ PyYAML's default resolver is YAML 1.1: `off` becomes False, `1:30` becomes 90 an
 Studio techs write `1:30` meaning a minute and a half, so here only `true`/`false`, `null`/`~`, plain
 decimal numbers (and 0x/0o) are typed; everything else stays a string for the schema to parse.
 Duplicate keys are errors, not silently last-one-wins.
+
+Every mark carries its file: `overlay` builds one document out of a file and the file it extends, and a
+node inherited from the base still points into the base file (line and column there).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import yaml
 
 from showctl.errors import Location, Problem, ProblemsError
 
-__all__ = ["YamlDocument", "load_yaml"]
+__all__ = ["NodePath", "YamlDocument", "load_yaml", "overlay"]
 
 NodePath = tuple[str | int, ...]
 
@@ -59,12 +62,12 @@ class _StrictLoader(
 
 @dataclass
 class YamlDocument:
-    """Plain data (dicts, lists, scalars) plus where each node came from."""
+    """Plain data (dicts, lists, scalars) plus where each node came from (file, line, column)."""
 
     path: str
     data: Any
-    marks: dict[NodePath, tuple[int, int]] = field(default_factory=dict)
-    key_marks: dict[NodePath, tuple[int, int]] = field(default_factory=dict)
+    marks: dict[NodePath, Location] = field(default_factory=dict)
+    key_marks: dict[NodePath, Location] = field(default_factory=dict)
 
     def location(self, node_path: NodePath, *, key: bool = False) -> Location:
         """The closest known location of `node_path` (the key itself when `key`, for unknown keys)."""
@@ -72,14 +75,15 @@ class YamlDocument:
         probe = tuple(node_path)
         while probe:
             if probe in table:
-                line, col = table[probe]
-                return Location(self.path, line, col)
+                return table[probe]
             if probe in self.marks:
-                line, col = self.marks[probe]
-                return Location(self.path, line, col)
+                return self.marks[probe]
             probe = probe[:-1]
-        line, col = self.marks.get((), (1, 1))
-        return Location(self.path, line, col)
+        return self.marks.get((), Location(self.path, 1, 1))
+
+    def file_of(self, node_path: NodePath) -> str:
+        """The file the node at `node_path` (or its closest known parent) was written in."""
+        return self.location(node_path).path
 
 
 def _scalar(node: yaml.ScalarNode) -> Any:
@@ -105,14 +109,18 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+def _at(doc: YamlDocument, node: yaml.Node) -> Location:
+    return Location(doc.path, *_mark(node))
+
+
 def _build(node: yaml.Node, path: NodePath, doc: YamlDocument, problems: list[Problem]) -> Any:
-    doc.marks[path] = _mark(node)
+    doc.marks[path] = _at(doc, node)
     if isinstance(node, yaml.ScalarNode):
         if node.tag not in (
             "tag:yaml.org,2002:str", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
             "tag:yaml.org,2002:float", "tag:yaml.org,2002:null",
         ) and node.tag.startswith("!"):
-            problems.append(Problem(Location(doc.path, *_mark(node)), f"unsupported YAML tag {node.tag}"))
+            problems.append(Problem(_at(doc, node), f"unsupported YAML tag {node.tag}"))
         return _scalar(node)
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*path, i), doc, problems) for i, item in enumerate(node.value)]
@@ -120,17 +128,17 @@ def _build(node: yaml.Node, path: NodePath, doc: YamlDocument, problems: list[Pr
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                problems.append(Problem(Location(doc.path, *_mark(key_node)), "a key must be a plain name"))
+                problems.append(Problem(_at(doc, key_node), "a key must be a plain name"))
                 continue
             key = str(key_node.value)
             if key == "<<":
-                problems.append(Problem(Location(doc.path, *_mark(key_node)),
+                problems.append(Problem(_at(doc, key_node),
                                         "YAML merge keys (<<) are not supported; use 'extends:'"))
                 continue
             if key in result:
-                problems.append(Problem(Location(doc.path, *_mark(key_node)), f"duplicate key '{key}'"))
+                problems.append(Problem(_at(doc, key_node), f"duplicate key '{key}'"))
                 continue
-            doc.key_marks[(*path, key)] = _mark(key_node)
+            doc.key_marks[(*path, key)] = _at(doc, key_node)
             result[key] = _build(value_node, (*path, key), doc, problems)
         return result
     raise AssertionError(f"unexpected YAML node {node!r}")  # the composer only makes the three kinds above
@@ -172,3 +180,44 @@ def load_yaml(path: str | Path) -> YamlDocument:
     if problems:
         raise ProblemsError(problems)
     return doc
+
+
+def overlay(base: YamlDocument, child: YamlDocument, *, inherit: tuple[str, ...],
+            merge: tuple[str, ...]) -> YamlDocument:
+    """`child` on top of `base` (both mappings at the top): one document, every mark in its own file.
+
+    Keys in `inherit` come from `base` when `child` does not give them. Keys in `merge` are mappings of
+    named entries (scenes, effects, looks): the base's entries, then the child's, a child entry replacing
+    the base entry of the same name whole. Every other key comes from `child` only.
+    """
+    assert isinstance(base.data, dict) and isinstance(child.data, dict)
+    data: dict[str, Any] = dict(child.data)
+    marks = dict(child.marks)
+    key_marks = dict(child.key_marks)
+
+    def take(prefix: NodePath) -> None:
+        """Copy the marks of `prefix` and everything below it from `base`."""
+        n = len(prefix)
+        for table, into in ((base.marks, marks), (base.key_marks, key_marks)):
+            for node_path, location in table.items():
+                if node_path[:n] == prefix:
+                    into[node_path] = location
+
+    for key in inherit:
+        if key in base.data and key not in child.data:
+            data[key] = base.data[key]
+            take((key,))
+    for key in merge:
+        inherited = base.data.get(key)
+        if not isinstance(inherited, dict):
+            continue
+        own = child.data.get(key)
+        if key not in child.data or own is None:
+            data[key] = dict(inherited)
+            take((key,))
+        elif isinstance(own, dict):
+            data[key] = {**inherited, **own}
+            for name in inherited:
+                if name not in own:
+                    take((key, name))
+    return YamlDocument(child.path, data, marks, key_marks)

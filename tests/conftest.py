@@ -1,4 +1,4 @@
-"""Shared fixtures: real rig parts (jackd), the demo tracks, an isolated analysis cache.
+"""Shared fixtures: real rig parts (jackd), the demo and library tracks, an isolated analysis cache.
 
 Tests that need a real component skip locally with the reason when it is missing, and fail instead
 when SHOWCTL_REQUIRE_RIG=1 (CI), so CI can never pass by skipping them.
@@ -45,6 +45,14 @@ def _analysis_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def demo_tracks() -> list[Path]:
     """The synthesized demo tracks where cues/demo.yaml expects them (written once, when missing)."""
     return ensure_demo_tracks(REPO / "tracks" / "demo")
+
+
+@pytest.fixture(scope="session")
+def library_tracks() -> list[Path]:
+    """The synthesized studio library the example classes play (tracks/library/, written once, when missing)."""
+    from showctl.analysis.library import ensure_library_tracks
+
+    return ensure_library_tracks(REPO / "tracks" / "library")
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from showctl.cues import check_against_rig, load_cue_sheet
+from showctl.cues import check_against_rig, check_cue_style, is_cue_style, load_cue_sheet
 from showctl.errors import ProblemsError
 from showctl.outputs.rig import load_rig
 from showctl.units import Length, parse_clock, parse_length, parse_rate
@@ -177,10 +177,23 @@ def test_rig_errors(tmp_path: Path) -> None:
         "data byte must be in range 0..127"]
 
 
-@pytest.mark.parametrize("path", sorted(str(p.relative_to(REPO)) for p in (REPO / "cues").glob("*.yaml")))
-def test_example_cue_files_load(path: str) -> None:
-    loaded = load_cue_sheet(REPO / path) if (REPO / "tracks/demo/01-warmup-100.wav").exists() else None
-    if loaded is None:
+def _example(path: Path) -> object:
+    """One example cue file; those that play the studio library are slow (it is synthesized once)."""
+    slow = "tracks/library/" in path.read_text(encoding="utf-8")
+    name = str(path.relative_to(REPO))
+    return pytest.param(name, marks=[pytest.mark.slow] if slow else [], id=name)
+
+
+@pytest.mark.parametrize("path", [_example(p) for p in sorted((REPO / "cues").glob("*.yaml"))])
+def test_example_cue_files_load(path: str, request: pytest.FixtureRequest) -> None:
+    if is_cue_style(REPO / path):
+        style = check_cue_style(REPO / path)  # a house style: checked on its own, against its rig
+        assert style.rig_path is not None and style.style.scenes
+        return
+    if "tracks/library/" in (REPO / path).read_text(encoding="utf-8"):
+        request.getfixturevalue("library_tracks")
+    elif not (REPO / "tracks/demo/01-warmup-100.wav").exists():
         pytest.skip("demo tracks not synthesized yet (test_cli writes them)")
+    loaded = load_cue_sheet(REPO / path)
     assert loaded.rig_path is not None
     assert check_against_rig(loaded, load_rig(loaded.rig_path)) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from showctl.analysis.model import TrackAnalysis
 from showctl.cues import load_cue_sheet
 from showctl.errors import ProblemsError
 from showctl.outputs.rig import load_rig
-from showctl.timeline import FLASH_LIMIT_HZ, Timeline, compile_timeline
+from showctl.timeline import FLASH_LIMIT_HZ, PlanEdit, Timeline, compile_timeline
 
 RIG = """
 name: Test rig
@@ -58,14 +59,14 @@ def grid(bpm: float, duration: float, first: float = 0.25, per_bar: int = 4) -> 
 
 
 def compile_class(tmp_path: Path, analyses: list[TrackAnalysis], every: str = "beat", warmup: str = '"1:00"',
-                  rounds: int = 2, extra: str = "") -> Timeline:
+                  rounds: int = 2, extra: str = "", edits: Sequence[PlanEdit] = ()) -> Timeline:
     (tmp_path / "rig.yaml").write_text(textwrap.dedent(RIG))
     for name in ("a.wav", "b.wav"):
         (tmp_path / name).write_bytes(b"")
     text = textwrap.dedent(CUE).replace("EVERY", every).replace("WARMUP", warmup).replace("ROUNDS", str(rounds))
     (tmp_path / "class.yaml").write_text(extra + text)
     loaded = load_cue_sheet(tmp_path / "class.yaml")
-    return compile_timeline(loaded, analyses, load_rig(tmp_path / "rig.yaml"))
+    return compile_timeline(loaded, analyses, load_rig(tmp_path / "rig.yaml"), edits)
 
 
 def test_segments_snap_to_downbeats_and_say_so(tmp_path: Path) -> None:

@@ -1,9 +1,35 @@
-"""Cue files: the class plan in strictly validated YAML."""
+"""Cue files: the class plan in strictly validated YAML (with `extends:` for a studio's house style)."""
 
-from showctl.cues.load import LoadedCueSheet, ResolvedLook, check_against_rig, load_cue_sheet, resolve_look
-from showctl.cues.model import BACKWARDS_KINDS, KNOWN_KINDS, CueSheet, Effect, Intervals, Look, Scene, Segment
+from showctl.cues.load import (
+    LoadedCueSheet,
+    LoadedCueStyle,
+    ResolvedLook,
+    check_against_rig,
+    check_cue_style,
+    check_style_against_rig,
+    countdown_message,
+    is_cue_style,
+    load_cue_sheet,
+    load_cue_style,
+    resolve_look,
+    track_problem,
+)
+from showctl.cues.model import (
+    BACKWARDS_KINDS,
+    KNOWN_KINDS,
+    Countdown,
+    CueSheet,
+    CueStyle,
+    Effect,
+    Intervals,
+    Look,
+    Scene,
+    Segment,
+)
 
 __all__ = [
-    "BACKWARDS_KINDS", "KNOWN_KINDS", "CueSheet", "Effect", "Intervals", "LoadedCueSheet", "Look",
-    "ResolvedLook", "Scene", "Segment", "check_against_rig", "load_cue_sheet", "resolve_look",
+    "BACKWARDS_KINDS", "KNOWN_KINDS", "Countdown", "CueSheet", "CueStyle", "Effect", "Intervals", "LoadedCueSheet",
+    "LoadedCueStyle", "Look", "ResolvedLook", "Scene", "Segment", "check_against_rig", "check_cue_style",
+    "check_style_against_rig", "countdown_message", "is_cue_style", "load_cue_sheet", "load_cue_style", "resolve_look",
+    "track_problem",
 ]

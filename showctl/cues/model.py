@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
 from showctl.outputs.rig import Messages, Percent
 from showctl.units import Length, Rate, parse_clock, parse_length, parse_rate
 
 __all__ = [
-    "BACKWARDS_KINDS", "KNOWN_KINDS", "CueSheet", "Effect", "Intervals", "Look", "PlaylistEntry", "Scene",
-    "Segment", "Snap",
+    "BACKWARDS_KINDS", "INHERITED_DEFAULTS", "INHERITED_NAMED", "KNOWN_KINDS", "Countdown", "CueSheet", "CueStyle",
+    "Effect", "Intervals", "Look", "PlaylistEntry", "Scene", "Segment", "Snap",
 ]
 
 KNOWN_KINDS = ("warmup", "retro_run", "reverse_lunge", "sled_pull", "recovery", "cooldown")
@@ -67,6 +67,17 @@ class Look(Strict):
     effects: tuple[str, ...] | None = None
 
 
+class Countdown(Strict):
+    """Messages on each of the last `beats` beats of every work phase (3, 2, 1, whistle).
+
+    In an OSC argument `{n}` becomes the count: `/showctl/countdown {n}` sends 3, then 2, then 1.
+    """
+
+    beats: int = Field(ge=1, le=16, description="how many beats before the end of each work phase")
+    send: dict[str, Messages] = Field(min_length=1)
+    flash: bool = Field(default=True, description="counts towards the 3 Hz photosensitivity limit")
+
+
 class Intervals(Strict):
     rounds: int = Field(ge=1, le=100)
     work: Seconds
@@ -90,6 +101,7 @@ class Segment(Strict):
     effects: tuple[str, ...] | None = None
     work: Look | None = None
     rest: Look | None = None
+    countdown: Countdown | None = Field(default=None, description="a 3-2-1 cue before each work phase ends")
     snap: Snap | None = None
 
     @model_validator(mode="after")
@@ -100,6 +112,8 @@ class Segment(Strict):
             raise ValueError("give either 'length' or 'intervals', not both")
         if self.intervals is None and (self.work is not None or self.rest is not None):
             raise ValueError("'work' and 'rest' looks belong to a segment with 'intervals'")
+        if self.intervals is None and self.countdown is not None:
+            raise ValueError("'countdown' belongs to a segment with 'intervals' (it counts down each work phase)")
         return self
 
     @property
@@ -107,10 +121,23 @@ class Segment(Strict):
         return self.name or self.kind.replace("_", " ")
 
 
+def _none_as_empty(value: object) -> object:
+    return () if value is None else value
+
+
+# What a cue file takes from the file it `extends:` when it does not give it itself...
+INHERITED_DEFAULTS = ("rig", "snap", "max_snap", "phrase_bars", "backwards_kinds")
+# ...and the named entries it merges (its own entry wins over the base's entry of the same name).
+INHERITED_NAMED = ("scenes", "effects", "looks")
+
+
 class CueSheet(Strict):
     """A class: what plays, in what order, and what the lights do."""
 
     name: str
+    extends: str | None = Field(
+        default=None, description="a house-style file (relative to this one) whose scenes, effects, looks and "
+        "defaults this class inherits; this file wins on conflicts")
     rig: str | None = Field(default=None, description="rig file, relative to the cue file")
     cap: Seconds | None = Field(default=None, description="the class never runs longer than this")
     snap: Snap = "downbeat"
@@ -119,14 +146,45 @@ class CueSheet(Strict):
     allow_fast_strobe: bool = False
     reason: str | None = Field(default=None, description="why fast strobe is allowed (required with it)")
     backwards_kinds: tuple[str, ...] = BACKWARDS_KINDS
-    playlist: tuple[PlaylistEntry, ...] = Field(min_length=1)
+    playlist: Annotated[tuple[PlaylistEntry, ...], BeforeValidator(_none_as_empty)] = Field(
+        json_schema_extra={"minItems": 1})
     scenes: dict[Name, Scene] = Field(default_factory=dict)
     effects: dict[Name, Effect] = Field(default_factory=dict)
     looks: dict[Name, Look] = Field(default_factory=dict, description="scene and effects per segment kind")
-    segments: tuple[Segment, ...] = Field(min_length=1)
+    segments: Annotated[tuple[Segment, ...], BeforeValidator(_none_as_empty)] = Field(
+        json_schema_extra={"minItems": 1})
+
+    @field_validator("playlist")
+    @classmethod
+    def _some_tracks(cls, value: tuple[PlaylistEntry, ...]) -> tuple[PlaylistEntry, ...]:
+        if not value:
+            raise ValueError("the playlist is empty: list at least one track (- track: music/song.mp3)")
+        return value
+
+    @field_validator("segments")
+    @classmethod
+    def _some_segments(cls, value: tuple[Segment, ...]) -> tuple[Segment, ...]:
+        if not value:
+            raise ValueError("the class is empty: list at least one segment (- {kind: warmup, length: \"5:00\"})")
+        return value
 
     @model_validator(mode="after")
     def _strobe_reason(self) -> CueSheet:
         if self.allow_fast_strobe and not (self.reason and self.reason.strip()):
             raise ValueError("allow_fast_strobe: true needs a 'reason:' saying why (photosensitive epilepsy risk)")
         return self
+
+
+class CueStyle(Strict):
+    """A house-style file: scenes, effects, looks and defaults shared by the cue files that extend it."""
+
+    name: str | None = None
+    extends: str | None = Field(default=None, description="a house-style file this one builds on")
+    rig: str | None = Field(default=None, description="rig file, relative to this file")
+    snap: Snap = "downbeat"
+    max_snap: float = Field(default=0.5, gt=0, le=4)
+    phrase_bars: int = Field(default=8, ge=1, le=64)
+    backwards_kinds: tuple[str, ...] = BACKWARDS_KINDS
+    scenes: dict[Name, Scene] = Field(default_factory=dict)
+    effects: dict[Name, Effect] = Field(default_factory=dict)
+    looks: dict[Name, Look] = Field(default_factory=dict)

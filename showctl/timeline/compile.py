@@ -8,26 +8,37 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import mido
 
 from showctl.analysis.model import TrackAnalysis
-from showctl.cues.load import LoadedCueSheet, ResolvedLook, resolve_look
+from showctl.cues.load import LoadedCueSheet, ResolvedLook, countdown_message, resolve_look
 from showctl.cues.model import Segment
 from showctl.errors import Problem, ProblemsError
 from showctl.messages import MidiMessage, OutMessage
 from showctl.outputs.rig import MidiOutputConfig, Rig
-from showctl.timeline.grid import ClassGrid
+from showctl.timeline.grid import ClassGrid, next_downbeat
 from showctl.timeline.model import KIND_ORDER, Event, EventKind, PlanRow, Timeline, TrackSlot
-from showctl.units import format_clock
+from showctl.units import Length, format_clock
 
-__all__ = ["FLASH_LIMIT_HZ", "compile_timeline"]
+__all__ = ["CONTROL_LEAD", "FLASH_LIMIT_HZ", "PlanEdit", "compile_timeline"]
 
 FLASH_LIMIT_HZ = 3.0  # photosensitive epilepsy guidance: no flashing faster than 3 per second
 _MIN_PHASE = 0.25  # s: a snapped phase shorter than this would be a glitch, not a look
 CLOCK_PPQN = 24
+CONTROL_LEAD = 0.15  # s: a control lands on a downbeat at least this far ahead, so nothing is sent late
+
+
+@dataclass(frozen=True)
+class PlanEdit:
+    """An instructor's control that changes the plan, pressed at class time `at`."""
+
+    kind: Literal["next", "extend", "hold", "release"]
+    at: float
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,10 @@ class _Compiler:
         self.problems: list[Problem] = []
         self.events: list[tuple[float, int, int, Event]] = []
         self.last_tick: dict[str, float] = {}  # effect name → class time of its latest tick
+        self.edits: tuple[PlanEdit, ...] = ()
+        # Instructor edits, resolved: the phase (segment, round, phase) that ends early or late, and where.
+        self.forced: dict[tuple[int, int | None, str | None], tuple[float, str]] = {}
+        self.extra_rounds: dict[int, int] = {}
 
     # -- boundaries --------------------------------------------------------------------------------
     def snap(self, planned: float, mode: str, previous: float) -> _Boundary:
@@ -92,6 +107,14 @@ class _Compiler:
         extra = i + bars - (len(downbeats) - 1)
         return max(start, last) + extra * self.grid.bar_length_at(last)
 
+    def segment_end(self, length: Length, planned: float, start: float) -> float:
+        """Planned end of a segment planned at `planned` that actually starts at `start` (bars count from there)."""
+        if length.kind == "time":
+            return planned + length.value
+        if length.kind == "bars":
+            return self.bars_after(start, int(length.value))
+        return self.slots[self.grid.slot_at(planned)].end
+
     # -- plan ----------------------------------------------------------------------------------------
     def phases(self) -> tuple[list[_Phase], float]:
         sheet = self.sheet
@@ -99,42 +122,58 @@ class _Compiler:
         class_end = min(playlist_end, sheet.cap) if sheet.cap is not None else playlist_end
         phases: list[_Phase] = []
         planned, previous = 0.0, -1.0
+        pushed_out = False  # an instructor's edit moved the rest of the plan past the end of the class
         for i, segment in enumerate(sheet.segments):
+            if pushed_out:
+                break
             mode = segment.snap or sheet.snap
-            starts: list[tuple[int | None, str | None, float]] = []
-            if segment.intervals is None:
-                starts.append((None, None, planned))
-                length = segment.length
+            length = segment.length
+            iv = segment.intervals
+            if iv is None:
                 assert length is not None  # the schema requires length or intervals
-                first = self.snap(planned, mode, previous) if i else _Boundary(0.0, 0.0, "none", "class start")
-                if length.kind == "time":
-                    planned_end = planned + length.value
-                elif length.kind == "bars":
-                    planned_end = self.bars_after(first.t, int(length.value))
-                else:
-                    planned_end = self.slots[self.grid.slot_at(planned)].end
+                starts: list[tuple[int | None, str | None, float]] = [(None, None, 0.0)]
+                cycle = 0.0
             else:
-                iv = segment.intervals
-                for r in range(iv.rounds):
-                    begin = planned + r * (iv.work + iv.rest)
-                    starts.append((r + 1, "work", begin))
-                    if iv.rest > 0:
-                        starts.append((r + 1, "rest", begin + iv.work))
-                planned_end = planned + iv.rounds * (iv.work + iv.rest)
-            for round_, phase, at in starts:
+                rounds = iv.rounds + self.extra_rounds.get(i, 0)
+                cycle = iv.work + iv.rest
+                starts = [(r + 1, p, r * cycle + (iv.work if p == "rest" else 0.0))
+                          for r in range(rounds) for p in ("work", "rest") if p == "work" or iv.rest > 0]
+            for round_, phase, offset in starts:
+                at = planned + offset
+                forced = self.forced.get(_key(phases[-1])) if phases else None
+                if forced is not None:
+                    # The instructor ended the previous part here: everything after moves with it.
+                    planned += forced[0] - at
+                    at = forced[0]
                 if at >= class_end - _MIN_PHASE:
+                    if self.edits or forced is not None:
+                        pushed_out = True
+                        break
                     self.problems.append(Problem(
                         self.loaded.location(("segments", i)),
                         f"'{_title(segment, round_, phase)}' would start at {format_clock(at)}, after the class "
                         f"ends at {format_clock(class_end)} ({_end_reason(sheet.cap, playlist_end)})"))
+                    if iv is None and length is not None:
+                        planned = self.segment_end(length, at, at)  # so later segments are reported right
                     break
-                boundary = self.snap(at, mode, previous) if phases else _Boundary(0.0, 0.0, "none", "class start")
+                if not phases:
+                    boundary = _Boundary(0.0, 0.0, "none", "class start")
+                elif forced is not None:
+                    boundary = _Boundary(at, at, "downbeat", forced[1])
+                else:
+                    boundary = self.snap(at, mode, previous)
                 phases.append(_Phase(i, round_, phase, at, boundary, 0.0))
                 previous = boundary.t
-            planned = planned_end
+                if iv is None and length is not None:
+                    planned = self.segment_end(length, at, boundary.t)
+            if iv is not None and not pushed_out:
+                planned = planned + len([s for s in starts if s[1] == "work"]) * cycle
         end = min(planned, class_end)
-        if end < class_end - _MIN_PHASE:
+        if end < class_end - _MIN_PHASE and not pushed_out:
             class_end = end
+        last_forced = self.forced.get(_key(phases[-1])) if phases else None
+        if last_forced is not None and last_forced[0] < class_end:
+            class_end = last_forced[0]  # 'next' in the last part of the class ends the class there
         resolved: list[_Phase] = []
         for k, p in enumerate(phases):
             stop = phases[k + 1].start.t if k + 1 < len(phases) else class_end
@@ -237,6 +276,98 @@ class _Compiler:
                     self.add(t, output, MidiMessage("clock"), reason, "clock")
             self.add(class_end, output, MidiMessage("stop"), "end of class: MIDI clock stops", "transport")
 
+    def apply_edits(self, edits: Sequence[PlanEdit]) -> None:
+        """Replay the instructor's edits in order, each against the plan the ones before it made."""
+        self.edits = tuple(edits)
+        for edit in edits:
+            phases, _ = self.phases()
+            current = next((p for p in phases if p.start.t <= edit.at < p.end), None)
+            if current is None:
+                continue
+            key = _key(current)
+            if edit.kind == "extend":
+                if self.sheet.segments[current.segment].intervals is not None:
+                    self.extra_rounds[current.segment] = self.extra_rounds.get(current.segment, 0) + 1
+            elif edit.kind == "hold":
+                self.forced[key] = (math.inf, "held by the instructor")
+            elif edit.kind == "release" and self.forced.get(key, (0.0,))[0] != math.inf:
+                continue  # nothing held: a stray release changes nothing
+            else:
+                at = next_downbeat(self.grid, edit.at, CONTROL_LEAD)
+                what = "released" if edit.kind == "release" else "next"
+                self.forced[key] = (at, f"instructor: {what} at {format_clock(edit.at)}, landed on the next "
+                                        f"downbeat {format_clock(at)}")
+
+    # -- cue-file checks and cues on the resolved plan (issue 5) ------------------------------------
+    def check_phases(self, phases: Sequence[_Phase], class_end: float) -> None:
+        """Refuse a plan that snapping squeezed (a phase under half its written length) or whose intervals
+        run past the end of the class. Live instructor edits move the plan on purpose: not checked then."""
+        if self.edits:
+            return
+        for k, p in enumerate(phases[:-1]):
+            written, snapped = phases[k + 1].planned - p.planned, p.end - p.start.t
+            if snapped < max(_MIN_PHASE, written / 2):
+                segment = self.sheet.segments[p.segment]
+                self.problems.append(Problem(
+                    self.loaded.location(("segments", p.segment)),
+                    f"'{_title(segment, p.round, p.phase)}' collapses to {max(snapped, 0.0):.2f} s after snapping "
+                    f"(written {written:.2f} s): {p.start.note}, but the next part starts at "
+                    f"{format_clock(p.end)}; make it longer or give the segment 'snap: beat' or 'snap: none'"))
+        playlist_end = self.slots[-1].end
+        for i, segment in enumerate(self.sheet.segments):
+            iv = segment.intervals
+            first = next((p for p in phases if p.segment == i), None)
+            if iv is None or first is None:
+                continue
+            end = first.planned + iv.rounds * (iv.work + iv.rest)
+            if end > class_end + 1e-6:
+                self.problems.append(Problem(
+                    self.loaded.location(("segments", i, "intervals")),
+                    f"intervals of '{segment.title}' ({iv.rounds} × {format_clock(iv.work)} work / "
+                    f"{format_clock(iv.rest)} rest) run from {format_clock(first.planned)} to {format_clock(end)}, "
+                    f"{format_clock(end - class_end)} past {_end_reason(self.sheet.cap, playlist_end)} at "
+                    f"{format_clock(class_end)}"))
+
+    def countdown_events(self, phases: Sequence[_Phase]) -> None:
+        """The countdown cue: on each of the last N beats of every work phase, N … 1 (`{n}` in OSC args)."""
+        grid = self.grid
+        for k, p in enumerate(phases):
+            segment = self.sheet.segments[p.segment]
+            countdown = segment.countdown
+            if countdown is None or p.phase != "work":
+                continue
+            lo, hi = grid.index_at_or_after(p.start.t), grid.index_at_or_after(p.end)
+            beats = grid.beats[max(lo, hi - countdown.beats):hi]
+            following = phases[k + 1] if k + 1 < len(phases) else None
+            if following is None:
+                before = "the end of the class"
+            elif following.segment != p.segment:
+                before = f"'{self.sheet.segments[following.segment].title}'"
+            else:
+                before = "rest" if following.phase == "rest" else f"round {following.round}"
+            for n, beat in zip(range(len(beats), 0, -1), beats, strict=True):
+                if countdown.flash:
+                    self.check_countdown_flash(p.segment, beat.t)
+                slot = self.slots[beat.track]
+                reason = (f"{segment.title} round {p.round}: countdown {n} before {before} "
+                          f"(bar {beat.bar} beat {beat.beat} of {slot.name})")
+                for output, messages in countdown.send.items():
+                    for message in messages:
+                        self.add(beat.t, output, countdown_message(message, n), reason, "effect")
+
+    def check_countdown_flash(self, segment: int, t: float) -> None:
+        rate = 1.0 / self.grid.beat_period_at(t)
+        if rate <= FLASH_LIMIT_HZ + 1e-9 or self.sheet.allow_fast_strobe:
+            return
+        slot = self.slots[self.grid.slot_at(t)]
+        problem = Problem(
+            self.loaded.location(("segments", segment, "countdown")),
+            f"countdown of '{self.sheet.segments[segment].title}' flashes at {rate:.1f} Hz on {slot.name} "
+            f"({slot.analysis.tempo:.0f} BPM): over the {FLASH_LIMIT_HZ:g} Hz limit for photosensitive epilepsy; "
+            f"give it 'flash: false' if it does not flash, or set 'allow_fast_strobe: true' with a 'reason:'")
+        if problem not in self.problems:
+            self.problems.append(problem)
+
     def compile(self) -> Timeline:
         phases, class_end = self.phases()
         rows: list[PlanRow] = []
@@ -250,6 +381,8 @@ class _Compiler:
             rows.append(PlanRow(segment.title, segment.kind, p.round, p.phase,  # type: ignore[arg-type]
                                 p.planned, p.start.t, p.end, p.start.snapped_to,  # type: ignore[arg-type]
                                 slot.path, track_time, bar, look.scene, look.effects))
+        self.countdown_events(phases)
+        self.check_phases(phases, class_end)
         self.clock_events(class_end)
         safe: list[Event] = []
         for output, messages in self.rig.safe_scene.items():
@@ -275,6 +408,10 @@ def _time_at(times: list[float], position: float) -> float | None:
     return times[i] + frac * (times[i + 1] - times[i])
 
 
+def _key(phase: _Phase) -> tuple[int, int | None, str | None]:
+    return (phase.segment, phase.round, phase.phase)
+
+
 def _note_off(message: OutMessage) -> MidiMessage | None:
     if isinstance(message, MidiMessage) and message.type == "note_on":
         msg = message.to_mido()
@@ -295,8 +432,16 @@ def _end_reason(cap: float | None, playlist_end: float) -> str:
     return "the end of the playlist"
 
 
-def compile_timeline(loaded: LoadedCueSheet, analyses: Sequence[TrackAnalysis], rig: Rig) -> Timeline:
-    """Cue sheet + one analysis per playlist entry + rig → Timeline. Raises ProblemsError when it cannot."""
+def compile_timeline(
+    loaded: LoadedCueSheet, analyses: Sequence[TrackAnalysis], rig: Rig, edits: Sequence[PlanEdit] = ()
+) -> Timeline:
+    """Cue sheet + one analysis per playlist entry + rig → Timeline. Raises ProblemsError when it cannot.
+
+    `edits` are the instructor's controls so far (next, extend, hold, release), replayed in order: the music
+    and its beats do not move, the plan does, and every change lands on a downbeat.
+    """
     if len(analyses) != len(loaded.sheet.playlist):
         raise ValueError("compile_timeline needs one analysis per playlist entry")
-    return _Compiler(loaded, analyses, rig).compile()
+    compiler = _Compiler(loaded, analyses, rig)
+    compiler.apply_edits(edits)
+    return compiler.compile()
