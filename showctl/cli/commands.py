@@ -90,27 +90,35 @@ def load_show(cuefile: str, rig_file: str | None) -> Show:
         analyses = _analyses(loaded.track_paths)
     except AnalysisError as err:
         raise track_problem(loaded, err) from None  # located at its playlist entry in the cue file
-    for a in analyses:
-        if a.confidence < LOW_CONFIDENCE:
-            err_console.print(f"warning: {a.path}: low beat-grid confidence {a.confidence:.2f}; check the grid")
+    _warn_low_confidence(analyses)
     return Show(loaded, rig, rig_path, compile_timeline(loaded, analyses, rig), tuple(analyses))
 
 
 # -- analyze ------------------------------------------------------------------------------------------
+def _sections_text(analysis: TrackAnalysis) -> str:
+    return " · ".join(f"{sec.label} {format_clock(sec.start)}" for sec in analysis.sections) or "—"
+
+
 def analyze(paths: Sequence[str], *, as_json: bool) -> int:
     results = _analyses(paths)
     if as_json:
         print(json.dumps([r.to_json() for r in results], indent=None))
     else:
-        table = Table("track", "duration", "tempo", "beats", "bars", "confidence")
+        table = Table("track", "duration", "tempo", "metre", "beats", "bars", "confidence", "sections")
         for r in results:
-            table.add_row(r.path, format_clock(r.duration), f"{r.tempo:.1f} BPM", str(len(r.beats)),
-                          str(len(r.downbeats)), f"{r.confidence:.2f}")
+            confidence = f"{r.confidence:.2f}" + (f" (overridden: {', '.join(r.overrides)})" if r.overrides else "")
+            table.add_row(r.path, format_clock(r.duration), f"{r.tempo:.1f} BPM", f"{r.beats_per_bar}/4",
+                          str(len(r.beats)), str(len(r.downbeats)), confidence, _sections_text(r))
         out_console.print(table)
-    for r in results:
-        if r.confidence < LOW_CONFIDENCE:
-            err_console.print(f"warning: {r.path}: low beat-grid confidence {r.confidence:.2f}; check the grid")
+    _warn_low_confidence(results)
     return 0
+
+
+def _warn_low_confidence(results: Sequence[TrackAnalysis]) -> None:
+    for r in results:
+        # A fixed grid from the cue file is the tech's word: no warning about the tracker's confidence.
+        if r.confidence < LOW_CONFIDENCE and "grid" not in r.overrides:
+            err_console.print(f"warning: {r.path}: low beat-grid confidence {r.confidence:.2f}; check the grid")
 
 
 # -- check --------------------------------------------------------------------------------------------

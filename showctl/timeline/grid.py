@@ -49,8 +49,16 @@ class ClassGrid:
         if snap == "downbeat":
             return [b.t for b in self.beats if b.beat == 1 and b.bar >= 1]
         if snap == "phrase":
-            return [b.t for b in self.beats if b.beat == 1 and b.bar >= 1 and (b.bar - 1) % phrase_bars == 0]
+            return [b.t for b in self.beats if b.beat == 1 and b.bar >= 1 and self._phrase_start(b, phrase_bars)]
         return []
+
+    def _phrase_start(self, beat: GridBeat, phrase_bars: int) -> bool:
+        # The analysis found the track's phrases (where its music changes): use them; else count bars.
+        slot = self.slots[beat.track]
+        if slot.analysis.phrases:
+            track_t = slot.track_time(beat.t)
+            return any(abs(track_t - p) < 0.02 for p in slot.analysis.phrases)
+        return (beat.bar - 1) % phrase_bars == 0
 
     def nearest(self, candidates: list[float], t: float) -> float | None:
         if not candidates:
