@@ -17,7 +17,7 @@ def preview(cuefile: str, rig_file: str | None, out: Path, *, width: float = 16.
             dpi: int = 100) -> int:
     """Compile the class and draw it into `out` (PNG, SVG or PDF by its suffix)."""
     if out.suffix.lower() not in _FORMATS:
-        raise ShowctlError(f"{out}: the picture must be a {', '.join(_FORMATS)} file")
+        raise ShowctlError(f"{out}: the picture's name must end in .png, .svg or .pdf")
     show = load_show(cuefile, rig_file)
     began = time.perf_counter()
     from showctl.timeline.preview import PreviewStyle, draw_preview  # matplotlib: only when drawing

@@ -243,15 +243,20 @@ class _Compiler:
         return t - last < least - 1e-9
 
     def check_flash(self, name: str, step_beats: float, t: float) -> None:
+        self.check_flash_rate(t, step_beats, ("effects", name, "every"), f"effect '{name}'",
+                              "set 'allow_fast_strobe: true' with a 'reason:' to allow it")
+
+    def check_flash_rate(self, t: float, step_beats: float, node: tuple[str | int, ...], what: str,
+                         remedy: str) -> None:
+        """The 3 Hz photosensitivity rule, at the tempo playing at `t`: one problem per thing and track."""
         rate = 1.0 / (step_beats * self.grid.beat_period_at(t))
         if rate <= FLASH_LIMIT_HZ + 1e-9 or self.sheet.allow_fast_strobe:
             return
         slot = self.slots[self.grid.slot_at(t)]
         problem = Problem(
-            self.loaded.location(("effects", name, "every")),
-            f"effect '{name}' flashes at {rate:.1f} Hz on {slot.name} ({slot.analysis.tempo:.0f} BPM): over the "
-            f"{FLASH_LIMIT_HZ:g} Hz limit for photosensitive epilepsy; set 'allow_fast_strobe: true' with a "
-            f"'reason:' to allow it")
+            self.loaded.location(node),
+            f"{what} flashes at {rate:.1f} Hz on {slot.name} ({slot.analysis.tempo:.0f} BPM): over the "
+            f"{FLASH_LIMIT_HZ:g} Hz limit for photosensitive epilepsy; {remedy}")
         if problem not in self.problems:
             self.problems.append(problem)
 
@@ -356,17 +361,10 @@ class _Compiler:
                         self.add(beat.t, output, countdown_message(message, n), reason, "effect")
 
     def check_countdown_flash(self, segment: int, t: float) -> None:
-        rate = 1.0 / self.grid.beat_period_at(t)
-        if rate <= FLASH_LIMIT_HZ + 1e-9 or self.sheet.allow_fast_strobe:
-            return
-        slot = self.slots[self.grid.slot_at(t)]
-        problem = Problem(
-            self.loaded.location(("segments", segment, "countdown")),
-            f"countdown of '{self.sheet.segments[segment].title}' flashes at {rate:.1f} Hz on {slot.name} "
-            f"({slot.analysis.tempo:.0f} BPM): over the {FLASH_LIMIT_HZ:g} Hz limit for photosensitive epilepsy; "
-            f"give it 'flash: false' if it does not flash, or set 'allow_fast_strobe: true' with a 'reason:'")
-        if problem not in self.problems:
-            self.problems.append(problem)
+        self.check_flash_rate(t, 1.0, ("segments", segment, "countdown"),
+                              f"countdown of '{self.sheet.segments[segment].title}'",
+                              "give it 'flash: false' if it does not flash, or set 'allow_fast_strobe: true' "
+                              "with a 'reason:'")
 
     def compile(self) -> Timeline:
         phases, class_end = self.phases()
