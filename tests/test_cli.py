@@ -95,3 +95,18 @@ def test_run_on_the_simulated_rig(demo_tracks: list[Path], jack: JackServer) -> 
     assert "▶ Retro-run intervals round 1 work: scene 'run'" in result.stdout
     assert "class finished" in result.stderr
     assert "/showctl/house 1" in result.stdout  # the safe scene arrived at the rig
+
+
+def test_cue_file_grid_override_wins(tmp_path: Path, demo_tracks: list[Path]) -> None:
+    text = (REPO / "cues/demo.yaml").read_text().replace(
+        "  - track: ../tracks/demo/01-warmup-100.wav",
+        "  - track: ../tracks/demo/01-warmup-100.wav\n    grid: {bpm: 120, offset: 0.5}",
+    ).replace("rig: ../config/demo-rig.yaml", f"rig: {REPO / 'config/demo-rig.yaml'}").replace(
+        "../tracks/demo/", f"{REPO / 'tracks/demo'}/")
+    cue = tmp_path / "override.yaml"
+    cue.write_text(text)
+    result = showctl("plan", str(cue), "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    # A fixed 120 BPM grid from 0.5 s: bars are 2 s, so the 1:00 change lands on the downbeat at 60.5 s.
+    assert (rows[1]["planned"], rows[1]["start"], rows[1]["snapped_to"]) == (60.0, 60.5, "downbeat")

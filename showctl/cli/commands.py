@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from showctl.analysis import TrackAnalysis, analyze_paths
+from showctl.analysis.overrides import Overrides
 from showctl.cli.live import LiveScreen, keyboard, osc_remote
 from showctl.cues.load import (
     LoadedCueSheet,
@@ -43,7 +44,18 @@ out_console = Console(highlight=False, soft_wrap=True)
 
 
 # -- shared steps -------------------------------------------------------------------------------------
-def _analyses(paths: Sequence[Path | str]) -> list[TrackAnalysis]:
+def _overrides(loaded: LoadedCueSheet) -> dict[str, Overrides]:
+    """The cue file's per-track corrections (tempo hint, first downbeat, fixed grid), keyed as analysed."""
+    result: dict[str, Overrides] = {}
+    for entry, path in zip(loaded.sheet.playlist, loaded.track_paths, strict=True):
+        grid = (entry.grid.bpm, entry.grid.offset) if entry.grid is not None else None
+        found = Overrides(tempo=entry.tempo, first_downbeat=entry.first_downbeat, grid=grid)
+        if found:
+            result[str(path)] = found
+    return result
+
+
+def _analyses(paths: Sequence[Path | str], overrides: dict[str, Overrides] | None = None) -> list[TrackAnalysis]:
     """Analyse (or read from the cache) with progress on stderr: a fresh playlist takes a few seconds."""
     total = len(paths)
 
@@ -53,8 +65,8 @@ def _analyses(paths: Sequence[Path | str]) -> list[TrackAnalysis]:
 
     if total and err_console.is_terminal:
         with err_console.status("analysing tracks…"):
-            return analyze_paths(list(paths), on_progress=progress)
-    return analyze_paths(list(paths), on_progress=progress)
+            return analyze_paths(list(paths), on_progress=progress, overrides=overrides)
+    return analyze_paths(list(paths), on_progress=progress, overrides=overrides)
 
 
 @dataclass(frozen=True)
@@ -87,7 +99,7 @@ def load_show(cuefile: str, rig_file: str | None) -> Show:
     if problems:
         raise ProblemsError(problems)
     try:
-        analyses = _analyses(loaded.track_paths)
+        analyses = _analyses(loaded.track_paths, overrides=_overrides(loaded))
     except AnalysisError as err:
         raise track_problem(loaded, err) from None  # located at its playlist entry in the cue file
     _warn_low_confidence(analyses)
@@ -203,7 +215,7 @@ def _open_outputs(rig: Rig, stack: ExitStack, *, resilient: bool = False) -> dic
     for name, config in rig.outputs.items():
         if resilient:
             output: Output = open_resilient_output(
-                name, config, on_status=lambda text: err_console.print(f"[yellow]{text}[/yellow]"))
+                name, config, rig=rig, on_status=lambda text: err_console.print(f"[yellow]{text}[/yellow]"))
         else:
             output = open_output(name, rig)
         stack.callback(output.close)

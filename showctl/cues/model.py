@@ -42,9 +42,19 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
 
+class FixedGrid(Strict):
+    """A beat grid the tech sets by hand, for the rare track the tracker gets wrong."""
+
+    bpm: float = Field(gt=30, lt=300)
+    offset: Seconds = Field(default=0.0, description="time of the first beat in the track")
+
+
 class PlaylistEntry(Strict):
     track: str = Field(description="audio file, relative to the cue file")
     start: Seconds = Field(default=0.0, description="start this far into the track")
+    tempo: float | None = Field(default=None, gt=30, lt=300, description="tempo hint (BPM): re-track near it")
+    first_downbeat: Seconds | None = Field(default=None, description="where bar 1 starts in the track")
+    grid: FixedGrid | None = Field(default=None, description="a fixed grid: overrides the tracker entirely")
 
 
 class Scene(Strict):
