@@ -59,5 +59,6 @@ def library_tracks() -> list[Path]:
 def jack() -> Iterator[JackServer]:
     """A JACK server (dummy driver, no sound card needed) for real MIDI ports."""
     require_binary("jackd", "real JACK MIDI ports")
-    with JackServer() as server:
+    # A private, named server: test sessions side by side (and a studio's own JACK) never share ports.
+    with JackServer(name=f"showctl-test-{os.getpid()}") as server:
         yield server

@@ -12,45 +12,67 @@ from showctl.errors import DeviceError
 
 __all__ = ["JackServer", "jack_running"]
 
-_ENV = {**os.environ, "JACK_NO_START_SERVER": "1"}
+
+def _env() -> dict[str, str]:
+    # JACK clients must never start a server of their own; JACK_DEFAULT_SERVER (if set) picks the server.
+    return {**os.environ, "JACK_NO_START_SERVER": "1"}
 
 
 def jack_running() -> bool:
     if shutil.which("jack_lsp") is None:
         return False
-    result = subprocess.run(["jack_lsp"], env=_ENV, capture_output=True, timeout=10, check=False)
+    result = subprocess.run(["jack_lsp"], env=_env(), capture_output=True, timeout=10, check=False)
     return result.returncode == 0
 
 
 class JackServer:
-    """Context manager: jackd with the dummy driver (started only when none runs; stopped by its pid)."""
+    """Context manager: jackd with the dummy driver (started only when none runs; stopped by its pid).
 
-    def __init__(self, rate: int = 48000, period: int = 256) -> None:
-        self.rate, self.period = rate, period
+    `name` starts a private, named server and points this process (and its children) at it through
+    JACK_DEFAULT_SERVER, so test sessions running side by side never see each other's ports.
+    """
+
+    def __init__(self, rate: int = 48000, period: int = 256, name: str | None = None) -> None:
+        self.rate, self.period, self.name = rate, period, name
         self.process: subprocess.Popen[bytes] | None = None
+        self._previous: str | None = None
 
     def __enter__(self) -> JackServer:
         os.environ.setdefault("JACK_NO_START_SERVER", "1")
+        if self.name is not None:
+            self._previous = os.environ.get("JACK_DEFAULT_SERVER")
+            os.environ["JACK_DEFAULT_SERVER"] = self.name
         if jack_running():
             return self
         jackd = shutil.which("jackd")
         if jackd is None:
+            self._restore()
             raise DeviceError("jackd", "not installed; MIDI needs JACK here (apt-get install jackd2)")
+        named = ["-n", self.name] if self.name is not None else []
         self.process = subprocess.Popen(
-            [jackd, "--no-realtime", "-d", "dummy", "-r", str(self.rate), "-p", str(self.period)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_ENV,
+            [jackd, *named, "--no-realtime", "-d", "dummy", "-r", str(self.rate), "-p", str(self.period)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(),
         )
         deadline = time.monotonic() + 10.0
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 err = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace")
                 last = err.strip().splitlines()[-1] if err.strip() else f"exit code {self.process.returncode}"
+                self._restore()
                 raise DeviceError("jackd", f"did not start: {last}")
             if jack_running():
                 return self
             time.sleep(0.05)  # polling a child process's start-up, not scheduling events
         self.stop()
         raise DeviceError("jackd", "did not answer within 10 s")
+
+    def _restore(self) -> None:
+        if self.name is None:
+            return
+        if self._previous is None:
+            os.environ.pop("JACK_DEFAULT_SERVER", None)
+        else:
+            os.environ["JACK_DEFAULT_SERVER"] = self._previous
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -61,6 +83,7 @@ class JackServer:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+        self._restore()
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
