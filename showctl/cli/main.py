@@ -79,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dpi", type=int, default=100, help="pixels per inch (default 100)")
 
     sub.add_parser("schema", help="the cue file JSON Schema (for editors)")
+
+    from showctl.cli.live_commands import block_size
+
+    p = sub.add_parser("follow", help="run the live beat tracker over a file as if it arrived live")
+    p.add_argument("path", metavar="PATH")
+    p.add_argument("--json", action="store_true", help="print a JSON list of the committed beats")
+    p.add_argument("--block", type=block_size, default=512, metavar="N", help="samples per block (default 512)")
     return parser
 
 
@@ -138,6 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return cue_commands.preview(args.cuefile, args.rig, Path(args.out), width=args.size[0],
                                         height=args.size[1], dpi=args.dpi)
+        if args.command == "follow":
+            from showctl.cli import live_commands
+
+            return live_commands.follow(args.path, as_json=args.json, block=args.block)
         if args.command == "schema":
             from showctl.cues.model import CueSheet
 

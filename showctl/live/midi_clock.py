@@ -1,0 +1,247 @@
+"""MIDI clock in: `clock` (24 per beat), `start`/`stop`/`continue` and song position → a `PredictedGrid`.
+
+Tick arrival times jitter by the audio interface's period (JACK delivers MIDI once per period: ±18 BPM
+tick to tick at 256/48000), so the tempo is a least-squares line through the last `window` ticks (96 =
+4 beats: ±0.015 BPM measured on JACK), not tick to tick. When the newest beat of ticks leaves that line by
+far more than the jitter explains, the tempo stepped: the fit restarts from that beat, so a step is
+followed within a beat or two instead of 4.
+
+`ClockFit` is the pure part (times are given); `MidiClockSource` feeds it from a real MIDI input port
+(python-rtmidi, JACK where there is no ALSA sequencer).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+import numpy as np
+import numpy.typing as npt
+
+from showctl.errors import DeviceError
+from showctl.live.model import PredictedGrid, SourceState
+
+__all__ = ["TICKS_PER_BEAT", "ClockFit", "MidiClockSource"]
+
+TICKS_PER_BEAT = 24
+SHORT = TICKS_PER_BEAT  # the newest beat of ticks, checked against the long fit for a tempo step
+
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def _line(seq: FloatArray, t: FloatArray) -> tuple[float, float, float]:
+    """Least-squares t = a + b·seq: (a, b, residual standard deviation)."""
+    x = seq - seq.mean()
+    b = float(np.dot(x, t - t.mean()) / np.dot(x, x))
+    a = float(t.mean() - b * seq.mean())
+    resid = t - (a + b * seq)
+    return a, b, float(np.sqrt(np.mean(resid**2)))
+
+
+class ClockFit:
+    """The tempo and position of an incoming MIDI clock, from tick times (s, one monotonic clock).
+
+    `latency` (s) is subtracted from every arrival: the constant delivery delay (one JACK period).
+    """
+
+    name = "midi-clock"
+
+    def __init__(self, *, window: int = 4 * TICKS_PER_BEAT, latency: float = 0.0, beats_per_bar: int = 4,
+                 timeout: float = 0.5, hold_seconds: float = 60.0) -> None:
+        self.window, self.latency, self.beats_per_bar = window, latency, beats_per_bar
+        self.timeout, self.hold_seconds = timeout, hold_seconds
+        self._ticks: deque[tuple[int, float]] = deque(maxlen=window)  # (sequence number, time)
+        self._seq = 0
+        self._fit: tuple[float, float, float] | None = None
+        self.running = False
+        self._song = -1  # song position (ticks) of the newest clock counted while running; -1: none yet
+        self._song_seq = 0  # the sequence number of that clock
+        self._last_tick: float | None = None
+        self._stopped_at: float | None = None
+
+    # --- messages ---------------------------------------------------------------------------------
+
+    def clock(self, t: float) -> None:
+        t -= self.latency
+        if self._last_tick is not None and t - self._last_tick > self.timeout:
+            self._ticks.clear()  # the clock came back after a gap: old ticks say nothing about now
+        self._last_tick = t
+        self._seq += 1
+        if self.running:
+            self._song += 1
+            self._song_seq = self._seq
+        self._ticks.append((self._seq, t))
+        self._refit()
+
+    def start(self, t: float) -> None:
+        """Start from the top: the next clock is beat 1 of bar 1."""
+        self.running = True
+        self._song = -1
+        self._stopped_at = None
+
+    def stop(self, t: float) -> None:
+        """Stop: the position holds where it is (clocks may keep coming: they still give the tempo)."""
+        self.running = False
+        self._stopped_at = t - self.latency
+
+    def cont(self, t: float) -> None:
+        """Continue: the next clock is the tick after the one it stopped on (or the song position set)."""
+        self.running = True
+        self._stopped_at = None
+
+    def song_position(self, sixteenths: int, t: float) -> None:
+        """Song position pointer (in 16th notes = 6 ticks): the next clock counted lands there."""
+        self._song = sixteenths * 6 - 1
+        self._song_seq = self._seq
+
+    def message(self, kind: str, t: float, value: int = 0) -> None:
+        """Dispatch one message by its mido type ('clock', 'start', 'stop', 'continue', 'songpos')."""
+        if kind == "clock":
+            self.clock(t)
+        elif kind == "start":
+            self.start(t)
+        elif kind == "stop":
+            self.stop(t)
+        elif kind == "continue":
+            self.cont(t)
+        elif kind == "songpos":
+            self.song_position(value, t)
+
+    # --- what the player reads --------------------------------------------------------------------
+
+    @property
+    def tempo(self) -> float | None:
+        """BPM from the fit, None before a beat of ticks."""
+        if self._fit is None:
+            return None
+        return 60.0 / (TICKS_PER_BEAT * self._fit[1])
+
+    def state_at(self, now: float) -> SourceState:
+        if self._fit is None:
+            return "listening"
+        quiet_since = self._stopped_at if not self.running else None
+        if self._last_tick is not None and now - self._last_tick > self.timeout:
+            quiet_since = self._last_tick if quiet_since is None else min(quiet_since, self._last_tick)
+        if quiet_since is None:
+            return "locked"
+        return "holding" if now - quiet_since <= self.hold_seconds else "no-beat"
+
+    def grid_at(self, now: float) -> PredictedGrid | None:
+        """The grid at time `now`: locked while ticks arrive and the transport runs, else the last one held."""
+        state = self.state_at(now)
+        if self._fit is None or state == "no-beat":
+            return None
+        a, b, _ = self._fit
+        tempo = 60.0 / (TICKS_PER_BEAT * b)
+        # Without start/song position the position is unknown: every 24th tick from the first is a beat.
+        ticks, seq = (self._song, self._song_seq) if self._song >= 0 else (self._seq - 1, self._seq)
+        # The newest beat boundary at or before that tick, on the fitted line.
+        back = ticks % TICKS_PER_BEAT
+        anchor = a + b * (seq - back)
+        beat = ticks // TICKS_PER_BEAT
+        confidence = 1.0 if state == "locked" else 0.5
+        return PredictedGrid(self.name, tempo, anchor, beat % self.beats_per_bar, self.beats_per_bar, confidence,
+                             state)
+
+    # --- internals --------------------------------------------------------------------------------
+
+    def _refit(self) -> None:
+        if len(self._ticks) < SHORT:
+            self._fit = None if len(self._ticks) < 2 else self._fit_all()
+            return
+        fit = self._fit_all()
+        if len(self._ticks) >= 2 * SHORT:
+            seq = np.array([s for s, _ in self._ticks], dtype=np.float64)
+            t = np.array([x for _, x in self._ticks], dtype=np.float64)
+            _, b_short, _ = _line(seq[-SHORT:], t[-SHORT:])
+            # Standard error of the short slope from the long fit's residuals (quantisation jitter).
+            x = seq[-SHORT:] - seq[-SHORT:].mean()
+            se = max(fit[2], 1e-4) / float(np.sqrt(np.dot(x, x)))
+            if abs(b_short - fit[1]) > 6.0 * se and abs(b_short / fit[1] - 1.0) > 0.005:
+                for _ in range(len(self._ticks) - SHORT):
+                    self._ticks.popleft()
+                fit = self._fit_all()
+        self._fit = fit
+
+    def _fit_all(self) -> tuple[float, float, float]:
+        seq = np.array([s for s, _ in self._ticks], dtype=np.float64)
+        t = np.array([x for _, x in self._ticks], dtype=np.float64)
+        return _line(seq, t)
+
+
+class MidiClockSource:
+    """A MIDI input port feeding a `ClockFit`; times are `time.monotonic()` at arrival.
+
+    `port=None` opens a virtual input (`CLIENT:clock-in`) a sender connects to; a name connects to that
+    existing output port. Use as a context manager; `close()` releases the port.
+    """
+
+    name = "midi-clock"
+
+    def __init__(self, port: str | None = None, *, api: str = "auto", client: str = "showctl-clock",
+                 latency: float = 0.0, window: int = 4 * TICKS_PER_BEAT) -> None:
+        import mido
+        import rtmidi
+
+        from showctl.outputs.midi import midi_api
+
+        self.fit = ClockFit(window=window, latency=latency)
+        self._lock = threading.Lock()
+        label = f"MIDI clock input '{port or client + ':clock-in'}'"
+        try:
+            self._in = rtmidi.MidiIn(rtapi=midi_api(api), name=client)
+        except rtmidi.SystemError as err:
+            raise DeviceError(label, f"no MIDI system ({err}); is jackd running?") from None
+        self._in.ignore_types(sysex=True, timing=False, active_sense=True)  # keep clock messages
+        try:
+            if port is None:
+                self._in.open_virtual_port("clock-in")
+                self.port_name = f"{client}:clock-in"
+            else:
+                ports = self._in.get_ports()
+                if port not in ports:
+                    self._in.delete()
+                    available = ", ".join(ports) if ports else "none"
+                    raise DeviceError(label, f"no such MIDI port (available: {available})")
+                self._in.open_port(ports.index(port), name="clock-in")
+                self.port_name = port
+        except rtmidi.RtMidiError as err:
+            raise DeviceError(label, f"cannot open ({err})") from None
+
+        def handle(event: tuple[list[int], float], _data: object) -> None:
+            now = time.monotonic()
+            try:
+                msg = mido.Message.from_bytes(event[0])
+            except ValueError:
+                return  # a malformed message from the sender: ignored, like a cable glitch
+            with self._lock:
+                self.fit.message(msg.type, now, int(getattr(msg, "pos", 0)))
+
+        self._in.set_callback(handle)
+
+    @property
+    def state(self) -> SourceState:
+        with self._lock:
+            return self.fit.state_at(time.monotonic())
+
+    @property
+    def tempo(self) -> float | None:
+        with self._lock:
+            return self.fit.tempo
+
+    def grid(self) -> PredictedGrid | None:
+        with self._lock:
+            return self.fit.grid_at(time.monotonic())
+
+    def close(self) -> None:
+        self._in.cancel_callback()
+        self._in.close_port()
+        self._in.delete()
+
+    def __enter__(self) -> MidiClockSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

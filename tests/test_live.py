@@ -1,0 +1,320 @@
+"""Live beat sources: the causal audio tracker (through `follow`), tap tempo and MIDI clock in.
+
+The audio tracker is scored on generated corpus tracks with known beats (`showctl.analysis.demo`), with
+the same scores as the bench; MIDI clock arrives from a real JACK output port.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from showctl.analysis.demo import CORPUS, DEMO_SAMPLE_RATE, CorpusSpec, synthesize_track
+from showctl.errors import DeviceError
+from showctl.live import (
+    AudioBeatTracker,
+    BeatEstimate,
+    ClockFit,
+    PredictedGrid,
+    TapTempo,
+    follow_signal,
+)
+from showctl.live.audio import blocks
+from showctl.live.midi_clock import TICKS_PER_BEAT
+from showctl.live.scoring import score_live
+from showctl.sim import JackServer
+
+REPO = Path(__file__).resolve().parent.parent
+SPECS = {s.name: s for s in CORPUS}
+
+
+def spec(name: str) -> CorpusSpec:
+    return SPECS[name]
+
+
+# --- values -------------------------------------------------------------------------------------------
+
+
+def test_grid_predicts_beats_and_downbeats() -> None:
+    grid = PredictedGrid("tap", tempo=120.0, anchor=10.0, anchor_in_bar=2, beats_per_bar=4)
+    assert grid.period == 0.5
+    assert grid.next_beats(10.0, 3) == (10.5, 11.0, 11.5)
+    assert grid.next_beats(9.99, 1) == (10.0,)
+    assert grid.next_downbeat(10.0) == 11.0  # the anchor is beat 3: beat 1 comes two beats later
+    assert grid.next_downbeat(11.0) == 13.0
+    assert grid.in_bar(2) == 0 and grid.position(11.25) == 2.5
+    with pytest.raises(ValueError, match="tempo must be a positive number"):
+        PredictedGrid("tap", tempo=0.0, anchor=0.0)
+
+
+def test_beat_json_has_exactly_the_contract_keys() -> None:
+    beat = BeatEstimate(t=1.23456, reported=1.2, tempo=128.04, downbeat=True, confidence=0.9)
+    assert beat.to_json() == {"t": 1.2346, "reported": 1.2, "tempo": 128.04, "downbeat": True}
+    assert beat.lead == pytest.approx(0.03456)
+
+
+# --- tap ----------------------------------------------------------------------------------------------
+
+
+def test_tap_tempo_fits_a_line_through_uneven_taps() -> None:
+    rng = np.random.default_rng(1)
+    tap = TapTempo()
+    assert tap.grid() is None and tap.state == "listening"
+    taps = 3.0 + 0.5 * np.arange(8) + rng.normal(0.0, 0.01, 8)
+    for t in taps:
+        tap.tap(float(t))
+    grid = tap.grid()
+    assert grid is not None and grid.state == "locked"
+    assert grid.tempo == pytest.approx(120.0, abs=1.5)
+    assert grid.anchor == pytest.approx(6.5, abs=0.02)
+    assert grid.confidence > 0.5
+
+
+def test_tap_counts_a_missed_tap_and_restarts_after_a_pause() -> None:
+    tap = TapTempo()
+    for t in (0.0, 0.5, 1.0, 1.5, 2.5, 3.0):  # the tap at 2.0 was missed
+        tap.tap(t)
+    grid = tap.grid()
+    assert grid is not None and grid.tempo == pytest.approx(120.0, abs=0.01)
+    tap.tap(10.0)  # 7 s later: a new tempo starts
+    assert tap.grid() is None
+    tap.tap(10.4)
+    grid = tap.grid()
+    assert grid is not None and grid.tempo == pytest.approx(150.0)
+
+
+def test_this_is_the_one_sets_the_downbeat() -> None:
+    tap = TapTempo()
+    for t in (0.0, 0.5, 1.0, 1.5):
+        tap.tap(t)
+    grid = tap.downbeat(1.02)  # "the one" on the third tap (a little late)
+    assert grid is not None
+    assert grid.next_downbeat(1.5) == pytest.approx(3.0)
+    assert grid.in_bar(0) == 1  # the anchor (1.5 s) is beat 2
+
+
+# --- MIDI clock, pure ---------------------------------------------------------------------------------
+
+
+def _clock_ticks(fit: ClockFit, t0: float, bpm: float, ticks: int, period: float = 256 / 48000) -> float:
+    """Feed `ticks` clocks at `bpm` from t0, each snapped up to the next JACK period; return the next t."""
+    step = 60.0 / bpm / TICKS_PER_BEAT
+    for k in range(ticks):
+        fit.clock(float(np.ceil((t0 + k * step) / period) * period))
+    return t0 + ticks * step
+
+
+def test_clock_fit_is_steady_despite_period_jitter_and_follows_a_step() -> None:
+    fit = ClockFit()
+    fit.start(0.0)
+    t = _clock_ticks(fit, 0.0123, 120.0, 8 * TICKS_PER_BEAT)
+    assert fit.tempo == pytest.approx(120.0, abs=0.1)
+    t = _clock_ticks(fit, t, 126.0, 4 * TICKS_PER_BEAT)  # a tempo step: followed within 4 beats
+    assert fit.tempo == pytest.approx(126.0, abs=0.1)
+    grid = fit.grid_at(t)
+    assert grid is not None and grid.state == "locked"
+    # 12 beats sent: the newest beat boundary is beat 12 (bar 3, beat 4), 24 ticks before the next tick;
+    # the fit sits half a JACK period (2.7 ms) late, as the snapped arrivals do.
+    assert grid.in_bar(0) == 3 and grid.next_downbeat(t) == pytest.approx(t, abs=0.004)
+    assert grid.anchor == pytest.approx(t - 60.0 / 126.0, abs=0.004)
+
+
+def test_clock_transport_start_stop_continue_song_position() -> None:
+    fit = ClockFit()
+    assert fit.grid_at(0.0) is None and fit.state_at(0.0) == "listening"
+    fit.start(0.0)
+    t = _clock_ticks(fit, 0.0, 120.0, 6 * TICKS_PER_BEAT)  # ticks 0..143: beat 6 starts at tick 144
+    grid = fit.grid_at(t)
+    assert grid is not None and grid.in_bar(0) == 1  # newest beat boundary is beat 5 (0-based 5 = bar 2, beat 2)
+    fit.stop(t)
+    t = _clock_ticks(fit, t, 120.0, 2 * TICKS_PER_BEAT)  # clocks keep coming while stopped
+    assert fit.state_at(t) == "holding"
+    held = fit.grid_at(t)
+    assert held is not None and held.in_bar(0) == 1 and held.confidence < 1
+    fit.song_position(16, t)  # 16 sixteenths = bar 2, beat 1
+    fit.cont(t)
+    t = _clock_ticks(fit, t, 120.0, 1)
+    grid = fit.grid_at(t)
+    assert grid is not None and grid.state == "locked" and grid.in_bar(0) == 0
+    assert fit.state_at(t + 0.6) == "holding"  # the clock went quiet
+    assert fit.state_at(t + 100.0) == "no-beat" and fit.grid_at(t + 100.0) is None
+
+
+# --- MIDI clock over JACK -----------------------------------------------------------------------------
+
+
+@pytest.mark.rig
+@pytest.mark.slow
+def test_midi_clock_from_a_real_jack_port(jack: JackServer) -> None:
+    import rtmidi
+
+    from showctl.live import MidiClockSource
+    from showctl.outputs.midi import midi_api
+
+    with MidiClockSource(api="jack", client="showctl-test-clock") as source:
+        out = rtmidi.MidiOut(rtapi=midi_api("jack"), name="showctl-test-sender")
+        try:
+            ports = out.get_ports()
+            assert source.port_name in ports, ports
+            out.open_port(ports.index(source.port_name))
+            seen: dict[int, float | None] = {}
+
+            def send() -> None:
+                out.send_message([0xFA])  # start
+                t = time.monotonic() + 0.05
+                k = 0
+                for bpm, beats in ((120.0, 8), (126.0, 4)):
+                    for _ in range(beats * TICKS_PER_BEAT):
+                        while (left := t - time.monotonic()) > 0:
+                            time.sleep(left)  # to an absolute deadline: no drift
+                        seen[k] = source.tempo  # everything sent so far has arrived (one JACK period)
+                        out.send_message([0xF8])
+                        k += 1
+                        t += 60.0 / bpm / TICKS_PER_BEAT
+                time.sleep(0.02)
+                seen[k] = source.tempo
+                out.send_message([0xFC])  # stop
+
+            sender = threading.Thread(target=send)
+            sender.start()
+            sender.join(timeout=30)
+        finally:
+            out.close_port()
+            out.delete()
+        steady, stepped = seen[8 * TICKS_PER_BEAT], seen[12 * TICKS_PER_BEAT]
+        assert steady is not None and abs(steady - 120.0) <= 0.1, steady
+        assert stepped is not None and abs(stepped - 126.0) <= 0.1, stepped
+        time.sleep(0.6)
+        assert source.state == "holding"
+        grid = source.grid()
+        assert grid is not None and grid.tempo == pytest.approx(126.0, abs=0.1)
+
+
+@pytest.mark.rig
+def test_missing_midi_clock_port_is_one_line_naming_the_ports(jack: JackServer) -> None:
+    from showctl.live import MidiClockSource
+
+    with pytest.raises(DeviceError) as info:
+        MidiClockSource("no-such-port", api="jack")
+    message = str(info.value)
+    assert message.startswith("MIDI clock input 'no-such-port': no such MIDI port (available: ")
+    assert "\n" not in message
+
+
+# --- the audio tracker --------------------------------------------------------------------------------
+
+
+def test_follow_locks_on_a_house_track_and_commits_ahead() -> None:
+    y, truth = spec("house-128").synthesize()
+    result = follow_signal(y, DEMO_SAMPLE_RATE)
+    s = score_live(result.beats, truth)
+    assert s.beat_f >= 0.97 and s.cmlt >= 0.93, s
+    assert s.tempo_ok and s.lock <= 4.0, s
+    assert s.early_share >= 0.9 and s.error <= 0.010, s
+    assert result.state == "locked"
+    times = [b.t for b in result.beats]
+    assert times == sorted(times) and min(np.diff(times)) > 0.3  # never the same beat twice
+    downbeats = [b.t for b in result.beats if b.downbeat and b.t > 20]
+    true_down = np.asarray(truth.downbeats)
+    assert all(np.min(np.abs(true_down - t)) < 0.07 for t in downbeats)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [s.name for s in CORPUS if not s.held_out])
+def test_follow_on_the_tuning_corpus(name: str) -> None:
+    y, truth = spec(name).synthesize()
+    s = score_live(follow_signal(y, DEMO_SAMPLE_RATE).beats, truth)
+    assert s.beat_f >= 0.9 and s.cmlt >= 0.8 and s.tempo_ok, s
+    assert s.early_share >= 0.9 and s.error <= 0.010, s
+
+
+@pytest.mark.slow
+def test_follow_meets_the_targets_on_the_held_out_corpus() -> None:
+    scores = []
+    for s in CORPUS:
+        if s.held_out:
+            y, truth = s.synthesize()
+            scores.append(score_live(follow_signal(y, DEMO_SAMPLE_RATE).beats, truth))
+    assert np.mean([s.beat_f for s in scores]) >= HELD_OUT_F
+    assert np.mean([s.cmlt for s in scores]) >= HELD_OUT_CMLT
+    assert sum(s.tempo_ok for s in scores) >= len(scores) - 1
+    assert np.mean([s.early_share for s in scores]) >= 0.9
+    assert np.median([s.error for s in scores]) <= 0.010
+
+
+HELD_OUT_F = 0.95  # measured 0.974 (bench_live --held-out); the issue targets 0.97
+HELD_OUT_CMLT = 0.92  # measured 0.947; target 0.93
+
+
+def test_other_sample_rates_and_block_sizes() -> None:
+    import soxr
+
+    y, truth = synthesize_track(128.0, 20.0, DEMO_SAMPLE_RATE, 5, style="warmup")
+    y44 = soxr.resample(y.astype(np.float32), DEMO_SAMPLE_RATE, 44100)
+    for samples, sr, block in ((y44, 44100, 1024), (y, DEMO_SAMPLE_RATE, 256), (y, DEMO_SAMPLE_RATE, 2048)):
+        s = score_live(follow_signal(samples, sr, block=block).beats, truth)
+        assert s.beat_f >= 0.95 and s.tempo_ok, (sr, block, s)
+
+
+@pytest.mark.parametrize("kind", ["silence", "noise"])
+def test_silence_and_noise_give_no_beat(kind: str) -> None:
+    rng = np.random.default_rng(3)
+    sr = DEMO_SAMPLE_RATE
+    y = np.zeros(20 * sr) if kind == "silence" else 0.3 * rng.standard_normal(20 * sr)
+    tracker = AudioBeatTracker(sr)
+    beats = [b for chunk in blocks(y, 512) for b in tracker.process(chunk)]
+    assert beats == [] and tracker.state == "no-beat" and tracker.grid() is None
+
+
+def test_holds_the_grid_when_the_music_stops_then_gives_up() -> None:
+    sr = DEMO_SAMPLE_RATE
+    y, _ = synthesize_track(124.0, 20.0, sr, 7, style="house")
+    tracker = AudioBeatTracker(sr)
+    for chunk in blocks(np.concatenate([y, np.zeros(10 * sr)]), 512):
+        tracker.process(chunk)
+    grid = tracker.grid()
+    assert tracker.state == "holding" and grid is not None
+    assert grid.tempo == pytest.approx(124.0, rel=0.01) and grid.confidence < 0.5
+    for chunk in blocks(np.zeros(20 * sr), 512):
+        tracker.process(chunk)
+    assert tracker.state == "no-beat" and tracker.grid() is None
+
+
+# --- the CLI contract ---------------------------------------------------------------------------------
+
+
+def showctl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "showctl.cli.main", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "COLUMNS": "200"}, check=False)
+
+
+def test_follow_json_contract(tmp_path: Path) -> None:
+    y, truth = synthesize_track(128.0, 15.0, DEMO_SAMPLE_RATE, 9, style="house")
+    wav = tmp_path / "house.wav"
+    sf.write(str(wav), y, DEMO_SAMPLE_RATE, subtype="PCM_16")
+    result = showctl("follow", str(wav), "--json", "--block", "512")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data and all(set(item) == {"t", "reported", "tempo", "downbeat"} for item in data)
+    assert all(isinstance(item["downbeat"], bool) for item in data)
+    assert sum(item["reported"] < item["t"] for item in data) == len(data)
+    assert abs(np.median([item["tempo"] for item in data]) - 128.0) < 1.0
+    # After the drums stop the grid is held (beats keep coming, as the lights should): check those before.
+    late = [item["t"] for item in data if 6 < item["t"] < truth.beats[-1] + 0.07]
+    assert all(np.min(np.abs(np.asarray(truth.beats) - t)) < 0.07 for t in late)
+
+
+def test_follow_mistakes_are_one_line(tmp_path: Path) -> None:
+    result = showctl("follow", str(tmp_path / "nope.wav"))
+    assert (result.returncode, result.stderr) == (1, f"showctl: {tmp_path / 'nope.wav'}: no such file\n")
+    result = showctl("follow", "x.wav", "--block", "0")
+    assert result.returncode == 2 and "must be 16 to 65536 samples: '0'" in result.stderr
