@@ -3,17 +3,25 @@
 Text forms are a CLI contract (`showctl timeline --json`, `showctl simulate` logs):
 OSC is `/address arg1 arg2`, MIDI is mido's `str(msg)` (`note_on channel=0 note=60 velocity=127 time=0`),
 and MIDI real-time messages without data are their bare type (`clock`, `start`, `stop`, `continue`).
+DMX is `@fixture-or-group attribute=value ...` (`@front-pars dimmer=80% color=red fade=2s`).
 """
 
 from __future__ import annotations
 
+import difflib
 import math
+import re
 import shlex
 from dataclasses import dataclass
 
 import mido
 
-__all__ = ["REALTIME_TYPES", "MidiMessage", "OscArg", "OscMessage", "OutMessage", "format_osc_arg"]
+from showctl.units import parse_clock, parse_percent
+
+__all__ = [
+    "DMX_COLORS", "DMX_LEVELS", "REALTIME_TYPES", "DmxMessage", "MidiMessage", "OscArg", "OscMessage", "OutMessage",
+    "format_osc_arg",
+]
 
 OscArg = int | float | str
 
@@ -111,4 +119,105 @@ class MidiMessage:
         return self.text
 
 
-OutMessage = OscMessage | MidiMessage
+# What a DMX message may set, fixture-independent, each 0..1 (`dimmer=80%`); `color=` sets red/green/blue.
+DMX_LEVELS = ("dimmer", "red", "green", "blue", "white", "amber", "uv", "pan", "tilt", "strobe", "color_wheel",
+              "gobo", "zoom", "focus", "speed", "haze", "fan", "control")
+DMX_COLORS: dict[str, tuple[float, float, float]] = {
+    "white": (1.0, 1.0, 1.0), "warm": (1.0, 0.6, 0.25), "red": (1.0, 0.0, 0.0), "orange": (1.0, 0.35, 0.0),
+    "amber": (1.0, 0.5, 0.0), "yellow": (1.0, 1.0, 0.0), "green": (0.0, 1.0, 0.0), "cyan": (0.0, 1.0, 1.0),
+    "blue": (0.0, 0.0, 1.0), "purple": (0.5, 0.0, 1.0), "magenta": (1.0, 0.0, 1.0), "pink": (1.0, 0.3, 0.6),
+    "black": (0.0, 0.0, 0.0),
+}
+_DMX_TARGET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def _dmx_level(text: str, key: str, token: str) -> float:
+    try:
+        return parse_percent(token if token.endswith("%") else float(token))
+    except ValueError:
+        raise ValueError(f"'{text}': {key}={token}: expected a level from 0% to 100%") from None
+
+
+@dataclass(frozen=True)
+class DmxMessage:
+    """Fixture-independent values for a fixture or a group of the rig's DMX patch.
+
+    `levels` are 0..1 per attribute (DMX_LEVELS); `color` is a name from DMX_COLORS or `#rrggbb`;
+    `fade` moves there over that many seconds; `flash` jumps there and falls back to the look underneath
+    over that many seconds (a pulse). Which channels that means is the fixture type's business.
+    """
+
+    target: str
+    levels: tuple[tuple[str, float], ...] = ()
+    color: str | None = None
+    fade: float = 0.0
+    flash: float = 0.0
+
+    @classmethod
+    def parse(cls, text: str) -> DmxMessage:
+        """`@front-pars dimmer=80% color=red fade=2s` → DmxMessage; raises ValueError with a readable reason."""
+        tokens = text.split()
+        if not tokens or not tokens[0].startswith("@"):
+            raise ValueError(f"a DMX message starts with '@fixture-or-group': {text!r}")
+        target = tokens[0][1:]
+        if not _DMX_TARGET.match(target):
+            raise ValueError(f"not a fixture or group name: {tokens[0]!r}")
+        levels: dict[str, float] = {}
+        color: str | None = None
+        times = {"fade": 0.0, "flash": 0.0}
+        seen: set[str] = set()
+        for token in tokens[1:]:
+            key, sep, value = token.partition("=")
+            if not sep or not value:
+                raise ValueError(f"'{text}': expected attribute=value, got {token!r}")
+            if key in seen:
+                raise ValueError(f"'{text}': {key} is given twice")
+            seen.add(key)
+            if key == "color":
+                if value.lower() not in DMX_COLORS and not _HEX_COLOR.match(value):
+                    raise ValueError(f"'{text}': unknown colour {value!r} (colours: {', '.join(DMX_COLORS)}, "
+                                     "or #rrggbb)")
+                color = value.lower()
+            elif key in times:
+                try:
+                    times[key] = parse_clock(value)
+                except ValueError:
+                    raise ValueError(f"'{text}': {key}={value}: expected a time like 2s or 0.25s") from None
+            elif key in DMX_LEVELS:
+                levels[key] = _dmx_level(text, key, value)
+            else:
+                close = difflib.get_close_matches(key, [*DMX_LEVELS, "color", "fade", "flash"], n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise ValueError(f"'{text}': unknown DMX attribute '{key}'{hint}")
+        if not levels and color is None:
+            raise ValueError(f"'{text}': set at least one value (e.g. dimmer=80% or color=red)")
+        if color is not None and {"red", "green", "blue"} & set(levels):
+            raise ValueError(f"'{text}': give either color= or red/green/blue levels, not both")
+        if times["fade"] and times["flash"]:
+            raise ValueError(f"'{text}': give either fade= or flash=, not both")
+        return cls(target, tuple(levels.items()), color, times["fade"], times["flash"])
+
+    @property
+    def rgb(self) -> tuple[float, float, float] | None:
+        """The colour as red, green, blue levels (0..1), or None when the message sets no colour."""
+        if self.color is None:
+            return None
+        if self.color.startswith("#"):
+            return (int(self.color[1:3], 16) / 255, int(self.color[3:5], 16) / 255, int(self.color[5:7], 16) / 255)
+        return DMX_COLORS[self.color]
+
+    @property
+    def attributes(self) -> tuple[str, ...]:
+        """What this message sets (`color` stands for red, green and blue)."""
+        return (*(k for k, _ in self.levels), *(("color",) if self.color is not None else ()))
+
+    def __str__(self) -> str:
+        parts = [f"@{self.target}", *(f"{k}={round(v * 100, 3):g}%" for k, v in self.levels)]
+        parts += [f"color={self.color}"] if self.color is not None else []
+        parts += [f"fade={self.fade:g}s"] if self.fade else []
+        parts += [f"flash={self.flash:g}s"] if self.flash else []
+        return " ".join(parts)
+
+
+OutMessage = OscMessage | MidiMessage | DmxMessage

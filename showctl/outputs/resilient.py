@@ -20,12 +20,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from showctl.errors import DeviceError
-from showctl.messages import OscMessage, OutMessage
+from showctl.messages import DmxMessage, OscMessage, OutMessage
 from showctl.outputs.base import Output
 from showctl.outputs.profiles import TRANSPORT_TYPES
+
+if TYPE_CHECKING:
+    from showctl.outputs.rig import Rig
 
 __all__ = ["Checkable", "ResilientOutput", "open_resilient_output", "state_key"]
 
@@ -43,6 +46,8 @@ def state_key(message: OutMessage) -> tuple[str, ...] | None:
     """What a message sets on the receiver (its state), or None when it is momentary (notes, clock)."""
     if isinstance(message, OscMessage):
         return ("osc", message.address)
+    if isinstance(message, DmxMessage):  # a flash falls back by itself: momentary
+        return None if message.flash else ("dmx", message.target, *sorted(message.attributes))
     if message.type in TRANSPORT_TYPES or message.type in ("note_on", "note_off", "sysex"):
         return None
     msg = message.to_mido()
@@ -247,19 +252,31 @@ class ResilientOutput:
 
 
 def open_resilient_output(name: str, config: object, *, on_status: Callable[[str], None] | None = None,
-                          **options: float) -> ResilientOutput:
-    """`ResilientOutput` for one rig output config (OSC or MIDI)."""
+                          rig: Rig | None = None, **options: float) -> ResilientOutput:
+    """`ResilientOutput` for one rig output config (OSC, MIDI, or DMX: that needs the `rig` for its patch)."""
     from showctl.outputs.midi import MidiOutput
     from showctl.outputs.osc import OscOutput
-    from showctl.outputs.rig import MidiOutputConfig, OscOutputConfig, device_label
+    from showctl.outputs.rig import DmxOutputConfig, MidiOutputConfig, OscOutputConfig, device_label
 
-    if isinstance(config, OscOutputConfig):
+    if isinstance(config, DmxOutputConfig):
+        if rig is None or rig.outputs.get(name) != config:
+            raise TypeError(f"a DMX output needs the rig it is patched in: open_resilient_output({name!r}, config, "
+                            "rig=rig)")
+        from showctl.outputs.dmx import open_dmx_output
+
+        dmx_rig = rig
+
+        def open_dmx() -> Output:
+            return open_dmx_output(name, dmx_rig)
+
+        opener: Callable[[], Output] = open_dmx
+    elif isinstance(config, OscOutputConfig):
         osc_config = config
 
         def open_osc() -> Output:
             return OscOutput(name, osc_config)
 
-        opener: Callable[[], Output] = open_osc
+        opener = open_osc
     elif isinstance(config, MidiOutputConfig):
         midi_config = config
 

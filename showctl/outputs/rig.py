@@ -32,13 +32,22 @@ from pydantic import (
 )
 
 from showctl.errors import Problem, ProblemsError
-from showctl.messages import MidiMessage, OscMessage, OutMessage
+from showctl.messages import DmxMessage, MidiMessage, OscMessage, OutMessage
+from showctl.outputs.dmx_rig import (
+    DmxOutputConfig,
+    Fixture,
+    FixtureType,
+    GroupMembers,
+    dmx_message_problem,
+    patch_problems,
+)
 from showctl.outputs.profiles import MIDI_PROFILES, OSC_PROFILES, MidiProfile, OscProfile
 from showctl.schema import did_you_mean, validate_document
 from showctl.units import parse_percent
 from showctl.yamlfile import YamlDocument, load_yaml
 
 __all__ = [
+    "DmxOutputConfig",
     "Message",
     "Messages",
     "MidiOutputConfig",
@@ -56,11 +65,13 @@ class Strict(BaseModel):
 
 
 def parse_message(item: object) -> OutMessage:
-    """An OSC (`/address args`) or MIDI (mido text: `note_on note=60`) message."""
-    if isinstance(item, OscMessage | MidiMessage):
+    """An OSC (`/address args`), DMX (`@group dimmer=80%`) or MIDI (mido text: `note_on note=60`) message."""
+    if isinstance(item, OscMessage | MidiMessage | DmxMessage):
         return item
     if not isinstance(item, str):
         raise ValueError(f"expected a message like '/showctl/scene 1' or 'note_on note=60', got {item!r}")
+    if item.strip().startswith("@"):
+        return DmxMessage.parse(item)
     return OscMessage.parse(item) if item.strip().startswith("/") else MidiMessage.parse(item)
 
 
@@ -132,7 +143,7 @@ class MidiOutputConfig(Strict):
         return self.midi_profile.problem(message) if isinstance(message, MidiMessage) else None
 
 
-OutputConfig = Annotated[OscOutputConfig | MidiOutputConfig, Field(discriminator="transport")]
+OutputConfig = Annotated[OscOutputConfig | MidiOutputConfig | DmxOutputConfig, Field(discriminator="transport")]
 
 
 class Rig(Strict):
@@ -143,6 +154,9 @@ class Rig(Strict):
     blackout: dict[str, Messages] = Field(default_factory=dict, description="the instructor's blackout key")
     floor_scene: dict[str, Messages] = Field(
         default_factory=dict, description="the look that keeps floor_light: blackout during backwards segments")
+    fixture_types: dict[str, FixtureType] = Field(default_factory=dict, description="DMX fixture models (channels)")
+    fixtures: dict[str, Fixture] = Field(default_factory=dict, description="DMX patch: type, universe, address")
+    groups: dict[str, GroupMembers] = Field(default_factory=dict, description="named sets of fixtures")
 
     @model_validator(mode="after")
     def _safe_scene_covers_outputs(self) -> Rig:
@@ -156,10 +170,12 @@ class Rig(Strict):
         return self.outputs[output].transport
 
 
-def device_label(name: str, config: OscOutputConfig | MidiOutputConfig) -> str:
+def device_label(name: str, config: OscOutputConfig | MidiOutputConfig | DmxOutputConfig) -> str:
     """How errors name an output: `output 'console' (OSC 127.0.0.1:9000)`."""
     if isinstance(config, OscOutputConfig):
         return f"output '{name}' (OSC {config.host}:{config.port})"
+    if isinstance(config, DmxOutputConfig):
+        return f"output '{name}' (DMX {config.protocol} {config.host}:{config.udp_port})"
     return f"output '{name}' (MIDI port '{config.port}')"
 
 
@@ -176,13 +192,18 @@ def check_messages_for_outputs(
             continue
         transport = rig.transport_of(output)
         for i, message in enumerate(messages):
-            kind = "osc" if isinstance(message, OscMessage) else "midi"
+            kind = "osc" if isinstance(message, OscMessage) else "dmx" if isinstance(message, DmxMessage) else "midi"
             if kind != transport:
                 problems.append(Problem(doc.location((*node, output, i)),
                                         f"{what}: output '{output}' is {transport.upper()}, "
                                         f"but '{message}' is a {kind.upper()} message"))
                 continue
             config = rig.outputs[output]
+            if isinstance(config, DmxOutputConfig):
+                reason = dmx_message_problem(rig, output, message) if isinstance(message, DmxMessage) else None
+                if reason is not None:
+                    problems.append(Problem(doc.location((*node, output, i)), f"{what}: output '{output}': {reason}"))
+                continue
             reason = config.problem(message)
             if reason is not None:
                 problems.append(Problem(doc.location((*node, output, i)),
@@ -207,6 +228,7 @@ def load_rig(path: str | Path) -> Rig:
     problems = check_messages_for_outputs(doc, ("safe_scene",), rig.safe_scene, rig, "safe_scene")
     problems += check_messages_for_outputs(doc, ("blackout",), rig.blackout, rig, "blackout")
     problems += check_messages_for_outputs(doc, ("floor_scene",), rig.floor_scene, rig, "floor_scene")
+    problems += [Problem(doc.location(node, key=key), message) for node, key, message in patch_problems(rig)]
     if problems:
         raise ProblemsError(problems)
     return rig

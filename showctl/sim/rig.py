@@ -1,7 +1,8 @@
 """The simulated rig: the receiving side of the real transports, recording everything that arrives.
 
 OSC: a UDP server on 127.0.0.1 per OSC output (python-osc). MIDI: a JACK MIDI input port per MIDI output
-(python-rtmidi, UNIX_JACK API: ALSA has no sequencer on machines without a sound card).
+(python-rtmidi, UNIX_JACK API: ALSA has no sequencer on machines without a sound card). DMX: a UDP socket on
+127.0.0.1 that reads frames as olad would (OSC blob or sACN) and records the slots each frame changed.
 Product code never imports this package; the CLI and the tests do.
 """
 
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -19,12 +22,13 @@ from typing import Any
 import mido
 import rtmidi
 from pythonosc.dispatcher import Dispatcher
+from pythonosc.osc_message import OscMessage as DecodedOsc
 from pythonosc.osc_server import BlockingOSCUDPServer
 
 from showctl.errors import DeviceError
 from showctl.messages import MidiMessage, OscArg, OscMessage
 from showctl.outputs.midi import midi_api
-from showctl.outputs.rig import MidiOutputConfig, OscOutputConfig, OutputConfig, Rig
+from showctl.outputs.rig import DmxOutputConfig, MidiOutputConfig, OscOutputConfig, OutputConfig, Rig
 
 __all__ = ["Received", "SimulatedRig"]
 
@@ -32,7 +36,7 @@ __all__ = ["Received", "SimulatedRig"]
 @dataclass(frozen=True)
 class Received:
     output: str
-    transport: str  # "osc" | "midi"
+    transport: str  # "osc" | "midi" | "dmx" (DMX: `universe 1: 3=255 4=0`, the slots a frame changed)
     message: str  # same text form as the timeline's
     arrival: float  # time.monotonic() when it arrived
 
@@ -55,6 +59,8 @@ class SimulatedRig:
         self._threads: list[threading.Thread] = []
         self._midi_ins: list[Any] = []
         self._rewired: dict[str, OutputConfig] = {}
+        self._sockets: list[socket.socket] = []
+        self.dmx: dict[tuple[str, int], bytes] = {}  # (output, universe) → the last frame received
 
     def _record(self, output: str, transport: str, text: str) -> None:
         item = Received(output, transport, text, time.monotonic())
@@ -102,11 +108,42 @@ class SimulatedRig:
         self._midi_ins.append(midi_in)
         self._rewired[name] = config.model_copy(update={"port": f"{client}:in", "api": "jack", "latency_ms": 0.0})
 
+    def _start_dmx(self, name: str, config: DmxOutputConfig) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(0.05)
+        self._sockets.append(sock)
+
+        def serve() -> None:
+            while sock.fileno() >= 0:
+                try:
+                    frame = _dmx_frame(sock.recv(2048), config.protocol)
+                except (TimeoutError, ValueError, IndexError, struct.error):
+                    continue
+                except OSError:
+                    return  # closed
+                if frame is None:
+                    continue
+                universe, data = frame
+                before = self.dmx.get((name, universe), bytes(512))
+                self.dmx[(name, universe)] = data
+                changed = [f"{i + 1}={v}" for i, (v, old) in enumerate(zip(data, before, strict=False)) if v != old]
+                if changed:
+                    self._record(name, "dmx", f"universe {universe}: {' '.join(changed)}")
+
+        thread = threading.Thread(target=serve, name=f"sim-dmx-{name}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        port = sock.getsockname()[1]
+        self._rewired[name] = config.model_copy(update={"host": "127.0.0.1", "port": port, "latency_ms": 0.0})
+
     def __enter__(self) -> SimulatedRig:
         try:
             for name, config in self.rig.outputs.items():
                 if isinstance(config, OscOutputConfig):
                     self._start_osc(name, config)
+                elif isinstance(config, DmxOutputConfig):
+                    self._start_dmx(name, config)
                 else:
                     self._start_midi(name, config)
         except BaseException:
@@ -134,6 +171,8 @@ class SimulatedRig:
         for server in self._servers:
             server.shutdown()
             server.server_close()
+        for sock in self._sockets:
+            sock.close()
         for midi_in in self._midi_ins:
             midi_in.cancel_callback()
         if self._midi_ins:
@@ -143,10 +182,23 @@ class SimulatedRig:
         for midi_in in self._midi_ins:
             midi_in.close_port()
             midi_in.delete()
-        self._servers, self._midi_ins = [], []
+        self._servers, self._midi_ins, self._sockets = [], [], []
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
+
+
+def _dmx_frame(datagram: bytes, protocol: str) -> tuple[int, bytes] | None:
+    """(universe, 512 slots) from an OLA OSC blob (`/dmx/universe/N`) or an sACN data packet."""
+    if protocol == "osc":
+        message = DecodedOsc(datagram)
+        if not message.address.startswith("/dmx/universe/") or not isinstance(message.params[0], bytes):
+            return None
+        return int(message.address.rsplit("/", 1)[1]), bytes(message.params[0]).ljust(512, b"\0")[:512]
+    if datagram[4:16] != b"ASC-E1.17\0\0\0" or datagram[125] != 0:
+        return None  # not E1.31, or not dimmer data (start code 0)
+    universe, count = struct.unpack("!H", datagram[113:115])[0], struct.unpack("!H", datagram[123:125])[0]
+    return universe, datagram[126:125 + count].ljust(512, b"\0")[:512]
 
 
 _instances = itertools.count(1)

@@ -1,0 +1,307 @@
+"""DMX to olad: whole universes at a steady frame rate, over OLA's OSC input or sACN (E1.31), unicast.
+
+`send()` only changes the state (levels per fixture attribute, with fades and flashes); a frame thread
+renders every universe and sends it on absolute deadlines (`t0 + n / frame_rate`), so a change goes out in
+the next frame, at most one frame period after it was sent, and a fade moves a step every frame.
+`close()` sends the rig's safe frame a few times, one frame apart, so one lost packet cannot leave the room
+strobing. Errors from the frame thread (olad gone: ICMP "port unreachable") surface on the next `send()`
+and in `check()`, so the player and the resilient wrapper see them like any other output's.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import struct
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from showctl.errors import DeviceError
+from showctl.messages import DMX_COLORS, DmxMessage, OutMessage
+from showctl.outputs.dmx_rig import (
+    COLOR_CHANNELS,
+    SNAP_CHANNELS,
+    UNIVERSE_SIZE,
+    DmxOutputConfig,
+    DmxPatch,
+    PatchedFixture,
+    build_patch,
+    patch_problems,
+)
+from showctl.outputs.rig import Rig, device_label
+
+__all__ = [
+    "SAFE_REPEATS", "DmxOutput", "DmxState", "E131Sender", "open_dmx_output", "osc_universe_packet", "render_messages",
+]
+
+SAFE_REPEATS = 5  # safe frames sent by close(), one frame period apart
+_PROBE_WAIT = 0.02  # s for an ICMP "port unreachable" to come back after the first frame
+
+
+@dataclass
+class _Level:
+    """One attribute of one fixture: where it is going (a fade) and a flash on top that falls back."""
+
+    start: float
+    target: float
+    t0: float = 0.0
+    fade: float = 0.0
+    flash_peak: float | None = None
+    flash_t0: float = 0.0
+    flash_length: float = 0.0
+
+    def base(self, t: float) -> float:
+        if self.fade <= 0 or t >= self.t0 + self.fade:
+            return self.target
+        return self.start + (self.target - self.start) * max(0.0, t - self.t0) / self.fade
+
+    def at(self, t: float) -> float:
+        base = self.base(t)
+        if self.flash_peak is None or t >= self.flash_t0 + self.flash_length:
+            return base
+        left = 1.0 - max(0.0, t - self.flash_t0) / self.flash_length
+        return base + (self.flash_peak - base) * left
+
+
+def _nearest_wheel_slot(fixture: PatchedFixture, rgb: tuple[float, float, float]) -> int:
+    colors = fixture.type.colors
+    name = min(colors, key=lambda c: sum((a - b) ** 2 for a, b in zip(DMX_COLORS[c], rgb, strict=True)))
+    return colors[name]
+
+
+class DmxState:
+    """Levels (0..1) per fixture attribute of the fixtures on `universes`; renders DMX frames at a time t."""
+
+    def __init__(self, patch: DmxPatch, universes: Sequence[int]) -> None:
+        self.patch = patch
+        self.universes = tuple(universes)
+        self.fixtures = tuple(patch.on(self.universes))
+        self._levels: dict[tuple[str, str], _Level] = {}
+        self.version = 0  # bumped by every apply(): frames say which state they carried
+
+    def _level(self, fixture: PatchedFixture, attribute: str) -> _Level:
+        key = (fixture.name, attribute)
+        if key not in self._levels:
+            default = fixture.type.default(attribute)
+            self._levels[key] = _Level(default, default)
+        return self._levels[key]
+
+    def _values(self, fixture: PatchedFixture, message: DmxMessage) -> dict[str, float]:
+        values = {k: v for k, v in message.levels if fixture.type.takes(k)}
+        rgb = message.rgb
+        if rgb is not None:
+            if {"red", "green", "blue"} <= set(fixture.type.channels):
+                values.update(zip(("red", "green", "blue"), rgb, strict=True))
+            elif fixture.type.colors and message.color is not None:
+                slot = fixture.type.colors.get(message.color)
+                values["color_wheel"] = (slot if slot is not None else _nearest_wheel_slot(fixture, rgb)) / 255
+        return values
+
+    def apply(self, message: DmxMessage, t: float, *, instant: bool = False) -> None:
+        """Start `message` at time `t` (KeyError: no such fixture or group)."""
+        for fixture in self.patch.targets(message.target):
+            if fixture.universe not in self.universes:
+                continue
+            for attribute, value in self._values(fixture, message).items():
+                level = self._level(fixture, attribute)
+                if message.flash and not instant:
+                    level.flash_peak, level.flash_t0, level.flash_length = value, t, message.flash
+                    continue
+                fade = 0.0 if instant or attribute in SNAP_CHANNELS else message.fade
+                level.start, level.target, level.t0, level.fade = level.base(t), value, t, fade
+                if instant:
+                    level.flash_peak = None
+        self.version += 1
+
+    def _at(self, fixture: PatchedFixture, attribute: str, t: float) -> float:
+        level = self._levels.get((fixture.name, attribute))
+        if level is None:
+            return fixture.type.default(attribute)
+        return min(1.0, max(0.0, level.at(t)))
+
+    def render(self, t: float) -> dict[int, bytes]:
+        """Every universe's 512 slots at time `t`."""
+        frames = {u: bytearray(UNIVERSE_SIZE) for u in self.universes}
+        for fixture in self.fixtures:
+            channels = fixture.type.channels
+            frame = frames[fixture.universe]
+            virtual_dimmer = "dimmer" not in channels
+            dimmer = self._at(fixture, "dimmer", t) if virtual_dimmer else 1.0
+            for offset, kind in enumerate(channels):
+                slot = fixture.address - 1 + offset
+                if kind == "unused":
+                    continue
+                if kind in ("pan_fine", "tilt_fine"):
+                    frame[slot] = round(self._at(fixture, kind[:-5], t) * 65535) & 0xFF
+                elif kind in ("pan", "tilt") and f"{kind}_fine" in channels:
+                    frame[slot] = round(self._at(fixture, kind, t) * 65535) >> 8
+                elif kind in COLOR_CHANNELS:
+                    frame[slot] = round(self._at(fixture, kind, t) * dimmer * 255)
+                else:
+                    frame[slot] = round(self._at(fixture, kind, t) * 255)
+        return {u: bytes(f) for u, f in frames.items()}
+
+
+def render_messages(patch: DmxPatch, universes: Sequence[int], messages: Iterable[DmxMessage]) -> dict[int, bytes]:
+    """The frames `messages` give from the fixtures' defaults, fades and flashes left out (the safe frame)."""
+    state = DmxState(patch, universes)
+    for message in messages:
+        state.apply(message, 0.0, instant=True)
+    return state.render(0.0)
+
+
+def _osc_string(text: str) -> bytes:
+    raw = text.encode("ascii")
+    return raw + b"\0" * (4 - len(raw) % 4)
+
+
+def osc_universe_packet(universe: int, data: bytes) -> bytes:
+    """OLA's OSC input: `/dmx/universe/N` with one blob argument, one byte a slot from slot 1."""
+    return (_osc_string(f"/dmx/universe/{universe}") + _osc_string(",b") + struct.pack(">i", len(data)) + data
+            + b"\0" * (-len(data) % 4))
+
+
+class E131Sender:
+    """sACN (ANSI E1.31) data packets: 512 slots, start code 0, a sequence number per universe."""
+
+    def __init__(self, source_name: str, priority: int = 100, cid: bytes | None = None) -> None:
+        self.cid = cid if cid is not None else uuid.uuid4().bytes
+        self.source = source_name.encode("utf-8")[:63].ljust(64, b"\0")
+        self.priority = priority
+        self._sequence: dict[int, int] = {}
+
+    def packet(self, universe: int, data: bytes) -> bytes:
+        sequence = self._sequence.get(universe, 0)
+        self._sequence[universe] = (sequence + 1) % 256
+        values = b"\0" + data  # start code 0: dimmer data
+        dmp = struct.pack("!HBBHHH", 0x7000 | (10 + len(values)), 0x02, 0xA1, 0, 1, len(values)) + values
+        framing = (struct.pack("!HI", 0x7000 | (77 + len(dmp)), 0x00000002) + self.source
+                   + struct.pack("!BHBBH", self.priority, 0, sequence, 0, universe) + dmp)
+        return (struct.pack("!HH12s", 0x0010, 0x0000, b"ASC-E1.17\0\0\0")
+                + struct.pack("!HI", 0x7000 | (22 + len(framing)), 0x00000004) + self.cid + framing)
+
+
+class DmxOutput:
+    """A rig's `transport: dmx` output. `safe` is the rig's safe scene for it: the look before the first
+    message and the frame `close()` leaves behind."""
+
+    def __init__(self, name: str, config: DmxOutputConfig, patch: DmxPatch, safe: Sequence[DmxMessage] = ()) -> None:
+        self.name = name
+        self.latency = config.latency_ms / 1000.0
+        self.device = device_label(name, config)
+        self.config = config
+        self.period = 1.0 / config.frame_rate
+        self.safe = tuple(safe)
+        self.frames: deque[tuple[float, int]] = deque(maxlen=10_000)  # (monotonic send time, state version)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._closed = False
+        self._error: tuple[float, str] | None = None
+        self._e131 = E131Sender(f"showctl {name}", config.priority)
+        self._state = DmxState(patch, config.universes)
+        for message in self.safe:
+            self._state.apply(message, 0.0, instant=True)
+        try:
+            info = socket.getaddrinfo(config.host, config.udp_port, type=socket.SOCK_DGRAM)[0]
+        except socket.gaierror as err:
+            raise DeviceError(self.device, f"cannot resolve host ({err.strerror})") from None
+        self._socket = socket.socket(info[0], socket.SOCK_DGRAM)
+        try:
+            self._socket.connect(info[4])
+            self._send_frame(time.monotonic(), raise_errors=True)
+            time.sleep(_PROBE_WAIT)  # not scheduling: letting an ICMP "port unreachable" come back
+            self._raise_pending()
+        except OSError as err:
+            self._socket.close()
+            plugin = "OSC" if config.protocol == "osc" else "E1.31 (sACN)"
+            raise DeviceError(self.device, f"not reachable ({err.strerror or err}); olad must be running with its "
+                                           f"{plugin} plugin on UDP port {config.udp_port}") from None
+        self._thread = threading.Thread(target=self._run, name=f"dmx-{name}", daemon=True)
+        self._thread.start()
+
+    # -- the player's side ------------------------------------------------------------------------------
+    def send(self, message: OutMessage) -> None:
+        if not isinstance(message, DmxMessage):
+            raise TypeError(f"{self.device} cannot send {message}: not a DMX message")
+        with self._lock:
+            try:
+                self._state.apply(message, time.monotonic())
+            except KeyError:
+                raise DeviceError(self.device, f"no fixture or group '{message.target}' in the patch") from None
+        self.check()
+
+    def check(self) -> None:
+        """Raise DeviceError when recent frames did not reach the receiver (ICMP "port unreachable")."""
+        error = self._error
+        if error is not None and time.monotonic() - error[0] < max(0.25, 4 * self.period):
+            raise DeviceError(self.device, f"frames not delivered ({error[1]}); has olad stopped?")
+
+    @property
+    def version(self) -> int:
+        """The state's version: a frame carrying version ≥ v carries every change sent up to v."""
+        with self._lock:
+            return self._state.version
+
+    def close(self) -> None:
+        """Stop the frames and leave the safe frame, sent SAFE_REPEATS times one frame apart."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        self._thread.join(timeout=2)
+        with self._lock:
+            for message in self.safe:
+                self._state.apply(message, 0.0, instant=True)
+        start = time.monotonic()
+        for i in range(SAFE_REPEATS):
+            time.sleep(max(0.0, start + i * self.period - time.monotonic()))
+            self._send_frame(time.monotonic(), raise_errors=False)
+        self._socket.close()
+
+    # -- frames -----------------------------------------------------------------------------------------
+    def _raise_pending(self) -> None:
+        code = self._socket.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            raise OSError(code, os.strerror(code))
+
+    def _send_frame(self, now: float, *, raise_errors: bool) -> None:
+        with self._lock:
+            frames = self._state.render(now)
+            version = self._state.version
+        try:
+            for universe, data in frames.items():
+                if self.config.protocol == "osc":
+                    self._socket.send(osc_universe_packet(universe, data))
+                else:
+                    self._socket.send(self._e131.packet(universe, data))
+        except OSError as err:
+            if raise_errors:
+                raise
+            self._error = (time.monotonic(), err.strerror or str(err))
+            return
+        self.frames.append((time.monotonic(), version))
+
+    def _run(self) -> None:
+        deadline = time.monotonic() + self.period
+        while not self._stop.wait(max(0.0, deadline - time.monotonic())):
+            now = time.monotonic()
+            self._send_frame(now, raise_errors=False)
+            deadline += self.period
+            if deadline <= now:  # stalled for more than a frame: skip the missed frames, do not burst them
+                deadline += math.ceil((now - deadline) / self.period) * self.period
+
+
+def open_dmx_output(name: str, rig: Rig) -> DmxOutput:
+    """The rig's DMX output `name`, its patch and safe scene taken from the rig."""
+    config = rig.outputs[name]
+    assert isinstance(config, DmxOutputConfig)
+    problems = patch_problems(rig)
+    if problems:  # load_rig reports these with locations; a rig built in code gets the first one here
+        raise DeviceError(device_label(name, config), f"the rig's DMX patch has problems: {problems[0][2]}")
+    safe = tuple(m for m in rig.safe_scene.get(name, ()) if isinstance(m, DmxMessage))
+    return DmxOutput(name, config, build_patch(rig), safe)
