@@ -32,6 +32,7 @@ __all__ = [
     "analyze_file",
     "analyze_paths",
     "apply_overrides",
+    "read_audio",
 ]
 
 # Everything is analysed at 22050 Hz: beats live below 11 kHz, and half the samples halve the work.
@@ -41,8 +42,8 @@ SAMPLE_RATE = 22050
 ProgressCallback = Callable[[str, int, int, bool], None]
 
 
-def _read_audio(path: Path) -> tuple[npt.NDArray[np.float32], int]:
-    """Mono float32 samples at `SAMPLE_RATE`. Raises `AnalysisError` for anything a user can fix."""
+def read_audio(path: Path) -> tuple[npt.NDArray[np.float32], int]:
+    """Mono float32 samples at the file's own rate. Raises `AnalysisError` for anything a user can fix."""
     import soundfile as sf
 
     if not path.exists():
@@ -57,7 +58,12 @@ def _read_audio(path: Path) -> tuple[npt.NDArray[np.float32], int]:
         raise AnalysisError(path, f"cannot read audio ({reason[:1].lower()}{reason[1:]})") from None
     except (sf.SoundFileError, RuntimeError, ValueError, OSError) as err:
         raise AnalysisError(path, f"cannot read audio ({err})") from None
-    mono = np.asarray(data.mean(axis=1), dtype=np.float32)
+    return np.asarray(data.mean(axis=1), dtype=np.float32), int(sr)
+
+
+def _read_audio(path: Path) -> tuple[npt.NDArray[np.float32], int]:
+    """Mono float32 samples at `SAMPLE_RATE`."""
+    mono, sr = read_audio(path)
     if sr != SAMPLE_RATE and len(mono) > 0:
         import librosa  # only needed off the 22050 Hz path; importing it costs a second or two
 

@@ -34,6 +34,7 @@ __all__ = [
     "beat_f_measure",
     "ensure_demo_tracks",
     "synthesize_track",
+    "write_tracks",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -487,13 +488,14 @@ def beat_f_measure(estimated: Sequence[float], reference: Sequence[float], windo
     return f_measure(estimated, reference, window)
 
 
-def ensure_demo_tracks(directory: Path, on_written: Callable[[Path], None] | None = None) -> list[Path]:
-    """Write the demo WAVs and their `.truth.json` into `directory` where missing; return the WAV paths."""
+def write_tracks(directory: Path, specs: Sequence[DemoSpec],
+                 on_written: Callable[[Path], None] | None = None) -> list[Path]:
+    """Write each spec's WAV and `.truth.json` into `directory` where missing; return the WAV paths."""
     import soundfile as sf  # deferred: importing the analysis package should not need libsndfile loaded
 
     directory.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
-    for spec in DEMO_TRACKS:
+    for spec in specs:
         wav = directory / f"{spec.name}.wav"
         truth_path = directory / f"{spec.name}.truth.json"
         paths.append(wav)
@@ -504,7 +506,10 @@ def ensure_demo_tracks(directory: Path, on_written: Callable[[Path], None] | Non
             intro_beats=spec.intro_beats,
         )
         if not wav.exists():
-            sf.write(str(wav), y, DEMO_SAMPLE_RATE, subtype="PCM_16")
+            # Written under a temporary name first: an interrupted run never leaves half a track behind.
+            partial = wav.with_suffix(".partial.wav")
+            sf.write(str(partial), y, DEMO_SAMPLE_RATE, subtype="PCM_16")
+            partial.replace(wav)
             if on_written is not None:
                 on_written(wav)
         if not truth_path.exists():
@@ -512,6 +517,11 @@ def ensure_demo_tracks(directory: Path, on_written: Callable[[Path], None] | Non
             if on_written is not None:
                 on_written(truth_path)
     return paths
+
+
+def ensure_demo_tracks(directory: Path, on_written: Callable[[Path], None] | None = None) -> list[Path]:
+    """Write the demo WAVs and their `.truth.json` into `directory` where missing; return the WAV paths."""
+    return write_tracks(directory, DEMO_TRACKS, on_written)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

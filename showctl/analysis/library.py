@@ -9,12 +9,11 @@ beside each, only where missing: `python -m showctl.analysis.library tracks/libr
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from showctl.analysis.demo import DEMO_SAMPLE_RATE, DemoSpec, synthesize_track
+from showctl.analysis.demo import DemoSpec, write_tracks
 
 __all__ = ["LIBRARY_TRACKS", "ensure_library_tracks", "main"]
 
@@ -34,30 +33,7 @@ LIBRARY_TRACKS: tuple[DemoSpec, ...] = (
 
 def ensure_library_tracks(directory: Path, on_written: Callable[[Path], None] | None = None) -> list[Path]:
     """Write the library WAVs and their `.truth.json` into `directory` where missing; return the WAV paths."""
-    import soundfile as sf  # deferred, as in showctl.analysis.demo
-
-    directory.mkdir(parents=True, exist_ok=True)
-    paths: list[Path] = []
-    for spec in LIBRARY_TRACKS:
-        wav = directory / f"{spec.name}.wav"
-        truth_path = directory / f"{spec.name}.truth.json"
-        paths.append(wav)
-        if wav.exists() and truth_path.exists():
-            continue
-        y, truth = synthesize_track(spec.bpm, spec.seconds, DEMO_SAMPLE_RATE, spec.seed, style=spec.style,
-                                    intro_beats=spec.intro_beats)
-        if not wav.exists():
-            # Written under a temporary name first: an interrupted run never leaves half a track behind.
-            partial = wav.with_suffix(".partial.wav")
-            sf.write(str(partial), y, DEMO_SAMPLE_RATE, subtype="PCM_16")
-            partial.replace(wav)
-            if on_written is not None:
-                on_written(wav)
-        if not truth_path.exists():
-            truth_path.write_text(json.dumps(truth.to_json(), indent=1) + "\n", encoding="utf-8")
-            if on_written is not None:
-                on_written(truth_path)
-    return paths
+    return write_tracks(directory, LIBRARY_TRACKS, on_written)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

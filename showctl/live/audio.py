@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from showctl.analysis import read_audio
 from showctl.analysis.tracker import (
     HOP_LENGTH,
     KICK_FMAX,
@@ -35,7 +36,6 @@ from showctl.analysis.tracker import (
     beat_envelope,
     estimate_tempo,
 )
-from showctl.errors import AnalysisError
 from showctl.live.model import BeatEstimate, PredictedGrid, SourceState
 
 __all__ = [
@@ -46,7 +46,6 @@ __all__ = [
     "blocks",
     "follow_file",
     "follow_signal",
-    "read_audio",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -505,24 +504,6 @@ def follow_signal(y: npt.ArrayLike, sr: int, *, block: int = 512, params: Tracke
         out.extend(tracker.process(chunk))
     cpu = time.process_time() - t0
     return FollowResult(tuple(out), tracker.state, len(samples) / sr, cpu)
-
-
-def read_audio(path: Path) -> tuple[npt.NDArray[np.float32], int]:
-    """Mono float32 samples at the file's own rate. Raises `AnalysisError` for anything a user can fix."""
-    import soundfile as sf
-
-    if not path.exists():
-        raise AnalysisError(path, "no such file")
-    if path.is_dir():
-        raise AnalysisError(path, "cannot read audio (is a directory)")
-    try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    except sf.LibsndfileError as err:
-        reason = str(err.error_string).strip().rstrip(".") or "unknown error"
-        raise AnalysisError(path, f"cannot read audio ({reason[:1].lower()}{reason[1:]})") from None
-    except (sf.SoundFileError, RuntimeError, ValueError, OSError) as err:
-        raise AnalysisError(path, f"cannot read audio ({err})") from None
-    return np.asarray(data.mean(axis=1), dtype=np.float32), int(sr)
 
 
 def follow_file(path: Path, *, block: int = 512, params: TrackerParams | None = None) -> FollowResult:
