@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("schema", help="the cue file JSON Schema (for editors)")
 
+    p = sub.add_parser("rig", help="the simulated rig as a live virtual stage (showctl run drives it)")
+    p.add_argument("--rig", default="config/demo-rig.yaml", metavar="RIGFILE",
+                   help="the rig to stand in for (default: config/demo-rig.yaml)")
+    p.add_argument("--seconds", type=_positive_float, default=None, metavar="N", help="stop after N seconds")
+
     from showctl.cli.live_commands import block_size
 
     p = sub.add_parser("follow", help="run the live beat tracker over a file as if it arrived live")
@@ -145,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return cue_commands.preview(args.cuefile, args.rig, Path(args.out), width=args.size[0],
                                         height=args.size[1], dpi=args.dpi)
+        if args.command == "rig":
+            from showctl.cli import output_commands
+
+            return output_commands.rig_stage(args.rig, args.seconds)
         if args.command == "follow":
             from showctl.cli import live_commands
 

@@ -1,4 +1,4 @@
-"""`showctl` commands about outputs and consoles: export-qlc."""
+"""`showctl` commands about outputs and consoles: export-qlc, rig (the virtual stage)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from showctl.errors import DeviceError, ProblemsError, ShowctlError
 from showctl.outputs.qlcplus import QlcSource, qlc_controls, workspace_xml
 from showctl.outputs.rig import OscOutputConfig, load_rig
 
-__all__ = ["export_qlc"]
+__all__ = ["export_qlc", "rig_stage"]
 
 
 def _qlc_output(rig_path: str, outputs: dict[str, OscOutputConfig], wanted: str | None) -> str:
@@ -55,3 +55,51 @@ def export_qlc(rig_file: str, cue_files: Sequence[str], out: Path, output: str |
           f"{config.host}:{config.port} for output '{name}'; patch your fixtures into its scenes and sliders",
           file=sys.stderr)
     return 0
+
+
+def rig_stage(rig_file: str, seconds: float | None = None) -> int:
+    """`showctl rig`: the simulated rig listening where the rig file's outputs send, shown as a live stage
+    (on a terminal) or as one line per message received (otherwise), until Ctrl-C or `seconds`."""
+    import time
+    from contextlib import ExitStack
+
+    from rich.console import Console
+    from rich.live import Live
+
+    from showctl.sim import JackServer, Received, SimulatedRig
+    from showctl.sim.stage import Stage
+
+    rig = load_rig(rig_file)
+    console = Console(highlight=False, soft_wrap=True)
+    stage = Stage(rig)
+
+    def received(item: Received) -> None:
+        stage.receive(item)
+        if not console.is_terminal and item.message != "clock":
+            console.print(f"{item.output:<10} {item.transport:<4} {item.message}")
+
+    deadline = None if seconds is None else time.monotonic() + seconds
+    with ExitStack() as stack:
+        if any(o.transport == "midi" for o in rig.outputs.values()):
+            stack.enter_context(JackServer())
+        sim = stack.enter_context(SimulatedRig(rig, received, at_rig_addresses=True))
+        stage.frames = sim.dmx
+        where = ", ".join(f"{n}: {_where(o)}" for n, o in sim.rig_for_outputs.outputs.items())
+        print(f"simulated rig '{rig.name}' listening — {where}", file=sys.stderr, flush=True)
+        if console.is_terminal:
+            stack.enter_context(Live(stage, console=console, refresh_per_second=10))
+        try:
+            while deadline is None or time.monotonic() < deadline:
+                time.sleep(0.1)  # the receivers run on their own threads; this only waits for the end
+        except KeyboardInterrupt:
+            pass
+    for view in stage.views.values():
+        bpm = view.clock_bpm
+        clock = f", MIDI clock {bpm:.1f} BPM" if bpm else ""
+        print(f"{view.name}: {view.count} messages, showing {view.look}{clock}", file=sys.stderr)
+    return 0
+
+
+def _where(config: object) -> str:
+    port = getattr(config, "port", "")
+    return f"127.0.0.1:{port}" if isinstance(port, int) else f"JACK '{port}'"

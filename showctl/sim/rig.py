@@ -45,10 +45,13 @@ class SimulatedRig:
     """Stands in for every output of `rig`; `rig_for_outputs` is the rig rewired to reach it."""
 
     def __init__(self, rig: Rig, on_receive: Callable[[Received], None] | None = None,
-                 osc_ports: Mapping[str, int] | None = None) -> None:
+                 osc_ports: Mapping[str, int] | None = None, *, at_rig_addresses: bool = False) -> None:
         """`osc_ports`: bind these OSC outputs to these ports (default: any free port), e.g. to stand a
-        restarted rig where the first one was."""
+        restarted rig where the first one was. `at_rig_addresses`: listen exactly where the rig file's
+        outputs send (its ports on 127.0.0.1, its JACK port names), so `showctl run` in another process
+        reaches this rig with the rig file unchanged (`showctl rig`)."""
         self.rig = rig
+        self.at_rig_addresses = at_rig_addresses
         self.osc_ports = dict(osc_ports or {})
         self.on_receive = on_receive
         self.received: list[Received] = []
@@ -80,7 +83,8 @@ class SimulatedRig:
         dispatcher.set_default_handler(handle)
         # A blocking server (one datagram at a time, on its own thread) keeps arrival order.
         try:
-            server = BlockingOSCUDPServer(("127.0.0.1", self.osc_ports.get(name, 0)), dispatcher)
+            port = config.port if self.at_rig_addresses else self.osc_ports.get(name, 0)
+            server = BlockingOSCUDPServer(("127.0.0.1", port), dispatcher)
         except OSError as err:
             raise DeviceError(f"simulated OSC output '{name}'", f"cannot listen ({err.strerror or err})") from None
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -92,13 +96,19 @@ class SimulatedRig:
         self._rewired[name] = config.model_copy(update={"host": "127.0.0.1", "port": port, "latency_ms": 0.0})
 
     def _start_midi(self, name: str, config: MidiOutputConfig) -> None:
-        client = _free_client_name(f"showctl-sim-{name}")
+        if self.at_rig_addresses and ":" in config.port:
+            client, port_name = config.port.split(":", 1)
+            if _free_client_name(client) != client:
+                raise DeviceError(f"simulated MIDI port '{config.port}'", "already taken on this JACK server")
+        else:
+            client, port_name = _free_client_name(f"showctl-sim-{name}"), "in"
         try:
             midi_in = rtmidi.MidiIn(rtapi=midi_api("jack"), name=client)
             midi_in.ignore_types(sysex=False, timing=False, active_sense=True)  # keep MIDI clock
-            midi_in.open_virtual_port("in")
+            midi_in.open_virtual_port(port_name)
         except rtmidi.RtMidiError as err:
-            raise DeviceError(f"simulated MIDI port '{client}:in'", f"cannot open ({err}); is jackd running?") from None
+            raise DeviceError(f"simulated MIDI port '{client}:{port_name}'",
+                              f"cannot open ({err}); is jackd running?") from None
 
         def handle(event: tuple[list[int], float], _data: object) -> None:
             message = mido.Message.from_bytes(event[0])
@@ -106,11 +116,16 @@ class SimulatedRig:
 
         midi_in.set_callback(handle)
         self._midi_ins.append(midi_in)
-        self._rewired[name] = config.model_copy(update={"port": f"{client}:in", "api": "jack", "latency_ms": 0.0})
+        self._rewired[name] = config.model_copy(
+            update={"port": f"{client}:{port_name}", "api": "jack", "latency_ms": 0.0})
 
     def _start_dmx(self, name: str, config: DmxOutputConfig) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind(("127.0.0.1", 0))
+        try:
+            sock.bind(("127.0.0.1", config.udp_port if self.at_rig_addresses else 0))
+        except OSError as err:
+            sock.close()
+            raise DeviceError(f"simulated DMX output '{name}'", f"cannot listen ({err.strerror or err})") from None
         sock.settimeout(0.05)
         self._sockets.append(sock)
 
