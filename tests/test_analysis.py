@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -217,11 +219,13 @@ def test_not_audio(tmp_path: Path) -> None:
     assert str(err.value) == f"{path}: cannot read audio (format not recognised)"
 
 
-def test_silent_track(tmp_path: Path) -> None:
+def test_silence_and_noise_get_no_beats(tmp_path: Path) -> None:
     path = _write_wav(tmp_path / "silent.wav", np.zeros(SR * 10))
-    with pytest.raises(AnalysisError) as err:
-        analyze_file(path)
-    assert str(err.value) == f"{path}: track is silent"
+    silent = analyze_file(path)
+    assert (silent.beats, silent.downbeats, silent.tempo, silent.confidence) == ((), (), 0.0, 0.0)
+    assert silent.duration == pytest.approx(10.0)
+    noise = analyze_signal(np.random.default_rng(0).standard_normal(SR * 20) * 0.3, SR)
+    assert (noise.beats, noise.confidence) == ((), 0.0)
 
 
 def test_too_short_track(tmp_path: Path) -> None:
@@ -243,3 +247,85 @@ def test_other_sample_rates_and_stereo_are_resampled(tmp_path: Path) -> None:
     assert result.duration == pytest.approx(12.0, abs=0.01)
     assert result.tempo == pytest.approx(125.0, rel=0.02)
     assert beat_f_measure(result.beats, truth.beats) >= 0.9
+
+
+def test_truncated_and_empty_files(tmp_path: Path) -> None:
+    y, _ = synthesize_track(120.0, 12.0, SR, seed=1)
+    whole = _write_wav(tmp_path / "whole.wav", y).read_bytes()
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(AnalysisError) as err:
+        analyze_file(cut)
+    assert str(err.value) == f"{cut}: file is truncated (6.0 s of the 12.0 s its header declares)"
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    with pytest.raises(AnalysisError) as err:
+        analyze_file(empty)
+    assert str(err.value) == f"{empty}: cannot read audio (file is empty)"
+
+
+# --- many files: in parallel, in order, every bad one reported ----------------------------------------
+
+
+def test_parallel_analysis_keeps_input_order_and_reports_each_track(tmp_path: Path, _cache_dir: Path) -> None:
+    wavs = []
+    for k, bpm in enumerate((96.0, 128.0, 150.0)):
+        y, _ = synthesize_track(bpm, 12.0, SR, seed=k, intro_beats=1.0)
+        wavs.append(_write_wav(tmp_path / f"t{k}.wav", y))
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio at all" * 100)
+    paths = [wavs[0], bad, wavs[1], wavs[2]]
+    progress: list[tuple[str, int, int, bool]] = []
+    errors: list[AnalysisError] = []
+    results = analyze_paths(paths, on_progress=lambda *a: progress.append(a), on_error=errors.append, workers=2)
+    assert [r.path for r in results] == [str(w) for w in wavs]
+    assert [round(r.tempo) for r in results] == [96, 128, 150]
+    assert [str(e) for e in errors] == [f"{bad}: cannot read audio (format not recognised)"]
+    assert sorted(p[0] for p in progress) == sorted(str(w) for w in wavs)
+    assert len({p[1] for p in progress}) == 3 and {p[1] for p in progress} <= {1, 2, 3, 4}
+    assert all(p[2] == 4 for p in progress)
+    assert all(not p[3] for p in progress)
+    sequential = [analyze_file(w) for w in wavs]
+    assert [r.beats for r in results] == [TrackAnalysis.from_json(r.to_json()).beats for r in sequential]
+    # Warm: every track from the cache, the bad one reported again.
+    again = analyze_paths(paths, on_error=errors.append, workers=2)
+    assert again == results and len(errors) == 2
+    with pytest.raises(AnalysisError, match="format not recognised"):
+        analyze_paths(paths)  # without on_error the first problem stops the run
+
+
+def test_analyze_command_reports_every_bad_file_and_prints_the_good_one(tmp_path: Path) -> None:
+    y, _ = synthesize_track(128.0, 12.0, SR, seed=2, intro_beats=1.0)
+    good = _write_wav(tmp_path / "good.wav", y)
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    not_audio = tmp_path / "notes.wav"
+    not_audio.write_text("these are my class notes, not a song\n" * 20, encoding="utf-8")
+    truncated = tmp_path / "truncated.wav"
+    truncated.write_bytes(good.read_bytes()[: len(good.read_bytes()) // 4])
+    silence = _write_wav(tmp_path / "silence.wav", np.zeros(SR * 10))
+    clip = _write_wav(tmp_path / "clip.wav", synthesize_track(120.0, 2.0, SR, seed=1, intro_beats=0.5)[0])
+    names = [empty, not_audio, good, truncated, silence, clip]
+    result = subprocess.run([sys.executable, "-m", "showctl.cli.main", "analyze", "--json", *map(str, names)],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    printed = json.loads(result.stdout)
+    assert [r["path"] for r in printed] == [str(good), str(silence)]
+    assert printed[0]["confidence"] > 0.5 and round(printed[0]["tempo"]) == 128
+    assert (printed[1]["beats"], printed[1]["confidence"], printed[1]["tempo"]) == ([], 0.0, 0.0)
+    # Workers finish in any order: one line per bad file, whatever the order.
+    errors = sorted(line for line in result.stderr.splitlines() if line.startswith("showctl:"))
+    assert errors == sorted([
+        f"showctl: {empty}: cannot read audio (file is empty)",
+        f"showctl: {not_audio}: cannot read audio (format not recognised)",
+        f"showctl: {truncated}: file is truncated (3.0 s of the 12.0 s its header declares)",
+        f"showctl: {clip}: track is too short to analyse (2.0 s)",
+    ])
+    assert f"warning: {silence}: no beat found (confidence 0); give the track a grid in the cue file to use it" \
+        in result.stderr.splitlines()
+
+    only_good = subprocess.run([sys.executable, "-m", "showctl.cli.main", "analyze", str(good)],
+                               capture_output=True, text=True, timeout=120, check=False)
+    assert only_good.returncode == 0, only_good.stderr
+    assert "128.0" in only_good.stdout and "showctl:" not in only_good.stderr

@@ -32,6 +32,9 @@ from showctl.outputs.rig import DmxOutputConfig, MidiOutputConfig, OscOutputConf
 
 __all__ = ["Received", "SimulatedRig"]
 
+_MIDI_QUEUE = 65536  # messages rtmidi may hold between two drains (a burst of clock ticks at 100× speed)
+_MIDI_POLL = 0.001  # s between drains of an idle MIDI input
+
 
 @dataclass(frozen=True)
 class Received:
@@ -60,7 +63,8 @@ class SimulatedRig:
         self._arrived = threading.Condition(self._lock)
         self._servers: list[BlockingOSCUDPServer] = []
         self._threads: list[threading.Thread] = []
-        self._midi_ins: list[Any] = []
+        self._midi_ins: list[tuple[str, Any]] = []
+        self._closing = threading.Event()
         self._rewired: dict[str, OutputConfig] = {}
         self._sockets: list[socket.socket] = []
         self.dmx: dict[tuple[str, int], bytes] = {}  # (output, universe) → the last frame received
@@ -103,21 +107,32 @@ class SimulatedRig:
         else:
             client, port_name = _free_client_name(f"showctl-sim-{name}"), "in"
         try:
-            midi_in = rtmidi.MidiIn(rtapi=midi_api("jack"), name=client)
+            # No Python callback: rtmidi would call it on JACK's process thread, which then waits for the
+            # GIL; under load that overruns the JACK cycle (an xrun) and MIDI is lost. rtmidi queues the
+            # messages instead and our own thread drains the queue.
+            midi_in = rtmidi.MidiIn(rtapi=midi_api("jack"), name=client, queue_size_limit=_MIDI_QUEUE)
             midi_in.ignore_types(sysex=False, timing=False, active_sense=True)  # keep MIDI clock
             midi_in.open_virtual_port(port_name)
         except rtmidi.RtMidiError as err:
             raise DeviceError(f"simulated MIDI port '{client}:{port_name}'",
                               f"cannot open ({err}); is jackd running?") from None
-
-        def handle(event: tuple[list[int], float], _data: object) -> None:
-            message = mido.Message.from_bytes(event[0])
-            self._record(name, "midi", str(MidiMessage.from_mido(message)))
-
-        midi_in.set_callback(handle)
-        self._midi_ins.append(midi_in)
+        self._midi_ins.append((name, midi_in))
+        if len(self._midi_ins) == 1:
+            thread = threading.Thread(target=self._drain_midi, name="sim-midi", daemon=True)
+            thread.start()
+            self._threads.append(thread)
         self._rewired[name] = config.model_copy(
             update={"port": f"{client}:{port_name}", "api": "jack", "latency_ms": 0.0})
+
+    def _drain_midi(self) -> None:
+        while not self._closing.is_set():
+            idle = True
+            for name, midi_in in list(self._midi_ins):
+                while (item := midi_in.get_message()) is not None:
+                    idle = False
+                    self._record(name, "midi", str(MidiMessage.from_mido(mido.Message.from_bytes(item[0]))))
+            if idle:
+                self._closing.wait(_MIDI_POLL)
 
     def _start_dmx(self, name: str, config: DmxOutputConfig) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -188,13 +203,11 @@ class SimulatedRig:
             server.server_close()
         for sock in self._sockets:
             sock.close()
-        for midi_in in self._midi_ins:
-            midi_in.cancel_callback()
-        if self._midi_ins:
-            # A JACK callback already running when it was cancelled waits for the GIL; closing the client
-            # holds the GIL while it waits for that callback: give it two JACK periods to finish first.
-            time.sleep(0.02)  # not scheduling: letting an in-flight JACK callback return
-        for midi_in in self._midi_ins:
+        self._closing.set()
+        for thread in self._threads:
+            if thread.name == "sim-midi":
+                thread.join(timeout=1)
+        for _, midi_in in self._midi_ins:
             midi_in.close_port()
             midi_in.delete()
         self._servers, self._midi_ins, self._sockets = [], [], []
