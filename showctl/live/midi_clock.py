@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -191,7 +192,7 @@ class MidiClockSource:
         self._lock = threading.Lock()
         label = f"MIDI clock input '{port or client + ':clock-in'}'"
         try:
-            self._in = rtmidi.MidiIn(rtapi=midi_api(api), name=client)
+            self._in = rtmidi.MidiIn(rtapi=midi_api(api), name=client, queue_size_limit=4096)
         except rtmidi.SystemError as err:
             raise DeviceError(label, f"no MIDI system ({err}); is jackd running?") from None
         self._in.ignore_types(sysex=True, timing=False, active_sense=True)  # keep clock messages
@@ -210,16 +211,32 @@ class MidiClockSource:
         except rtmidi.RtMidiError as err:
             raise DeviceError(label, f"cannot open ({err})") from None
 
-        def handle(event: tuple[list[int], float], _data: object) -> None:
-            now = time.monotonic()
-            try:
-                msg = mido.Message.from_bytes(event[0])
-            except ValueError:
-                return  # a malformed message from the sender: ignored, like a cable glitch
-            with self._lock:
-                self.fit.message(msg.type, now, int(getattr(msg, "pos", 0)))
+        # No Python callback: rtmidi would run it on JACK's process thread, waiting for the GIL, and under
+        # load that overruns the cycle and loses ticks. rtmidi queues them; our thread drains the queue and
+        # times each tick by rtmidi's own delta times (taken on JACK's clock), re-anchored to the drain time.
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._drain, args=(mido,), name="midi-clock-in", daemon=True)
+        self._thread.start()
 
-        self._in.set_callback(handle)
+    def _drain(self, mido: Any) -> None:
+        last: float | None = None
+        while not self._closing.is_set():
+            item = self._in.get_message()
+            if item is None:
+                self._closing.wait(0.001)
+                continue
+            data, delta = item
+            now = time.monotonic()
+            t = now if last is None else last + delta
+            if t > now or t < now - 0.01:
+                t = now  # the queue's timing drifted from ours (or a long gap): start again from now
+            last = t
+            try:
+                msg = mido.Message.from_bytes(data)
+            except ValueError:
+                continue  # a malformed message from the sender: ignored, like a cable glitch
+            with self._lock:
+                self.fit.message(msg.type, t, int(getattr(msg, "pos", 0)))
 
     @property
     def state(self) -> SourceState:
@@ -236,7 +253,8 @@ class MidiClockSource:
             return self.fit.grid_at(time.monotonic())
 
     def close(self) -> None:
-        self._in.cancel_callback()
+        self._closing.set()
+        self._thread.join(timeout=1)
         self._in.close_port()
         self._in.delete()
 
