@@ -110,3 +110,22 @@ def test_cue_file_grid_override_wins(tmp_path: Path, demo_tracks: list[Path]) ->
     rows = json.loads(result.stdout)
     # A fixed 120 BPM grid from 0.5 s: bars are 2 s, so the 1:00 change lands on the downbeat at 60.5 s.
     assert (rows[1]["planned"], rows[1]["start"], rows[1]["snapped_to"]) == (60.0, 60.5, "downbeat")
+
+
+def test_a_track_without_a_beat_is_an_error_at_its_playlist_entry(tmp_path: Path, demo_tracks: list[Path]) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    noise = tmp_path / "noise.wav"
+    sf.write(str(noise), np.random.default_rng(1).normal(0, 0.2, 22050 * 20).astype(np.float32), 22050)
+    text = (REPO / "cues/demo.yaml").read_text().replace(
+        "  - track: ../tracks/demo/01-warmup-100.wav", f"  - track: {noise}").replace(
+        "rig: ../config/demo-rig.yaml", f"rig: {REPO / 'config/demo-rig.yaml'}").replace(
+        "../tracks/demo/", f"{REPO / 'tracks/demo'}/")
+    cue = tmp_path / "noise.yaml"
+    cue.write_text(text)
+    result = showctl("plan", str(cue))
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"{cue}:10:12: no steady beat found in {noise}: give this entry a 'grid: {{bpm: …, offset: …}}' or a "
+        "'tempo:' hint")

@@ -102,6 +102,12 @@ def load_show(cuefile: str, rig_file: str | None) -> Show:
         analyses = _analyses(loaded.track_paths, overrides=_overrides(loaded))
     except AnalysisError as err:
         raise track_problem(loaded, err) from None  # located at its playlist entry in the cue file
+    beatless = [Problem(loaded.location(("playlist", i, "track")),
+                        f"no steady beat found in {a.path}: give this entry a 'grid: {{bpm: …, offset: …}}' "
+                        "or a 'tempo:' hint")
+                for i, a in enumerate(analyses) if not a.beats or a.tempo <= 0]
+    if beatless:
+        raise ProblemsError(beatless)  # lights cannot follow a beat that is not there
     _warn_low_confidence(analyses)
     return Show(loaded, rig, rig_path, compile_timeline(loaded, analyses, rig), tuple(analyses))
 
@@ -112,18 +118,38 @@ def _sections_text(analysis: TrackAnalysis) -> str:
 
 
 def analyze(paths: Sequence[str], *, as_json: bool) -> int:
-    results = _analyses(paths)
+    """Every good file analysed and printed; one `PATH: problem` line on stderr per bad one, exit 1 if any."""
+    failed: list[AnalysisError] = []
+
+    def report(err: AnalysisError) -> None:
+        failed.append(err)
+        err_console.print(f"showctl: {err}", markup=False)
+
+    def progress(path: str, done: int, total: int, cached: bool) -> None:
+        if not cached:
+            err_console.print(f"analysed {done}/{total}: {path}", style="dim", markup=False)
+
+    if paths and err_console.is_terminal:
+        with err_console.status("analysing tracks…"):
+            results = analyze_paths(list(paths), on_progress=progress, on_error=report)
+    else:
+        results = analyze_paths(list(paths), on_progress=progress, on_error=report)
     if as_json:
         print(json.dumps([r.to_json() for r in results], indent=None))
     else:
         table = Table("track", "duration", "tempo", "metre", "beats", "bars", "confidence", "sections")
         for r in results:
             confidence = f"{r.confidence:.2f}" + (f" (overridden: {', '.join(r.overrides)})" if r.overrides else "")
-            table.add_row(r.path, format_clock(r.duration), f"{r.tempo:.1f} BPM", f"{r.beats_per_bar}/4",
-                          str(len(r.beats)), str(len(r.downbeats)), confidence, _sections_text(r))
+            tempo = f"{r.tempo:.1f} BPM" if r.beats else "—"
+            table.add_row(r.path, format_clock(r.duration), tempo, f"{r.beats_per_bar}/4", str(len(r.beats)),
+                          str(len(r.downbeats)), confidence, _sections_text(r))
         out_console.print(table)
-    _warn_low_confidence(results)
-    return 0
+    for r in results:
+        if not r.beats:  # silence, noise, a drone: reported without an invented grid
+            err_console.print(f"warning: {r.path}: no beat found (confidence 0); give the track a grid "
+                              "in the cue file to use it", markup=False)
+    _warn_low_confidence([r for r in results if r.beats])
+    return 1 if failed else 0
 
 
 def _warn_low_confidence(results: Sequence[TrackAnalysis]) -> None:
@@ -326,7 +352,12 @@ def _audio_clock(show: Show, start: float, speed: float, no_audio: bool, stack: 
 
 
 def run(cuefile: str, rig_file: str | None, *, speed: float, start: float, sim: bool, no_audio: bool = False,
-        control_host: str = "127.0.0.1", control_port: int = 9650) -> int:
+        control_host: str = "127.0.0.1", control_port: int = 9650, live: bool = False, source: str = "tap",
+        midi_in: str | None = None) -> int:
+    if live:  # the music plays elsewhere: the plan runs in wall-clock time on a live beat source
+        from showctl.cli.live_run import run_live
+
+        return run_live(cuefile, rig_file, source=source, midi_in=midi_in, sim=sim, speed=speed, start=start)
     show = load_show(cuefile, rig_file)
     tl = show.timeline
     if start >= tl.duration:

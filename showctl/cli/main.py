@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--control-host", default="127.0.0.1", metavar="HOST",
                    help="where the OSC remote controls listen (default: this machine only)")
     p.add_argument("--control-port", type=int, default=9650, metavar="PORT", help="OSC remote port (default 9650)")
+    p.add_argument("--live", action="store_true",
+                   help="the music plays elsewhere: follow a live beat source in wall-clock time")
+    p.add_argument("--source", choices=("tap", "midi-clock", "audio"), default="tap",
+                   help="with --live: where the beat comes from (default: tap, keys t and 1)")
+    p.add_argument("--midi-in", metavar="PORT", help="with --source midi-clock: the MIDI port sending clock "
+                   "(default: a virtual input to connect)")
 
     p = sub.add_parser("export-qlc", help="a QLC+ workspace bound to the OSC paths the cue files send")
     p.add_argument("rigfile", metavar="RIGFILE")
@@ -138,9 +144,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "simulate":
             return commands.simulate(args.cuefile, args.rig, Path(args.log))
         if args.command == "run":
+            if not args.live and (args.source != "tap" or args.midi_in is not None):
+                raise ShowctlError("--source and --midi-in choose a live beat source: add --live")
             return commands.run(args.cuefile, args.rig, speed=args.speed, start=args.start, sim=args.sim,
                                 no_audio=args.no_audio, control_host=args.control_host,
-                                control_port=args.control_port)
+                                control_port=args.control_port, live=args.live, source=args.source,
+                                midi_in=args.midi_in)
         if args.command == "export-qlc":
             from showctl.cli import output_commands
 

@@ -1,0 +1,128 @@
+"""The live player: the class plan in wall-clock time, the lights on a beat grid a source predicts.
+
+Before each send it asks the beat source for its grid again, lets the `LivePlanner` decide the moments
+due within `output latency + DECIDE_AHEAD`, and sends each event at `beat − output.latency` on an absolute
+deadline. A moment is decided once, so nothing is sent twice. When the source holds or loses the beat the
+class runs on the last good grid (and says so); every exit sends the safe scene, as `Player` does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import itertools
+import math
+from collections import deque
+from collections.abc import Callable, Mapping
+
+from showctl.live.model import BeatSource, PredictedGrid
+from showctl.live.plan import LivePlanner
+from showctl.outputs.base import Output
+from showctl.player.clock import Clock
+from showctl.player.player import Player, PlayResult, StopRequested
+from showctl.timeline.model import Event, Timeline
+
+__all__ = ["DECIDE_AHEAD", "LivePlayer"]
+
+DECIDE_AHEAD = 0.03  # s: a moment is decided this long before its first send (the freshest grid there is)
+_POLL = 0.01  # s: how often a waiting live player asks the source again and looks for controls
+
+
+class LivePlayer(Player):
+    """Plays `planner`'s class to `outputs` on `clock`, following `source`.
+
+    `source_offset` turns the source's times into class time (class = source − offset): 0 when the source
+    is fed class time (tap keys), `time.monotonic()` at class start for sources on the monotonic clock.
+    """
+
+    def __init__(
+        self,
+        planner: LivePlanner,
+        source: BeatSource,
+        outputs: Mapping[str, Output],
+        clock: Clock,
+        *,
+        source_offset: float = 0.0,
+        on_event: Callable[[Event], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
+        on_notice: Callable[[str], None] | None = None,
+    ) -> None:
+        safe = tuple(Event(0.0, output, message, "safe scene (house lights)", "safe")
+                     for output, messages in planner.plan.rig.safe_scene.items() for message in messages)
+        super().__init__(Timeline((), (), (), math.inf, safe), outputs, clock, on_event, on_error)
+        self.planner = planner
+        self.source = source
+        self.source_offset = source_offset
+        self.on_notice = on_notice
+        self.notices: deque[str] = deque(maxlen=5)
+        self.grid: PredictedGrid | None = None  # the grid the lights follow now (class time)
+        self.following = "listening"  # what the lights follow: locked, holding, last grid, waiting
+        self._last_good: PredictedGrid | None = None
+        self.lead = max((o.latency for o in outputs.values()), default=0.0) + DECIDE_AHEAD
+
+    def _notice(self, text: str) -> None:
+        self.notices.append(text)
+        if self.on_notice is not None:
+            self.on_notice(text)
+
+    def current_grid(self) -> PredictedGrid | None:
+        """The source's grid in class time; the last good one (and a notice) when it has none or holds."""
+        grid = self.source.grid()
+        name = self.source.name
+        if grid is not None:
+            grid = dataclasses.replace(grid, anchor=grid.anchor - self.source_offset)
+        if grid is not None and grid.state == "locked":
+            if self.following != "locked":
+                self._notice(f"{name}: locked at {grid.tempo:.1f} BPM")
+            self.following, self._last_good = "locked", grid
+        elif grid is not None:
+            if self.following != grid.state:
+                self._notice(f"{name}: {grid.state} — the lights run on its last grid ({grid.tempo:.1f} BPM)")
+            self.following = grid.state
+            self._last_good = grid
+        elif self._last_good is not None:
+            if self.following != "lost":
+                self._notice(f"{name}: no beat — the lights run on the last good grid "
+                             f"({self._last_good.tempo:.1f} BPM)")
+            self.following = "lost"
+            grid = dataclasses.replace(self._last_good, state="holding")
+        elif self.following != "waiting":
+            self._notice(f"{name}: no beat yet — parts change at their planned times, effects wait for a beat")
+            self.following = "waiting"
+        self.grid = grid
+        return grid
+
+    def play(self, start: float = 0.0, state: object = None) -> PlayResult:
+        """Run the class from its start until it ends, the instructor quits, or an exception (safe scene)."""
+        if start:
+            raise ValueError("a live class starts at its beginning")
+        sent, completed, stopped = 0, False, False
+        queue: list[tuple[float, int, Event]] = []
+        order = itertools.count()
+        try:
+            while True:
+                self._due()
+                now = self.clock.now()
+                # Moments due soon are decided from the freshest grid, then wait in send order.
+                for event in self.planner.take(self.current_grid(), now + self.lead):
+                    heapq.heappush(queue, (event.t - self._latency(event), next(order), event))
+                while queue and queue[0][0] <= self.clock.now():
+                    _, _, event = heapq.heappop(queue)
+                    if self._send(event):
+                        sent += 1
+                    if self.on_event is not None:
+                        self.on_event(event)
+                if self.planner.ended and not queue:
+                    completed = True
+                    break
+                wake = now + _POLL
+                if queue:
+                    wake = min(wake, queue[0][0])
+                self.clock.sleep_until(wake)
+        except StopRequested:
+            stopped = True
+        finally:
+            if not completed:
+                # Ctrl-C, quit or a crash mid-class: house lights before anything else happens.
+                self.send_safe_scene()
+        return PlayResult(completed, sent, self.health, stopped)

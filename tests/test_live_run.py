@@ -1,0 +1,363 @@
+"""`showctl run --live`: the plan in wall-clock time on a predicted grid (tap, pure, fake clock), and a real
+run following a JACK MIDI clock sender to the simulated rig, ended by SIGINT."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from showctl.cli.main import main
+from showctl.cues import load_cue_sheet
+from showctl.live import PredictedGrid, SourceState, TapTempo
+from showctl.live.plan import LivePlanner, live_plan
+from showctl.messages import OutMessage
+from showctl.outputs import Output, open_output
+from showctl.outputs.rig import Rig, load_rig
+from showctl.player import FakeClock
+from showctl.player.live import LivePlayer
+from showctl.sim import JackServer, SimulatedRig
+from showctl.timeline import Event
+
+REPO = Path(__file__).resolve().parent.parent
+
+RIG = """
+name: OSC rig
+outputs:
+  console: {transport: osc, port: 9000}
+  desk: {transport: osc, port: 9001}
+safe_scene: {console: [/house 1], desk: [/house 1]}
+"""
+
+CUE = """
+name: Live class
+rig: rig.yaml
+cap: "0:40"
+playlist: [{track: a.wav}]
+scenes:
+  warm: {send: {console: [/scene/warm 1], desk: [/scene/warm 1]}}
+  run: {send: {console: [/scene/run 1]}}
+  rest: {send: {console: [/scene/rest 1]}}
+effects:
+  pulse: {every: beat, send: {console: [/pulse 1]}}
+  accent: {every: bar, flash: false, send: {desk: [/accent 1]}}
+  chase: {every: half beat, flash: false, send: {console: [/chase 1]}}
+looks:
+  warmup: {scene: warm, effects: [pulse, accent]}
+  retro_run: {scene: run, effects: [pulse, chase]}
+  recovery: {scene: rest, effects: [accent]}
+segments:
+  - {name: Warm-up, kind: warmup, length: "0:10.1"}
+  - {name: Intervals, kind: retro_run, intervals: {rounds: 1, work: 10s, rest: 5s}}
+  - {name: Sled, kind: warmup, length: 4 bars}
+  - {name: Cool-down, kind: cooldown, length: end of track, scene: warm}
+"""
+
+# Taps at 120 BPM before the class starts; the 8th is "the one": downbeats at -0.25 + 2k s.
+TAPS = [-3.75 + 0.5 * k for k in range(8)]
+
+
+def write_class(tmp_path: Path, cue: str = CUE) -> tuple[Path, Rig]:
+    (tmp_path / "rig.yaml").write_text(textwrap.dedent(RIG))
+    (tmp_path / "class.yaml").write_text(textwrap.dedent(cue))
+    (tmp_path / "a.wav").write_bytes(b"")
+    return tmp_path / "class.yaml", load_rig(tmp_path / "rig.yaml")
+
+
+def tapped(bpm: float = 120.0) -> TapTempo:
+    tap = TapTempo()
+    for k in range(8):
+        tap.tap(-3.75 + k * 60.0 / bpm)
+    tap.downbeat(-3.75 + 7 * 60.0 / bpm)
+    return tap
+
+
+def on_grid(t: float, grid: PredictedGrid, step: float = 1.0) -> bool:
+    """Whether class time `t` falls on the grid every `step` beats (1 µs)."""
+    position = grid.position(t) / step
+    return abs(position - round(position)) * step * grid.period < 1e-6
+
+
+# --- the pure plan --------------------------------------------------------------------------------
+
+
+def test_window_ticks_land_on_predicted_beats_and_the_change_on_a_downbeat(tmp_path: Path) -> None:
+    path, rig = write_class(tmp_path)
+    planner = LivePlanner(live_plan(load_cue_sheet(path), rig))
+    grid = tapped().grid()
+    assert grid is not None and grid.tempo == pytest.approx(120.0)
+    events: list[Event] = []
+    t = 0.0
+    while t < 12.0:  # windows of 1 s, as the live player asks for them (shorter there)
+        events += planner.take(grid, t + 1.0)
+        t += 1.0
+    pulses = [e for e in events if str(e.message) == "/pulse 1"]
+    accents = [e for e in events if str(e.message) == "/accent 1"]
+    chases = [e for e in events if str(e.message) == "/chase 1"]
+    assert len(pulses) == 24 and all(on_grid(e.t, grid) for e in pulses)
+    assert [round(e.t, 6) for e in accents] == [1.75, 3.75, 5.75, 7.75]  # bars: downbeats of the warm-up only
+    assert all(on_grid(e.t, grid, 0.5) for e in chases) and round(chases[0].t, 6) == 9.75
+    assert len({(e.t, e.output, str(e.message)) for e in events}) == len(events)  # nothing decided twice
+    change = next(e for e in events if str(e.message) == "/scene/run 1")
+    # Planned at 10.1 s: the nearest predicted downbeat is 9.75 s (8.75 s and 11.75 s are further).
+    assert change.t == pytest.approx(9.75)
+    assert change.reason == ("Intervals round 1: work starts: scene 'run'; live: predicted downbeat 0:09.7 "
+                             "(-0.35 s from planned 0:10.1), 120.0 BPM from tap")
+    assert pulses[0].reason == "effect 'pulse' every beat: live: predicted beat 2, 120.0 BPM from tap"
+
+
+def test_bars_count_at_the_live_tempo_and_the_class_ends_at_the_cap(tmp_path: Path) -> None:
+    path, rig = write_class(tmp_path)
+    planner = LivePlanner(live_plan(load_cue_sheet(path), rig))
+    grid = tapped().grid()
+    events = planner.take(grid, 60.0)
+    starts = [(round(e.t, 6), str(e.message)) for e in events if e.kind == "scene" and e.output == "console"]
+    # Rest planned at 20.1 s → 19.75; sled at 25.1 → 25.75 (+0.65 s, within half a bar of 2 s); 4 bars later.
+    assert starts == [(0.0, "/scene/warm 1"), (9.75, "/scene/run 1"), (19.75, "/scene/rest 1"),
+                      (25.75, "/scene/warm 1"), (33.75, "/scene/warm 1")]
+    assert [(e.t, str(e.message)) for e in events if e.kind == "safe"] == [(40.0, "/house 1")] * 2
+    assert planner.ended and planner.take(grid, 100.0) == []
+
+
+def test_fast_flash_is_thinned_to_3_hz(tmp_path: Path) -> None:
+    path, rig = write_class(tmp_path, CUE.replace("chase: {every: half beat, flash: false,",
+                                                  "chase: {every: half beat,"))
+    planner = LivePlanner(live_plan(load_cue_sheet(path), rig))
+    grid = tapped(150.0).grid()  # half beats at 150 BPM: 5 Hz
+    assert grid is not None
+    chases = [e for e in planner.take(grid, 20.0) if str(e.message) == "/chase 1"]
+    gaps = [b.t - a.t for a, b in itertools.pairwise(chases)]
+    assert chases and min(gaps) >= 1 / 3 - 1e-9
+    assert all(on_grid(e.t, grid, 0.5) for e in chases)
+    assert chases[0].reason.endswith("150.0 BPM from tap (thinned to the 3 Hz limit)")
+
+
+def test_end_of_track_before_the_last_segment_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path, _ = write_class(tmp_path, CUE.replace('length: "0:10.1"', "length: end of track"))
+    assert main(["run", str(path), "--live"]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"{path}:19:43: 'Warm-up' lasts until the end of the track, but a live class has no tracks "
+                   "to end: give it a time ('3:00') or bars ('16 bars'); only the last segment may run to the end\n")
+
+
+def test_live_flag_mistakes_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path, _ = write_class(tmp_path)
+    assert main(["run", str(path), "--live", "--speed", "2"]) == 1
+    assert capsys.readouterr().err == "showctl: --speed and --from do not apply to --live: the music sets the time\n"
+    assert main(["run", str(path), "--source", "midi-clock"]) == 1
+    assert capsys.readouterr().err == "showctl: --source and --midi-in choose a live beat source: add --live\n"
+
+
+# --- the live player on a fake clock, over the loopback OSC receiver -----------------------------
+
+
+class Stamped:
+    """A real output whose sends are stamped with the fake clock's time; `latency` as given."""
+
+    def __init__(self, output: Output, clock: FakeClock, latency: float, log: list[tuple[float, str, str]]) -> None:
+        self.output, self.clock, self.log = output, clock, log
+        self.name, self.latency = output.name, latency
+
+    def send(self, message: OutMessage) -> None:
+        self.log.append((self.clock.now(), self.name, str(message)))
+        self.output.send(message)
+
+    def close(self) -> None:
+        self.output.close()
+
+
+class Script:
+    """A beat source that plays a script: (from class time, grid or None, state)."""
+
+    name = "script"
+
+    def __init__(self, clock: FakeClock, script: list[tuple[float, PredictedGrid | None]]) -> None:
+        self.clock, self.script = clock, script
+
+    def _now(self) -> PredictedGrid | None:
+        return [g for t, g in self.script if t <= self.clock.now()][-1]
+
+    @property
+    def state(self) -> SourceState:
+        grid = self._now()
+        return grid.state if grid is not None else "no-beat"
+
+    def grid(self) -> PredictedGrid | None:
+        return self._now()
+
+
+def play_live(tmp_path: Path, source: Script | TapTempo, clock: FakeClock,
+              latency: dict[str, float]) -> tuple[list[tuple[float, str, str]], list[str], list[str], LivePlayer]:
+    path, rig = write_class(tmp_path)
+    log: list[tuple[float, str, str]] = []
+    notices: list[str] = []
+    with SimulatedRig(rig) as sim:
+        outputs = {n: Stamped(open_output(n, sim.rig_for_outputs), clock, latency.get(n, 0.0), log)
+                   for n in rig.outputs}
+        player = LivePlayer(LivePlanner(live_plan(load_cue_sheet(path), rig)), source, outputs, clock,
+                            on_notice=notices.append)
+        result = player.play()
+        assert result.completed
+        assert sim.wait_for({n: h.sent for n, h in result.health.items()}, timeout=5)
+        received = [r.message for r in sim.received if r.output == "console"]
+        for output in outputs.values():
+            output.close()
+    return log, received, notices, player
+
+
+def test_live_player_sends_each_event_once_at_beat_minus_latency(tmp_path: Path) -> None:
+    clock = FakeClock()
+    tap = tapped()
+    grid = tap.grid()
+    assert grid is not None
+    log, received, notices, _ = play_live(tmp_path, tap, clock, {"desk": 0.04})
+    assert notices == ["tap: locked at 120.0 BPM"]
+    console = [(t, m) for t, o, m in log if o == "console"]
+    assert [m for _, m in console] == received  # the loopback receiver got exactly what was sent, in order
+    assert len(set(log)) == len(log)
+    pulses = [t for t, m in console if m == "/pulse 1"]
+    assert pulses and all(on_grid(t, grid) for t in pulses)
+    accents = [t for t, o, m in log if o == "desk" and m == "/accent 1"]
+    assert accents[:2] == pytest.approx([1.71, 3.71])  # 40 ms early: the desk's latency
+    assert [m for _, m in console][-1] == "/house 1" and clock.now() == pytest.approx(40.0)
+
+
+def test_when_the_source_loses_the_beat_the_lights_run_on_the_last_grid(tmp_path: Path) -> None:
+    clock = FakeClock()
+    locked = PredictedGrid("script", 120.0, 0.0)
+    faster = PredictedGrid("script", 125.0, 6.0)
+    source = Script(clock, [(0.0, locked), (6.0, faster), (14.0, None), (30.0, faster)])
+    log, _, notices, _ = play_live(tmp_path, source, clock, {})
+    assert notices == ["script: locked at 120.0 BPM",  # a new tempo while locked is followed, not announced
+                       "script: no beat — the lights run on the last good grid (125.0 BPM)",
+                       "script: locked at 125.0 BPM"]
+    pulses = [t for t, _, m in log if m == "/pulse 1"]
+    # Every pulse on the grid playing when it was decided; after the loss, on the 125 BPM grid still.
+    assert all(on_grid(t, locked) for t in pulses if t < 6.0 - 0.05)
+    assert all(on_grid(t, faster) for t in pulses if t > 6.0)
+    assert any(14.0 < t < 30.0 for t in pulses)
+    gaps = [b - a for a, b in itertools.pairwise(pulses)]
+    assert min(gaps) >= 0.5 * 60.0 / 125.0 - 1e-9  # a grid change never gives a double pulse
+
+
+# --- a real run following a JACK MIDI clock ----------------------------------------------------------
+
+
+LIVE_DEMO = """
+name: Live demo
+rig: {rig}
+playlist: [{{track: {track}}}]
+scenes:
+  warm: {{send: {{console: [/showctl/scene/warm 1], desk: [program_change channel=0 program=1]}}}}
+  run: {{send: {{console: [/showctl/scene/run 1], desk: [program_change channel=0 program=2]}}}}
+effects:
+  beat-pulse: {{every: beat, send: {{console: [/showctl/pulse 1.0]}}}}
+segments:
+  - {{name: Warm-up, kind: warmup, length: 4s, scene: warm, effects: [beat-pulse]}}
+  - {{name: Run, kind: retro_run, length: end of track, scene: run, effects: [beat-pulse]}}
+"""
+
+BPM = 125.0
+
+
+def _jack_connected(port: str) -> bool:
+    try:
+        out = subprocess.run(["jack_lsp", "-c"], capture_output=True, text=True, timeout=10, check=False).stdout
+    except subprocess.TimeoutExpired:
+        return False  # a busy machine: ask again
+    lines = out.splitlines()
+    return any(line == port and i + 1 < len(lines) and lines[i + 1].startswith(" ") for i, line in enumerate(lines))
+
+
+@pytest.mark.rig
+@pytest.mark.slow
+def test_live_run_follows_a_jack_midi_clock_and_sigint_sends_the_safe_scene(
+        tmp_path: Path, demo_tracks: list[Path], jack: JackServer) -> None:
+    import rtmidi
+
+    from showctl.outputs.midi import midi_api
+
+    demo = load_rig(REPO / "config/demo-rig.yaml")
+    sender = rtmidi.MidiOut(rtapi=midi_api("jack"), name="showctl-test-clock")
+    sender.open_virtual_port("clock-out")
+    beats: list[float] = []  # when the sender sent each beat's first clock, from 'start' on
+    stop, started = threading.Event(), threading.Event()
+
+    def send_clock() -> None:
+        while not _jack_connected("showctl-test-clock:clock-out") and not stop.is_set():
+            time.sleep(0.05)  # waiting for showctl to connect, not pacing the clock
+        t = time.monotonic() + 0.05
+        k = -1  # clocks keep coming, as from a DJ app; 'start' goes out once showctl runs its class
+        while not stop.is_set():
+            while (left := t - time.monotonic()) > 0:
+                time.sleep(left)  # to an absolute deadline: no drift
+            if k < 0 and started.is_set():
+                sender.send_message([0xFA])  # start: the next clock is beat 1 of bar 1
+                k = 0
+            if k >= 0 and k % 24 == 0:
+                beats.append(time.monotonic())
+            sender.send_message([0xF8])
+            if k >= 0:
+                k += 1
+            t += 60.0 / BPM / 24
+
+    thread = threading.Thread(target=send_clock)
+    thread.start()
+    try:
+        with SimulatedRig(demo) as sim:
+            rig_file = tmp_path / "rig.yaml"
+            rig_file.write_text(yaml.safe_dump(sim.rig_for_outputs.model_dump(mode="json")))
+            cue = tmp_path / "live.yaml"
+            cue.write_text(textwrap.dedent(LIVE_DEMO.format(rig=rig_file, track=demo_tracks[0])))
+            process = subprocess.Popen(
+                [sys.executable, "-m", "showctl.cli.main", "run", str(cue), "--live", "--source", "midi-clock",
+                 "--midi-in", "showctl-test-clock:clock-out"],
+                cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                env={**os.environ, "COLUMNS": "200"},
+            )
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and process.poll() is None:
+                if any(r.message == "/showctl/scene/warm 1" for r in sim.received):
+                    # showctl is up (a Python process starting can miss a tick or two): the DJ presses play.
+                    started.set()
+                after_change = [r for r in sim.received if r.message == "/showctl/scene/run 1"]
+                if after_change and sum(1 for r in sim.received if r.arrival > after_change[0].arrival) >= 8:
+                    break
+                time.sleep(0.05)
+            process.send_signal(signal.SIGINT)
+            _, stderr = process.communicate(timeout=30)
+            time.sleep(0.3)  # the last datagrams and JACK periods
+            received = list(sim.received)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        sender.close_port()
+        sender.delete()
+    assert process.returncode == 130, stderr
+    assert stderr.rstrip().endswith("showctl: interrupted") and "Traceback" not in stderr
+    assert "midi-clock: locked at " in stderr  # (at the tempo of its first ticks: the fit settles within a beat)
+    period = 60.0 / BPM
+    pulses = [r.arrival for r in received if r.message == "/showctl/pulse 1.0" and r.arrival > beats[1]]
+    assert len(pulses) >= 8
+    gaps = sorted(b - a for a, b in itertools.pairwise(pulses))
+    assert gaps[len(gaps) // 2] == pytest.approx(period, abs=0.002)  # median spacing: 125 BPM
+    late = [min(abs(p - b) for b in beats) for p in pulses]
+    assert max(late) < 0.015, late  # each pulse on a beat the sender sent (JACK delivers per 5.3 ms period)
+    change = next(r for r in received if r.message == "/showctl/scene/run 1")
+    desk_change = next(r for r in received if r.message.startswith("program_change channel=0 program=2"))
+    bar_starts = beats[::4]
+    assert min(abs(change.arrival - b) for b in bar_starts) < 0.015  # a predicted downbeat
+    assert min(abs(desk_change.arrival - b) for b in bar_starts) < 0.02
+    safe = {name: [str(m) for m in messages] for name, messages in demo.safe_scene.items()}
+    for output, messages in safe.items():
+        last = [r.message for r in received if r.output == output][-len(messages):]
+        assert last == messages, output
