@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import require_binary
 
 from showctl.cli.commands import load_show
 from showctl.outputs import Output, open_output
@@ -99,3 +100,18 @@ def test_signal_sends_the_safe_scene(tmp_path: Path, demo_tracks: list[Path], ja
     for output, messages in safe.items():
         last = [m for o, m in received if o == output and m != "clock"][-len(messages):]
         assert last == messages, output
+
+
+@pytest.mark.rig
+@pytest.mark.slow
+def test_run_with_audio_on_its_own_jack_server_exits_cleanly(demo_tracks: list[Path]) -> None:
+    """`make demo`'s path: the simulated rig starts jackd itself and the music plays through it; PortAudio
+    must let go of JACK before that jackd stops (it used to abort the process at exit, code 134)."""
+    require_binary("jackd", "the audio clock and MIDI on a machine without a sound card")
+    env = {**os.environ, "JACK_DEFAULT_SERVER": f"showctl-audio-{os.getpid()}", "COLUMNS": "200"}
+    result = subprocess.run([sys.executable, "-m", "showctl.cli.main", "run", "cues/demo.yaml", "--sim",
+                             "--from", "3:28"], cwd=REPO, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "audio: playing the playlist; lights locked to the DAC clock" in result.stderr
+    assert "class finished" in result.stderr

@@ -27,16 +27,37 @@ log = logging.getLogger("showctl.audio")
 _SPIN = 0.0015
 
 
+def _portaudio() -> Any:
+    """sounddevice with PortAudio initialised (it may have been released by `_release_portaudio`)."""
+    import sounddevice as sd
+
+    if sd._initialized == 0:
+        sd._initialize()
+    return sd
+
+
+def _release_portaudio() -> None:
+    """Terminate PortAudio now. Its JACK host API keeps a JACK client open while initialised; left to the
+    interpreter's exit, terminating it after the JACK server has gone (the simulated rig's own jackd stops
+    first) fails an assertion inside PortAudio and aborts the process."""
+    import sounddevice as sd
+
+    while sd._initialized:
+        sd._terminate()
+
+
 def audio_unavailable_reason() -> str | None:
     """Why no audio output can be used here (None when one can)."""
     try:
-        import sounddevice as sd
+        sd = _portaudio()
     except OSError as err:  # PortAudio library missing
         return f"PortAudio is not installed ({err}); apt-get install libportaudio2"
     try:
         sd.query_devices(kind="output")
     except (sd.PortAudioError, ValueError) as err:
         return f"no audio output device ({err})"
+    finally:
+        _release_portaudio()
     return None
 
 
@@ -152,7 +173,7 @@ class AudioClock:
 
     # -- lifetime ------------------------------------------------------------------------------------
     def __enter__(self) -> AudioClock:
-        import sounddevice as sd
+        sd = _portaudio()
 
         first = self._slot_index(self.start) or 0
         self._load_ahead(first)
@@ -162,6 +183,7 @@ class AudioClock:
                                            blocksize=self.blocksize, device=self.device, callback=self._callback)
             self._stream.start()
         except (sd.PortAudioError, ValueError) as err:
+            _release_portaudio()
             raise DeviceError(f"audio device {self.device or '(default)'}", f"cannot play ({err})") from None
         self._loader.start()
         deadline = time.monotonic() + 2.0
@@ -189,6 +211,7 @@ class AudioClock:
         if stream is not None:
             stream.stop()
             stream.close()
+            _release_portaudio()
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
