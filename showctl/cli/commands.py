@@ -15,7 +15,7 @@ from rich.table import Table
 
 from showctl.analysis import TrackAnalysis, analyze_paths
 from showctl.analysis.overrides import Overrides
-from showctl.cli.live import LiveScreen, keyboard, osc_remote
+from showctl.cli.live import LiveScreen, control_keys, keyboard, osc_remote
 from showctl.cues.load import (
     LoadedCueSheet,
     check_against_rig,
@@ -390,7 +390,7 @@ def run(cuefile: str, rig_file: str | None, *, speed: float, start: float, sim: 
         if live:
             from rich.live import Live
 
-            stack.enter_context(keyboard(controller))
+            stack.enter_context(keyboard(control_keys(controller)))
             stack.enter_context(Live(LiveScreen(show.loaded.sheet.name, controller), console=out_console,
                                      refresh_per_second=8, screen=False))
         else:

@@ -11,7 +11,7 @@ import os
 import select
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from rich.console import Group
@@ -23,7 +23,7 @@ from showctl.player.controls import CONTROLS, Controller, ControlName
 from showctl.timeline.model import PlanRow
 from showctl.units import format_clock
 
-__all__ = ["KEYS", "LiveScreen", "keyboard", "osc_remote"]
+__all__ = ["KEYS", "LiveScreen", "control_keys", "keyboard", "osc_remote"]
 
 KEYS: dict[str, ControlName] = {" ": "pause", "n": "next", "e": "extend", "h": "hold", "b": "blackout",
                                 "l": "house", "q": "quit"}
@@ -95,8 +95,9 @@ class LiveScreen:
 
 
 @contextlib.contextmanager
-def keyboard(controller: Controller) -> Iterator[bool]:
-    """Read single keys from a terminal on a thread; yields whether keys are being read at all."""
+def keyboard(on_key: Callable[[str], None]) -> Iterator[bool]:
+    """Read single keys from a terminal on a thread, calling `on_key` with each (lower case); yields
+    whether keys are being read at all (False without a terminal)."""
     if not sys.stdin.isatty():
         yield False
         return
@@ -111,9 +112,7 @@ def keyboard(controller: Controller) -> Iterator[bool]:
         while not stop.is_set():
             ready, _, _ = select.select([fd], [], [], 0.1)
             if ready:
-                key = os.read(fd, 1).decode(errors="ignore").lower()
-                if key in KEYS:
-                    controller.press(KEYS[key])
+                on_key(os.read(fd, 1).decode(errors="ignore").lower())
 
     tty.setcbreak(fd)
     thread = threading.Thread(target=read, name="keyboard", daemon=True)
@@ -124,6 +123,16 @@ def keyboard(controller: Controller) -> Iterator[bool]:
         stop.set()
         thread.join(timeout=1)
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def control_keys(controller: Controller) -> Callable[[str], None]:
+    """The instructor's keys (KEYS) pressed on `controller`."""
+
+    def on_key(key: str) -> None:
+        if key in KEYS:
+            controller.press(KEYS[key])
+
+    return on_key
 
 
 @contextlib.contextmanager

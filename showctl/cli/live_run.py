@@ -8,17 +8,14 @@ too. Every exit sends the safe scene.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import select
-import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
 
 from showctl.cli.commands import _open_outputs, _rig_path, _simulated_rig, err_console, out_console
+from showctl.cli.live import keyboard
 from showctl.cues.load import check_against_rig, load_cue_sheet
 from showctl.errors import DeviceError, ProblemsError, ShowctlError
 from showctl.live import AudioBeatTracker, BeatSource, MidiClockSource, PredictedGrid, SourceState, TapTempo
@@ -66,7 +63,7 @@ def run_live(cuefile: str, rig_file: str | None, *, source: str, midi_in: str | 
         cap = f", cap {format_clock(plan.cap)}" if plan.cap is not None else ", until you quit"
         err_console.print(f"live class '{plan.sheet_name}': {len(plan.parts)} parts{cap}; beat from {beat.name}"
                           + (f" ({beat.port_name})" if isinstance(beat, MidiClockSource) else ""))
-        stack.enter_context(_keys(player, beat, clock))
+        stack.enter_context(keyboard(_live_keys(player, beat, clock)))
         result = player.play()
     ending = "stopped by the instructor" if result.stopped else "finished"
     err_console.print(f"class {ending}: {result.sent} messages sent; safe scene sent")
@@ -153,18 +150,8 @@ class _AudioInput:
         self._stream.close()
 
 
-@contextlib.contextmanager
-def _keys(player: LivePlayer, beat: BeatSource, clock: MonotonicClock) -> Iterator[bool]:
-    """`t` tap, `1` downbeat, `q` twice to quit, read on a thread from a terminal; False when there is none."""
-    if not sys.stdin.isatty():
-        yield False
-        return
-    import termios
-    import tty
-
-    fd = sys.stdin.fileno()
-    saved = termios.tcgetattr(fd)
-    stop = threading.Event()
+def _live_keys(player: LivePlayer, beat: BeatSource, clock: MonotonicClock) -> Callable[[str], None]:
+    """`t` tap, `1` downbeat, `q` twice to quit."""
     quit_until = 0.0
 
     def press(key: str) -> None:
@@ -184,18 +171,4 @@ def _keys(player: LivePlayer, beat: BeatSource, clock: MonotonicClock) -> Iterat
             what = "tap" if key == "t" else "this is the one"
             err_console.print(f"{what}: {f'{grid.tempo:.1f} BPM' if grid else 'tap again'}")
 
-    def read() -> None:
-        while not stop.is_set():
-            ready, _, _ = select.select([fd], [], [], 0.1)
-            if ready:
-                press(os.read(fd, 1).decode(errors="ignore").lower())
-
-    tty.setcbreak(fd)
-    thread = threading.Thread(target=read, name="live-keys", daemon=True)
-    thread.start()
-    try:
-        yield True
-    finally:
-        stop.set()
-        thread.join(timeout=1)
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+    return press
