@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 from collections import deque
@@ -377,9 +378,15 @@ def run(cuefile: str, rig_file: str | None, *, speed: float, start: float, sim: 
         notes += [f"from {format_clock(start)}"] if start else []
         notes += [f"{speed:g}× speed"] if speed != 1 else []
         err_console.print(f"class '{show.loaded.sheet.name}': {', '.join(notes)}")
-        clock = _audio_clock(show, start, speed, no_audio, stack)
-        display.clock = clock
-        player = Player(tl, outputs, clock, on_error=lambda text: err_console.print(f"[red]output error: {text}[/red]"))
+        player = Player(tl, outputs, MonotonicClock(speed=speed, start=start),
+                        on_error=lambda text: err_console.print(f"[red]output error: {text}[/red]"))
+        player.prepare(start)
+        # A full garbage collection with an hour of events in memory takes 100-200 ms: lights would be that
+        # late whenever one ran. What is loaded now lives until the end of the class anyway.
+        gc.collect()
+        gc.freeze()
+        clock = _audio_clock(show, start, speed, no_audio, stack)  # the music starts here
+        display.clock = player.clock = clock
         controller = Controller(player, show.rig, show.loaded.sheet.backwards_kinds, show.recompile)
         try:
             stack.enter_context(osc_remote(controller, control_host, control_port))

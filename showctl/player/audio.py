@@ -25,6 +25,7 @@ __all__ = ["AudioClock", "audio_unavailable_reason"]
 
 log = logging.getLogger("showctl.audio")
 _SPIN = 0.0015
+_STALLED = 0.5  # s without an audio callback before the device counts as stopped
 
 
 def _portaudio() -> Any:
@@ -78,6 +79,8 @@ class AudioClock:
         self.samplerate = 48000
         self.underruns = 0
         self.paused = False  # while paused the device plays silence and class time stands still
+        self.stalled = False  # the device stopped calling back: class time runs on the monotonic clock
+        self._anchor_wall = 0.0
         self._frames_done = 0  # frames handed to the device since `start`
         self._anchor: tuple[float, float] | None = None  # (class time, DAC time) of the latest block
         self._lock = threading.Lock()
@@ -135,6 +138,7 @@ class AudioClock:
         class_time = self.start + self._frames_done / self.samplerate
         with self._lock:
             self._anchor = (class_time, float(info.outputBufferDacTime))
+            self._anchor_wall = time.monotonic()
         if self.paused:
             out.fill(0.0)
             return
@@ -150,6 +154,14 @@ class AudioClock:
         class_time, dac = anchor
         if self.paused:
             return class_time
+        since = time.monotonic() - self._anchor_wall
+        if since > _STALLED:
+            # The device stopped calling back (a JACK server gone, a pulled interface): keep the class on
+            # the monotonic clock from the last block heard rather than freezing the lights.
+            if not self.stalled:
+                self.stalled = True
+                log.warning("audio device stopped: lights continue on the monotonic clock")
+            return class_time + since
         return class_time + (float(self._stream.time) - dac)
 
     def pause(self) -> None:

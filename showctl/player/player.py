@@ -86,6 +86,7 @@ class Player:
         self._new_timeline: Timeline | None = None
         self._pending: list[_Pending] = []
         self._stop = False
+        self._prepared: dict[float, list[tuple[float, Event]]] = {}
 
     # -- controls (any thread) -----------------------------------------------------------------------
     def replace_timeline(self, timeline: Timeline) -> None:
@@ -153,6 +154,11 @@ class Player:
         # sorted() is stable: events due at the same instant keep the timeline's order.
         return sorted(((e.t - self._latency(e), e) for e in events), key=lambda pair: pair[0])
 
+    def prepare(self, start: float = 0.0) -> None:
+        """Build the schedule for `play(start)` now, before the clock starts: for an hour-long class it takes
+        a tenth of a second, which would otherwise make the first events late while the music plays."""
+        self._prepared = {start: self.schedule(start)}
+
     def _suppressed(self, event: Event) -> bool:
         # Under an overlay the look is the overlay's: scenes and effects wait; the MIDI clock keeps time.
         return self.overlay is not None and event.kind in ("scene", "effect")
@@ -200,7 +206,7 @@ class Player:
                 # Mid-class: put the rig in the look a full run would have reached by now.
                 for event in self.timeline.scene_state_at(start) if state is None else state:
                     sent += self._send(event)
-            schedule, i = self.schedule(start), 0
+            schedule, i = self._prepared.pop(start, None) or self.schedule(start), 0
             done_until, done_at_instant = start, 0
             while i < len(schedule):
                 send_at, event = schedule[i]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from types import TracebackType
+from typing import IO
 
 from showctl.errors import DeviceError
 
@@ -36,6 +38,7 @@ class JackServer:
         self.rate, self.period, self.name = rate, period, name
         self.process: subprocess.Popen[bytes] | None = None
         self._previous: str | None = None
+        self._log: IO[bytes] | None = None
 
     def __enter__(self) -> JackServer:
         os.environ.setdefault("JACK_NO_START_SERVER", "1")
@@ -49,14 +52,18 @@ class JackServer:
             self._restore()
             raise DeviceError("jackd", "not installed; MIDI needs JACK here (apt-get install jackd2)")
         named = ["-n", self.name] if self.name is not None else []
+        # jackd's messages go to a file, not a pipe nobody reads: a long run's xrun lines would fill a pipe
+        # and block jackd.
+        self._log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [jackd, *named, "--no-realtime", "-d", "dummy", "-r", str(self.rate), "-p", str(self.period)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(),
+            stdout=subprocess.DEVNULL, stderr=self._log, env=_env(),
         )
         deadline = time.monotonic() + 10.0
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                err = (self.process.stderr.read() if self.process.stderr else b"").decode(errors="replace")
+                self._log.seek(0)
+                err = self._log.read().decode(errors="replace")
                 last = err.strip().splitlines()[-1] if err.strip() else f"exit code {self.process.returncode}"
                 self._restore()
                 raise DeviceError("jackd", f"did not start: {last}")
@@ -83,6 +90,9 @@ class JackServer:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
         self._restore()
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
