@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from test_cues import problems_of, write
 
 from showctl.analysis.model import TrackAnalysis
 from showctl.cli.commands import load_show
@@ -16,19 +17,6 @@ from showctl.errors import ProblemsError
 from showctl.messages import OscMessage
 from showctl.outputs.rig import load_rig
 from showctl.timeline import Timeline, compile_timeline
-
-
-def write(directory: Path, name: str, text: str) -> Path:
-    path = directory / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return path
-
-
-def problems_of(fn: object, *args: object) -> list[str]:
-    with pytest.raises(ProblemsError) as info:
-        fn(*args)  # type: ignore[operator]
-    return [str(p) for p in info.value.problems]
 
 
 def grid(bpm: float, duration: float, first: float = 0.25) -> TrackAnalysis:

@@ -34,6 +34,7 @@ __all__ = [
     "beat_f_measure",
     "ensure_demo_tracks",
     "synthesize_track",
+    "tracks_main",
     "write_tracks",
 ]
 
@@ -524,13 +525,18 @@ def ensure_demo_tracks(directory: Path, on_written: Callable[[Path], None] | Non
     return write_tracks(directory, DEMO_TRACKS, on_written)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def tracks_main(argv: Sequence[str] | None, module: str, specs: Sequence[DemoSpec]) -> int:
+    """`python -m MODULE DIR`: write `specs` into DIR where missing, one line per file written."""
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 1:
-        print("usage: python -m showctl.analysis.demo DIR", file=sys.stderr)
+        print(f"usage: python -m {module} DIR", file=sys.stderr)
         return 2
-    ensure_demo_tracks(Path(args[0]), on_written=lambda p: print(f"wrote {p}"))
+    write_tracks(Path(args[0]), specs, on_written=lambda p: print(f"wrote {p}"))
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return tracks_main(argv, "showctl.analysis.demo", DEMO_TRACKS)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,10 @@ beside each, only where missing: `python -m showctl.analysis.library tracks/libr
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from showctl.analysis.demo import DemoSpec, write_tracks
+from showctl.analysis.demo import DemoSpec, tracks_main, write_tracks
 
 __all__ = ["LIBRARY_TRACKS", "ensure_library_tracks", "main"]
 
@@ -37,12 +36,7 @@ def ensure_library_tracks(directory: Path, on_written: Callable[[Path], None] | 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1:
-        print("usage: python -m showctl.analysis.library DIR", file=sys.stderr)
-        return 2
-    ensure_library_tracks(Path(args[0]), on_written=lambda p: print(f"wrote {p}"))
-    return 0
+    return tracks_main(argv, "showctl.analysis.library", LIBRARY_TRACKS)
 
 
 if __name__ == "__main__":

@@ -107,7 +107,7 @@ class QlcPlus:
             result = check()
             if result or time.monotonic() > deadline:
                 return result
-            time.sleep(0.01)
+            time.sleep(0.01)  # polling QLC+ for a state change, not scheduling events
 
     def stop(self) -> None:
         if self._ws is not None:
