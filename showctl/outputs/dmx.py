@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from showctl.errors import DeviceError
 from showctl.messages import DMX_COLORS, DmxMessage, OutMessage
+from showctl.outputs.base import udp_socket_for
 from showctl.outputs.dmx_rig import (
     COLOR_CHANNELS,
     SNAP_CHANNELS,
@@ -206,13 +207,9 @@ class DmxOutput:
         self._state = DmxState(patch, config.universes)
         for message in self.safe:
             self._state.apply(message, 0.0, instant=True)
+        self._socket, address = udp_socket_for(self.device, config.host, config.udp_port)
         try:
-            info = socket.getaddrinfo(config.host, config.udp_port, type=socket.SOCK_DGRAM)[0]
-        except socket.gaierror as err:
-            raise DeviceError(self.device, f"cannot resolve host ({err.strerror})") from None
-        self._socket = socket.socket(info[0], socket.SOCK_DGRAM)
-        try:
-            self._socket.connect(info[4])
+            self._socket.connect(address)
             self._send_frame(time.monotonic(), raise_errors=True)
             time.sleep(_PROBE_WAIT)  # not scheduling: letting an ICMP "port unreachable" come back
             self._raise_pending()

@@ -13,6 +13,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 
 from showctl.errors import DeviceError
 from showctl.messages import OscMessage, OutMessage
+from showctl.outputs.base import udp_socket_for
 from showctl.outputs.rig import OscOutputConfig, device_label
 
 __all__ = ["OscOutput", "encode_osc"]
@@ -31,13 +32,9 @@ class OscOutput:
         self.name = name
         self.latency = config.latency_ms / 1000.0
         self.device = device_label(name, config)
+        self._socket, address = udp_socket_for(self.device, config.host, config.port)
         try:
-            info = socket.getaddrinfo(config.host, config.port, type=socket.SOCK_DGRAM)[0]
-        except socket.gaierror as err:
-            raise DeviceError(self.device, f"cannot resolve host ({err.strerror})") from None
-        self._socket = socket.socket(info[0], socket.SOCK_DGRAM)
-        try:
-            self._socket.connect(info[4])
+            self._socket.connect(address)
         except OSError as err:
             self._socket.close()
             raise DeviceError(self.device, f"cannot reach ({err.strerror or err})") from None
