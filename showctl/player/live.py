@@ -19,7 +19,7 @@ from showctl.live.model import BeatSource, PredictedGrid
 from showctl.live.plan import LivePlanner
 from showctl.outputs.base import Output
 from showctl.player.clock import Clock
-from showctl.player.player import Player, PlayResult, StopRequested
+from showctl.player.player import Player, PlayResult
 from showctl.timeline.model import Event, Timeline
 
 __all__ = ["DECIDE_AHEAD", "LivePlayer"]
@@ -96,33 +96,26 @@ class LivePlayer(Player):
         """Run the class from its start until it ends, the instructor quits, or an exception (safe scene)."""
         if start:
             raise ValueError("a live class starts at its beginning")
-        sent, completed, stopped = 0, False, False
+        return self.run_guarded(self._play_live)
+
+    def _play_live(self) -> None:
         queue: list[tuple[float, int, Event]] = []
         order = itertools.count()
-        try:
-            while True:
-                self._due()
-                now = self.clock.now()
-                # Moments due soon are decided from the freshest grid, then wait in send order.
-                for event in self.planner.take(self.current_grid(), now + self.lead):
-                    heapq.heappush(queue, (event.t - self._latency(event), next(order), event))
-                while queue and queue[0][0] <= self.clock.now():
-                    _, _, event = heapq.heappop(queue)
-                    if self._send(event):
-                        sent += 1
-                    if self.on_event is not None:
-                        self.on_event(event)
-                if self.planner.ended and not queue:
-                    completed = True
-                    break
-                wake = now + _POLL
-                if queue:
-                    wake = min(wake, queue[0][0])
-                self.clock.sleep_until(wake)
-        except StopRequested:
-            stopped = True
-        finally:
-            if not completed:
-                # Ctrl-C, quit or a crash mid-class: house lights before anything else happens.
-                self.send_safe_scene()
-        return PlayResult(completed, sent, self.health, stopped)
+        while True:
+            self._due()
+            now = self.clock.now()
+            # Moments due soon are decided from the freshest grid, then wait in send order.
+            for event in self.planner.take(self.current_grid(), now + self.lead):
+                heapq.heappush(queue, (event.t - self._latency(event), next(order), event))
+            while queue and queue[0][0] <= self.clock.now():
+                _, _, event = heapq.heappop(queue)
+                if self._send(event):
+                    self.sent += 1
+                if self.on_event is not None:
+                    self.on_event(event)
+            if self.planner.ended and not queue:
+                return
+            wake = now + _POLL
+            if queue:
+                wake = min(wake, queue[0][0])
+            self.clock.sleep_until(wake)

@@ -87,6 +87,7 @@ class Player:
         self._pending: list[_Pending] = []
         self._stop = False
         self._prepared: dict[float, list[tuple[float, Event]]] = {}
+        self.sent = 0  # messages sent by the current play()
 
     # -- controls (any thread) -----------------------------------------------------------------------
     def replace_timeline(self, timeline: Timeline) -> None:
@@ -198,33 +199,41 @@ class Player:
             skip -= 1
         return schedule
 
-    def play(self, start: float = 0.0, state: Sequence[Event] | None = None) -> PlayResult:
-        """Send every event from class time `start` on; returns when the class ends."""
-        sent, completed, stopped = 0, False, False
+    def run_guarded(self, body: Callable[[], None]) -> PlayResult:
+        """Run `body` (which counts what it sends in `self.sent`) with the exit discipline every player
+        shares: quit ends it cleanly, and whatever else ends it early (Ctrl-C, quit, a crash), the room
+        gets house lights before anything else happens."""
+        self.sent, completed, stopped = 0, False, False
         try:
-            if start > 0:
-                # Mid-class: put the rig in the look a full run would have reached by now.
-                for event in self.timeline.scene_state_at(start) if state is None else state:
-                    sent += self._send(event)
-            schedule, i = self._prepared.pop(start, None) or self.schedule(start), 0
-            done_until, done_at_instant = start, 0
-            while i < len(schedule):
-                send_at, event = schedule[i]
-                if not self._wait(send_at):
-                    schedule, i = self._swap(done_until, done_at_instant), 0
-                    continue
-                if not self._suppressed(event) and self._send(event):
-                    sent += 1
-                done_at_instant = done_at_instant + 1 if send_at == done_until else 1
-                done_until = send_at
-                i += 1
-                if self.on_event is not None:
-                    self.on_event(event)
+            body()
             completed = True
         except StopRequested:
             stopped = True
         finally:
             if not completed:
-                # Ctrl-C, quit or a crash mid-class: the room gets house lights before anything else happens.
                 self.send_safe_scene()
-        return PlayResult(completed, sent, self.health, stopped)
+        return PlayResult(completed, self.sent, self.health, stopped)
+
+    def play(self, start: float = 0.0, state: Sequence[Event] | None = None) -> PlayResult:
+        """Send every event from class time `start` on; returns when the class ends."""
+        return self.run_guarded(lambda: self._play(start, state))
+
+    def _play(self, start: float, state: Sequence[Event] | None) -> None:
+        if start > 0:
+            # Mid-class: put the rig in the look a full run would have reached by now.
+            for event in self.timeline.scene_state_at(start) if state is None else state:
+                self.sent += self._send(event)
+        schedule, i = self._prepared.pop(start, None) or self.schedule(start), 0
+        done_until, done_at_instant = start, 0
+        while i < len(schedule):
+            send_at, event = schedule[i]
+            if not self._wait(send_at):
+                schedule, i = self._swap(done_until, done_at_instant), 0
+                continue
+            if not self._suppressed(event) and self._send(event):
+                self.sent += 1
+            done_at_instant = done_at_instant + 1 if send_at == done_until else 1
+            done_until = send_at
+            i += 1
+            if self.on_event is not None:
+                self.on_event(event)
