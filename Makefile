@@ -13,7 +13,7 @@ install: system-deps $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,link]'
 	@touch $@
 
 # System packages the real rig parts need (JACK for MIDI, PortAudio for audio). Installs them when run as
