@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +20,12 @@ from showctl.sim import JackServer
 
 REPO = Path(__file__).resolve().parent.parent
 REQUIRE_RIG = os.environ.get("SHOWCTL_REQUIRE_RIG") == "1"
+
+
+def run_showctl(*args: str, cwd: Path = REPO, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`showctl ARGS...` in a child process, as a user runs it (wide columns: rich does not wrap lines)."""
+    return subprocess.run([sys.executable, "-m", "showctl.cli.main", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, "COLUMNS": "200"}, check=False)
 
 
 def require_binary(binary: str, why: str) -> None:

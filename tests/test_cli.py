@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_showctl
 
 from showctl.sim import JackServer
 
@@ -16,9 +15,7 @@ REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "tests" / "golden" / "demo.jsonl"
 
 
-def showctl(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "showctl.cli.main", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "COLUMNS": "200"}, check=False)
+showctl = run_showctl
 
 
 def test_analyze_json_contract(demo_tracks: list[Path]) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, require_binary
+from conftest import REPO, require_binary, run_showctl
 
 from showctl.cues import load_cue_sheet
 from showctl.cues.load import check_against_rig
@@ -284,6 +284,35 @@ def test_resilient_dmx_output_waits_for_olad_and_resends_the_look() -> None:
     finally:
         output.close()
     receiver.close()
+
+
+def test_simulate_a_dmx_class(tmp_path: Path, demo_tracks: list[Path]) -> None:
+    """`showctl simulate` on a DMX rig: every message logged in timeline order, and the rig's last frame is
+    the class's final look (safe scene, then every message, fades done)."""
+    log = tmp_path / "dmx.jsonl"
+    result = run_showctl("simulate", "cues/small-studio.yaml", "--log", str(log))
+    assert result.returncode == 0, result.stderr
+    assert "DMX lights: as frames, ending in the class's final look" in result.stderr
+    timeline = json.loads(run_showctl("timeline", "cues/small-studio.yaml", "--json").stdout)
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(x["t"], x["transport"], x["message"]) for x in lines] == [
+        (e["t"], "dmx", e["message"]) for e in timeline]
+
+
+def test_simulated_rig_waits_for_a_dmx_look() -> None:
+    rig = load_rig(RIG_FILE)
+    patch = build_patch(rig)
+    safe = [m for m in rig.safe_scene["lights"] if isinstance(m, DmxMessage)]  # the output starts there
+    red = render_messages(patch, (1,), [*safe, DmxMessage.parse("@par1 dimmer=50% color=red")])
+    blue = render_messages(patch, (1,), [*safe, DmxMessage.parse("@par1 dimmer=50% color=blue")])
+    with SimulatedRig(rig) as sim:
+        output = open_output("lights", sim.rig_for_outputs)
+        try:
+            output.send(DmxMessage.parse("@par1 dimmer=50% color=red"))
+            assert sim.wait_for_dmx("lights", red, timeout=2.0)
+            assert not sim.wait_for_dmx("lights", blue, timeout=0.2)  # a look the rig never got is not seen
+        finally:
+            output.close()
 
 
 def test_simulated_rig_receives_dmx_frames() -> None:

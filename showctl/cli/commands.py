@@ -26,7 +26,10 @@ from showctl.cues.load import (
     track_problem,
 )
 from showctl.errors import AnalysisError, DeviceError, Location, Problem, ProblemsError, ShowctlError
+from showctl.messages import DmxMessage
 from showctl.outputs import Output, Rig, load_rig, open_output
+from showctl.outputs.dmx import render_messages
+from showctl.outputs.dmx_rig import DmxOutputConfig, build_patch
 from showctl.outputs.resilient import open_resilient_output
 from showctl.player import Clock, MonotonicClock, Player
 from showctl.player.audio import AudioClock, audio_unavailable_reason
@@ -255,22 +258,42 @@ def _open_outputs(rig: Rig, stack: ExitStack, *, resilient: bool = False) -> dic
 _WINDOW = 32
 
 
+def _dmx_final_frames(show: Show, output: str) -> dict[int, bytes]:
+    """The frames DMX `output` holds once every message of the class has been sent and every fade is done."""
+    config = show.rig.outputs[output]
+    assert isinstance(config, DmxOutputConfig)
+    safe = [m for m in show.rig.safe_scene.get(output, ()) if isinstance(m, DmxMessage)]
+    sent = [e.message for e in show.timeline.events if e.output == output and isinstance(e.message, DmxMessage)]
+    return render_messages(build_patch(show.rig), config.universes, [*safe, *sent])
+
+
 def simulate(cuefile: str, rig_file: str | None, log_path: Path) -> int:
     show = load_show(cuefile, rig_file)
     events = show.timeline.events
+    # DMX goes out as whole frames at the output's frame rate, not one packet per message: a DMX output is
+    # checked by the look its last frame carries once the class has been sent (every fade done).
+    dmx = {name for name, config in show.rig.outputs.items() if config.transport == "dmx"}
     with _simulated_rig(show.rig) as sim, ExitStack() as stack:
         outputs = _open_outputs(sim.rig_for_outputs, stack)
-        sent = dict.fromkeys(outputs, 0)
+        sent = dict.fromkeys(set(outputs) - dmx, 0)
         for event in events:
             output = event.output
-            if sent[output] - sim.counts[output] >= _WINDOW:
+            if output in sent and sent[output] - sim.counts[output] >= _WINDOW:
                 _wait(sim, {output: sent[output] - _WINDOW + 1}, event.output)
             outputs[output].send(event.message)
-            sent[output] += 1
+            if output in sent:
+                sent[output] += 1
         _wait(sim, sent, "the rig")
-        received = {name: deque(r for r in sim.received if r.output == name) for name in outputs}
+        longest_fade = max((e.message.fade for e in events if isinstance(e.message, DmxMessage)), default=0.0)
+        for name in sorted(dmx):
+            if not sim.wait_for_dmx(name, _dmx_final_frames(show, name), timeout=5.0 + longest_fade):
+                raise DeviceError(f"simulated rig output '{name}'", "its last DMX frame is not the class's final look")
+        received = {name: deque(r for r in sim.received if r.output == name) for name in sent}
     lines: list[str] = []
     for index, event in enumerate(events):
+        if event.output in dmx:
+            lines.append(json.dumps({"t": round(event.t, 6), "transport": "dmx", "message": str(event.message)}))
+            continue
         got = received[event.output].popleft()
         if got.message != str(event.message):
             raise DeviceError(f"simulated rig output '{event.output}'",
@@ -284,9 +307,11 @@ def simulate(cuefile: str, rig_file: str | None, log_path: Path) -> int:
     except OSError as err:
         raise DeviceError(str(log_path), f"cannot write log ({err.strerror})") from None
     clock = sum(1 for e in events if e.kind == "clock")
+    received_text = "the rig received all of them, in order"
+    if dmx:
+        received_text += f" (DMX {', '.join(sorted(dmx))}: as frames, ending in the class's final look)"
     err_console.print(f"simulated {len(events)} messages ({len(events) - clock} cues, {clock} MIDI clock ticks) "
-                      f"over {format_clock(show.timeline.duration)} of class: the rig received all of them, "
-                      f"in order → {log_path}")
+                      f"over {format_clock(show.timeline.duration)} of class: {received_text} → {log_path}")
     return 0
 
 

@@ -197,6 +197,18 @@ class SimulatedRig:
                 self._arrived.wait(left)
         return True
 
+    def wait_for_dmx(self, output: str, frames: Mapping[int, bytes], timeout: float) -> bool:
+        """Wait until the last frame of each universe of DMX `output` equals `frames[universe]`."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while any(self.dmx.get((output, u)) != data for u, data in frames.items()):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                # Frames that repeat the last one are not recorded (nothing notifies): look again soon.
+                self._arrived.wait(min(left, 0.05))
+        return True
+
     def close(self) -> None:
         for server in self._servers:
             server.shutdown()
