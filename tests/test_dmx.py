@@ -39,6 +39,7 @@ from showctl.outputs.dmx_rig import DmxOutputConfig, build_patch
 from showctl.outputs.resilient import open_resilient_output
 from showctl.outputs.rig import Rig
 from showctl.sim import SimulatedRig
+from showctl.sim.process import stop_process
 
 RIG_FILE = REPO / "config/small-studio-rig.yaml"
 CUE_FILE = REPO / "cues/small-studio.yaml"
@@ -414,14 +415,8 @@ class Olad:
             time.sleep(0.01)
 
     def stop(self, *, cleanup: bool = True) -> None:
-        if self.process is not None:
-            self.process.terminate()  # by its pid
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-            self.process = None
+        stop_process(self.process)
+        self.process = None
         if cleanup:
             shutil.rmtree(self.config_dir, ignore_errors=True)
             if self._lock is not None:

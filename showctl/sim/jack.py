@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import IO
 
 from showctl.errors import DeviceError
+from showctl.sim.process import stop_process
 
 __all__ = ["JackServer", "jack_running"]
 
@@ -82,13 +83,7 @@ class JackServer:
             os.environ["JACK_DEFAULT_SERVER"] = self._previous
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = None
         if self._log is not None:
             self._log.close()

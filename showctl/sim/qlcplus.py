@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from showctl.errors import DeviceError
+from showctl.sim.process import stop_process
 
 __all__ = ["QlcPlus", "free_tcp_port"]
 
@@ -113,13 +114,7 @@ class QlcPlus:
         if self._ws is not None:
             self._ws.close()
             self._ws = None
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout=10)
         self.process = None
         if self._runtime is not None:
             self._runtime.cleanup()
