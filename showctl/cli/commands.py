@@ -31,7 +31,7 @@ from showctl.outputs import Output, Rig, load_rig, open_output
 from showctl.outputs.dmx import render_messages
 from showctl.outputs.dmx_rig import DmxOutputConfig, build_patch
 from showctl.outputs.resilient import open_resilient_output
-from showctl.player import Clock, MonotonicClock, Player
+from showctl.player import Clock, MonotonicClock, Player, PlayResult
 from showctl.player.audio import AudioClock, audio_unavailable_reason
 from showctl.player.controls import Controller
 from showctl.sim import JackServer, Received, SimulatedRig
@@ -39,7 +39,8 @@ from showctl.timeline import Event, PlanEdit, PlanRow, Timeline, compile_timelin
 from showctl.units import format_clock
 from showctl.yamlfile import load_yaml
 
-__all__ = ["analyze", "check", "plan", "run", "simulate", "timeline"]
+__all__ = ["TERMINAL_REPORT", "ClassReport", "ClassRun", "Show", "analyze", "check", "load_show", "open_class",
+           "plan", "run", "simulate", "timeline"]
 
 LOW_CONFIDENCE = 0.5
 # Off a terminal (logs, CI, pipes) lines are not wrapped at rich's default of 80 columns.
@@ -238,14 +239,15 @@ def _simulated_rig(rig: Rig, on_receive: Callable[[Received], None] | None = Non
         yield stack.enter_context(SimulatedRig(rig, on_receive=on_receive))
 
 
-def _open_outputs(rig: Rig, stack: ExitStack, *, resilient: bool = False) -> dict[str, Output]:
+def _open_outputs(rig: Rig, stack: ExitStack, *, resilient: bool = False,
+                  on_status: Callable[[str], None] | None = None) -> dict[str, Output]:
     """Every output of `rig`. `resilient` (a class): an output that is down at start or drops out later is
-    reported in one line and reconnected in the background while the class keeps time."""
+    reported in one line (`on_status`) and reconnected in the background while the class keeps time."""
     outputs: dict[str, Output] = {}
     for name, config in rig.outputs.items():
         if resilient:
             output: Output = open_resilient_output(
-                name, config, rig=rig, on_status=lambda text: err_console.print(f"[yellow]{text}[/yellow]"))
+                name, config, rig=rig, on_status=on_status or TERMINAL_REPORT.warn)
         else:
             output = open_output(name, rig)
         stack.callback(output.close)
@@ -357,11 +359,12 @@ class _RunDisplay:
             self.message(event.output, str(event.message), event.t)
 
 
-def _audio_clock(show: Show, start: float, speed: float, no_audio: bool, stack: ExitStack) -> Clock:
+def _audio_clock(show: Show, start: float, speed: float, no_audio: bool, stack: ExitStack,
+                 note: Callable[[str], None] = err_console.print) -> Clock:
     """The audio device's DAC clock when the class plays its music here, else the monotonic clock."""
     if no_audio or speed != 1:
         why = "--no-audio" if no_audio else f"--speed {speed:g}"
-        err_console.print(f"no audio ({why}): lights run on the monotonic clock")
+        note(f"no audio ({why}): lights run on the monotonic clock")
         return MonotonicClock(speed=speed, start=start)
     reason = audio_unavailable_reason()
     if reason is None:
@@ -370,11 +373,92 @@ def _audio_clock(show: Show, start: float, speed: float, no_audio: bool, stack: 
         except DeviceError as err:
             reason = str(err)
         else:
-            err_console.print(f"audio: playing the playlist; lights locked to the DAC clock "
-                              f"(output latency {audio.latency * 1000:.1f} ms)")
+            note(f"audio: playing the playlist; lights locked to the DAC clock "
+                 f"(output latency {audio.latency * 1000:.1f} ms)")
             return audio
-    err_console.print(f"no audio: {reason}; lights run on the monotonic clock")
+    note(f"no audio: {reason}; lights run on the monotonic clock")
     return MonotonicClock(speed=speed, start=start)
+
+
+@dataclass(frozen=True)
+class ClassReport:
+    """Where a class's one-line notes go: the terminal for `showctl run`, the page for `showctl serve`."""
+
+    note: Callable[[str], None]
+    warn: Callable[[str], None]
+    error: Callable[[str], None]
+
+
+TERMINAL_REPORT = ClassReport(note=err_console.print,
+                              warn=lambda text: err_console.print(f"[yellow]{text}[/yellow]"),
+                              error=lambda text: err_console.print(f"[red]{text}[/red]"))
+
+
+@dataclass
+class ClassRun:
+    """A class ready to play: outputs open, schedule built, music (or the monotonic clock) started, the
+    instructor's controls wired. `play()` runs it to its end on the calling thread, safe scene included."""
+
+    show: Show
+    start: float
+    player: Player
+    controller: Controller
+    clock: Clock
+    sim_rig: SimulatedRig | None
+    report: ClassReport
+
+    def play(self) -> PlayResult:
+        result = self.player.play(self.start)
+        if self.sim_rig is not None:
+            # Let the simulated rig take in the last messages (the safe scene) before it closes.
+            sent = {n: h.sent for n, h in result.health.items()}
+            if not self.sim_rig.wait_for(sent, timeout=2.0):
+                missing = {n: sent[n] - self.sim_rig.counts[n] for n in sent if self.sim_rig.counts[n] < sent[n]}
+                self.report.error(f"the simulated rig missed messages: {missing}")
+        return result
+
+
+@contextmanager
+def open_class(show: Show, *, start: float = 0.0, speed: float = 1.0, sim: bool = False, no_audio: bool = False,
+               on_receive: Callable[[Received], None] | None = None, report: ClassReport = TERMINAL_REPORT,
+               control_host: str = "127.0.0.1", control_port: int | None = 9650) -> Iterator[ClassRun]:
+    """Everything `showctl run` and the class screen (`showctl serve`) do before the first cue, in order:
+    the simulated rig (`sim`, telling `on_receive` what arrives), the outputs, the prepared schedule, the
+    clock (the music starts here) and the controls (plus the OSC remote, unless `control_port` is None).
+    Closing it closes the outputs, the music and the simulated rig."""
+    tl = show.timeline
+    with ExitStack() as stack:
+        rig, sim_rig = show.rig, None
+        if sim:
+            sim_rig = stack.enter_context(_simulated_rig(rig, on_receive))
+            rig = sim_rig.rig_for_outputs
+            outputs_text = ", ".join(f"{n} ({o.transport})" for n, o in show.rig.outputs.items())
+            shown = "" if on_receive is None else " — lines below are what it received"
+            report.note(f"simulated rig: {outputs_text}{shown}")
+        outputs = _open_outputs(rig, stack, resilient=True, on_status=report.warn)
+        notes = [f"{len(tl.plan)} parts", format_clock(tl.duration)]
+        notes += [f"from {format_clock(start)}"] if start else []
+        notes += [f"{speed:g}× speed"] if speed != 1 else []
+        report.note(f"class '{show.loaded.sheet.name}': {', '.join(notes)}")
+        player = Player(tl, outputs, MonotonicClock(speed=speed, start=start),
+                        on_error=lambda text: report.error(f"output error: {text}"))
+        player.prepare(start)
+        # A full garbage collection with an hour of events in memory takes 100-200 ms: lights would be that
+        # late whenever one ran. What is loaded now lives until the end of the class anyway.
+        gc.collect()
+        gc.freeze()
+        stack.callback(gc.unfreeze)  # a server runs more than one class: let the next one collect this one
+        clock = _audio_clock(show, start, speed, no_audio, stack, report.note)  # the music starts here
+        player.clock = clock
+        controller = Controller(player, show.rig, show.loaded.sheet.backwards_kinds, show.recompile)
+        if control_port is not None:
+            try:
+                stack.enter_context(osc_remote(controller, control_host, control_port))
+                report.note(f"remote controls: OSC /showctl/next, /showctl/blackout … on "
+                            f"{control_host}:{control_port}")
+            except DeviceError as err:
+                report.warn(f"no remote controls: {err}")  # the class goes on without them
+        yield ClassRun(show, start, player, controller, clock, sim_rig, report)
 
 
 def run(cuefile: str, rig_file: str | None, *, speed: float, start: float, sim: bool, no_audio: bool = False,
@@ -389,36 +473,13 @@ def run(cuefile: str, rig_file: str | None, *, speed: float, start: float, sim: 
     if start >= tl.duration:
         raise ShowctlError(f"--from {format_clock(start)} is after the end of the class ({format_clock(tl.duration)})")
     live = out_console.is_terminal
+    display = _RunDisplay(show, start)
     with ExitStack() as stack:
-        rig, sim_rig = show.rig, None
-        display = _RunDisplay(show, start)
-        if sim:
-            sim_rig = stack.enter_context(_simulated_rig(rig, None if live else display.received))
-            rig = sim_rig.rig_for_outputs
-            outputs_text = ", ".join(f"{n} ({o.transport})" for n, o in show.rig.outputs.items())
-            shown = "" if live else " — lines below are what it received"
-            err_console.print(f"simulated rig: {outputs_text}{shown}")
-        outputs = _open_outputs(rig, stack, resilient=True)
-        notes = [f"{len(tl.plan)} parts", format_clock(tl.duration)]
-        notes += [f"from {format_clock(start)}"] if start else []
-        notes += [f"{speed:g}× speed"] if speed != 1 else []
-        err_console.print(f"class '{show.loaded.sheet.name}': {', '.join(notes)}")
-        player = Player(tl, outputs, MonotonicClock(speed=speed, start=start),
-                        on_error=lambda text: err_console.print(f"[red]output error: {text}[/red]"))
-        player.prepare(start)
-        # A full garbage collection with an hour of events in memory takes 100-200 ms: lights would be that
-        # late whenever one ran. What is loaded now lives until the end of the class anyway.
-        gc.collect()
-        gc.freeze()
-        clock = _audio_clock(show, start, speed, no_audio, stack)  # the music starts here
-        display.clock = player.clock = clock
-        controller = Controller(player, show.rig, show.loaded.sheet.backwards_kinds, show.recompile)
-        try:
-            stack.enter_context(osc_remote(controller, control_host, control_port))
-            err_console.print(f"remote controls: OSC /showctl/next, /showctl/blackout … on "
-                              f"{control_host}:{control_port}")
-        except DeviceError as err:
-            err_console.print(f"[yellow]no remote controls: {err}[/yellow]")  # the class goes on without them
+        session = stack.enter_context(open_class(
+            show, start=start, speed=speed, sim=sim, no_audio=no_audio,
+            on_receive=None if live else display.received, control_host=control_host, control_port=control_port))
+        display.clock = session.clock
+        controller = session.controller
         if live:
             from rich.live import Live
 
@@ -426,14 +487,8 @@ def run(cuefile: str, rig_file: str | None, *, speed: float, start: float, sim: 
             stack.enter_context(Live(LiveScreen(show.loaded.sheet.name, controller), console=out_console,
                                      refresh_per_second=8, screen=False))
         else:
-            player.on_event = lambda e: display.event(e, show_message=not sim, notices=controller.notices)
-        result = player.play(start)
-        if sim_rig is not None:
-            # Let the simulated rig take in the last messages (the safe scene) before it closes.
-            sent = {n: h.sent for n, h in result.health.items()}
-            if not sim_rig.wait_for(sent, timeout=2.0):
-                missing = {n: sent[n] - sim_rig.counts[n] for n in sent if sim_rig.counts[n] < sent[n]}
-                err_console.print(f"[red]the simulated rig missed messages: {missing}[/red]")
+            session.player.on_event = lambda e: display.event(e, show_message=not sim, notices=controller.notices)
+        result = session.play()
     ending = "stopped by the instructor" if result.stopped else "finished"
     err_console.print(f"class {ending}: {result.sent} messages sent; safe scene sent")
     return 0

@@ -91,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the rig to stand in for (default: config/demo-rig.yaml)")
     p.add_argument("--seconds", type=_positive_float, default=None, metavar="N", help="stop after N seconds")
 
+    p = sub.add_parser("serve", help="the class screen and phone remote: a local web page (http://127.0.0.1:8650)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    p.add_argument("--port", type=int, default=8650, help="port (default 8650)")
+    p.add_argument("--lan", action="store_true",
+                   help="listen on the studio network; phones pair with a one-time QR code and need its token")
+
     from showctl.cli.live_commands import block_size
 
     p = sub.add_parser("follow", help="run the live beat tracker over a file as if it arrived live")
@@ -163,6 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from showctl.cli import output_commands
 
             return output_commands.rig_stage(args.rig, args.seconds)
+        if args.command == "serve":
+            from showctl.web import serve
+
+            return serve(host=args.host, port=args.port, lan=args.lan)
         if args.command == "follow":
             from showctl.cli import live_commands
 

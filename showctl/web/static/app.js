@@ -1,0 +1,234 @@
+// showctl class screen: renders the state the server pushes over one WebSocket; buttons send messages back.
+// A dropped connection reconnects with backoff, and the first message after it is the whole state (resync).
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const metrics = { loadedAt: performance.now(), firstStateAt: null, states: 0, lastSeq: 0, reconnects: 0 };
+window.showctl = metrics;
+
+let socket = null;
+let retry = 0;
+let role = null;
+let lastClasses = "";
+let previewVersion = null;
+let qrVersion = null;
+let pressCount = 0;
+const myPresses = new Set();
+const seenAcks = new Set();
+
+function clock(seconds) {
+  const s = Math.max(0, Math.floor(seconds + 1e-6));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function setConn(state, text) {
+  const el = $("conn");
+  el.dataset.state = state;
+  el.textContent = text;
+}
+
+function toast(text, bad) {
+  const el = $("toast");
+  el.textContent = text;
+  el.className = bad ? "toast bad" : "toast";
+  el.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { el.hidden = true; }, 4000);
+}
+
+function connect() {
+  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+  socket = new WebSocket(url);
+  socket.onopen = () => { retry = 0; setConn("connected", "connected"); };
+  socket.onmessage = (event) => {
+    const message = JSON.parse(event.data);
+    if (message.type === "state") render(message);
+    else if (message.type === "refused") toast(message.text, true);
+  };
+  socket.onclose = () => {
+    socket = null;
+    metrics.reconnects += 1;
+    setConn("reconnecting", "reconnecting…");
+    setTimeout(connect, Math.min(5000, 250 * 2 ** retry++));
+  };
+}
+
+function send(message) {
+  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+  else toast("not connected — reconnecting…", true);
+}
+
+function item(cls, label, detail) {
+  const li = document.createElement("li");
+  if (cls) li.className = cls;
+  const b = document.createElement("span");
+  b.textContent = label;
+  li.append(b);
+  if (detail) {
+    const d = document.createElement("span");
+    d.className = "detail";
+    d.textContent = detail;
+    li.append(d);
+  }
+  return li;
+}
+
+function renderPrep(s, message) {
+  const classes = JSON.stringify(s.classes);
+  const picker = $("picker");
+  if (classes !== lastClasses) {
+    lastClasses = classes;
+    picker.replaceChildren(new Option("Pick a class…", ""));
+    for (const c of s.classes) picker.append(new Option(c.name, c.path));
+  }
+  if (document.activeElement !== picker) picker.value = s.selected || "";
+
+  $("problems").replaceChildren(...s.problems.map((p) => item("", p)));
+  $("last-run").textContent = s.last_run ? s.last_run.text : "";
+
+  $("checklist").replaceChildren(...s.checklist.map((c) => item(c.ok ? "ok" : "bad", c.label, c.detail)));
+  const sim = $("sim");
+  const speed = $("speed");
+  sim.checked = s.options.sim;
+  $("music").checked = s.options.music;
+  if (document.activeElement !== speed) speed.value = s.options.speed;
+  $("start").disabled = !s.ready;
+  $("start").textContent = s.phase === "preparing" ? "Getting ready…" : "Start class";
+
+  const done = s.tracks.filter((t) => t.state === "cached" || t.state === "analysed").length;
+  const progress = $("analysis-progress");
+  progress.hidden = !s.tracks.length || done === s.tracks.length;
+  progress.value = s.tracks.length ? done / s.tracks.length : 0;
+  $("analysis").textContent = s.tracks.length ? `${done}/${s.tracks.length} analysed` : "";
+  const rows = s.tracks.map((t) => {
+    const tr = document.createElement("tr");
+    const cells = [
+      t.name,
+      t.tempo ? `${t.tempo.toFixed(1)} BPM` : "—",
+      t.confidence != null ? t.confidence.toFixed(2) + (t.overrides.length ? ` (${t.overrides.join(", ")})` : "") : "—",
+      t.state === "failed" ? `failed: ${t.error}` : t.state,
+    ];
+    cells.forEach((text, i) => {
+      const td = document.createElement("td");
+      td.textContent = text;
+      if (i === 2 && t.low_confidence) td.className = "low";
+      if (i === 3 && t.state === "failed") td.className = "failed";
+      tr.append(td);
+    });
+    return tr;
+  });
+  $("tracks").tBodies[0].replaceChildren(...rows);
+
+  $("outputs").replaceChildren(...s.outputs.map((o) =>
+    item(o.reachable === true ? "ok" : o.reachable === false ? "bad" : "", `${o.device}`,
+      o.reachable === false ? `not reachable: ${o.reason}` : o.reason)));
+  $("recheck").disabled = !s.class_name || s.phase === "running";
+  $("tempo-source").textContent = s.tempo_source;
+
+  if (s.preview !== previewVersion) {
+    previewVersion = s.preview;
+    const img = $("preview");
+    img.hidden = s.preview == null;
+    $("no-preview").hidden = s.preview != null;
+    if (s.preview != null) img.src = `/preview.png?v=${s.preview}`;
+  }
+
+  const pairing = message.pairing;
+  $("pairing").hidden = !pairing;
+  if (pairing) {
+    if (qrVersion !== pairing.version) {
+      qrVersion = pairing.version;
+      $("qr").src = `/pairing.svg?v=${pairing.version}`;
+    }
+    $("pair-link").textContent = pairing.link;
+    $("devices").replaceChildren(...pairing.devices.map((d) => {
+      const li = document.createElement("li");
+      li.textContent = `${d.label} · paired ${new Date(d.paired_at * 1000).toLocaleTimeString()}`;
+      const revoke = document.createElement("button");
+      revoke.className = "small";
+      revoke.textContent = "Revoke";
+      revoke.dataset.device = d.id;
+      revoke.onclick = () => send({ type: "revoke", device: d.id });
+      li.append(revoke);
+      return li;
+    }));
+  }
+}
+
+function renderLive(live) {
+  const part = $("part");
+  part.dataset.kind = live.kind || "";
+  if (live.phase) part.dataset.phase = live.phase; else delete part.dataset.phase;
+  document.body.dataset.segment = live.segment || "";
+  $("segment").textContent = live.segment || "class over";
+  $("round").textContent = live.round ? `round ${live.round}${live.rounds ? ` of ${live.rounds}` : ""} — ${live.phase}`
+    : (live.backwards ? "backwards: the floor stays lit" : "");
+  $("countdown").textContent = clock(live.left);
+  $("tempo").textContent = `${Math.round(live.tempo)} BPM`;
+  const dots = [];
+  for (let i = 1; i <= live.beats_per_bar; i++) {
+    const dot = document.createElement("i");
+    dot.className = (i === 1 ? "one" : "") + (i === live.beat ? " on" : "");
+    dots.push(dot);
+  }
+  $("beats").replaceChildren(...dots);
+  $("bar").textContent = `bar ${live.bar}`;
+  $("scene").textContent = live.scene || "—";
+  $("next").textContent = live.next_name ? `${live.next_name} in ${clock(live.next_in)}` : "end of class";
+  $("clock").textContent = `${clock(live.now)} / ${clock(live.duration)}${live.speed !== 1 ? ` (${live.speed}×)` : ""}`;
+  const flags = [];
+  if (live.paused) flags.push("PAUSED");
+  if (live.held) flags.push("HOLD");
+  if (live.overlay) flags.push(live.overlay.toUpperCase());
+  $("flags").replaceChildren(...flags.map((f) => Object.assign(document.createElement("span"), { textContent: f })));
+  const pendingNames = new Set(live.pending.map((p) => p.name));
+  $("pending").textContent = live.pending.map((p) =>
+    `pending: ${p.label} — lands on next bar (${clock(p.lands_at)})`).join(" · ");
+  for (const button of document.querySelectorAll(".controls button")) {
+    button.classList.toggle("pending", pendingNames.has(button.dataset.control));
+  }
+  $("live-outputs").replaceChildren(...live.outputs.map((o) =>
+    item(o.reachable ? "ok" : "bad", o.name, o.reachable ? o.reason : `down: ${o.reason}`)));
+}
+
+function render(message) {
+  const s = message.state;
+  metrics.states += 1;
+  metrics.lastSeq = message.seq;
+  if (metrics.firstStateAt === null) metrics.firstStateAt = performance.now();
+  role = message.role;
+  document.body.dataset.phase = s.phase;
+  document.body.dataset.role = role;
+  $("title").textContent = s.live ? s.live.name : (s.class_name || "");
+  const running = !!s.live;
+  $("prep").hidden = running;
+  $("live").hidden = !running;
+  if (running) renderLive(s.live); else renderPrep(s, message);
+  $("notices").replaceChildren(...s.notices.map((n) => item("", n)));
+  for (const ack of message.acks) {
+    if (myPresses.has(ack.id) && !seenAcks.has(ack.id)) {
+      seenAcks.add(ack.id);
+      toast(ack.text, false);
+    }
+  }
+}
+
+$("picker").addEventListener("change", (e) => { if (e.target.value) send({ type: "select", cue: e.target.value }); });
+function sendOptions() {
+  const speed = parseFloat($("speed").value);
+  send({ type: "options", sim: $("sim").checked, speed: Number.isFinite(speed) ? speed : 1, music: $("music").checked });
+}
+$("sim").addEventListener("change", sendOptions);
+$("music").addEventListener("change", sendOptions);
+$("speed").addEventListener("change", sendOptions);
+$("start").addEventListener("click", () => send({ type: "start" }));
+$("recheck").addEventListener("click", () => send({ type: "recheck" }));
+$("new-link").addEventListener("click", () => send({ type: "new-link" }));
+for (const button of document.querySelectorAll(".controls button")) {
+  button.addEventListener("click", () => {
+    const id = `${Date.now().toString(36)}-${(pressCount++).toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+    myPresses.add(id);
+    send({ type: "press", control: button.dataset.control, id });
+  });
+}
+connect();

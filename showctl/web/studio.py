@@ -1,0 +1,467 @@
+"""The studio behind the class screen: which class is picked, whether it is ready, and the class running.
+
+Thread-safe and free of HTTP: the app calls `select`, `set_options`, `start`, `press`, `recheck_rig` and
+`shutdown` from its event loop and reads `view()`; long work (analysis, the rig check, the preview, the
+class itself) runs on threads, and every change calls `on_change` so the app pushes the new view.
+
+A class runs through `showctl.cli.commands.open_class`, the same path as `showctl run`, and every button
+goes through `Controller.press`, the same path as the keyboard and the OSC remote.
+"""
+
+from __future__ import annotations
+
+import bisect
+import io
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+from showctl.analysis import analyze_paths
+from showctl.cli.commands import (
+    LOW_CONFIDENCE,
+    ClassReport,
+    ClassRun,
+    Show,
+    _overrides,
+    load_show,
+    open_class,
+)
+from showctl.cues.load import is_cue_style, load_cue_sheet
+from showctl.errors import AnalysisError, DeviceError, Location, Problem, ProblemsError, ShowctlError
+from showctl.outputs import open_output
+from showctl.outputs.resilient import Checkable
+from showctl.outputs.rig import Rig, device_label
+from showctl.player.controls import CONTROLS, ControlName
+from showctl.sim import Received
+from showctl.timeline import PlanEdit
+from showctl.units import format_clock
+from showctl.web.model import (
+    CheckItem,
+    ClassChoice,
+    LiveView,
+    OutputHealthView,
+    PendingView,
+    Phase,
+    RunOptions,
+    RunSummary,
+    StudioView,
+    TrackView,
+)
+
+__all__ = ["MAX_SPEED", "Refused", "Studio", "live_view"]
+
+log = logging.getLogger("showctl.web")
+
+MAX_SPEED = 100.0
+_PROBE_WAIT = 0.05  # s for an ICMP "port unreachable" to come back after the probe
+
+
+class Refused(ShowctlError):
+    """A request the studio cannot take now (a second Start, Start before ready, a button with no class)."""
+
+
+def _shown_path(path: Path, workdir: Path) -> str:
+    """How `showctl check` would be given the file: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(workdir.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def probe_output(name: str, rig: Rig) -> OutputHealthView:
+    """Is the rig's output `name` there? Opens it and, for UDP receivers, sends the first message of its safe
+    scene (house lights, harmless before class) and looks for an ICMP "port unreachable" coming back."""
+    config = rig.outputs[name]
+    device = device_label(name, config)
+    try:
+        output = open_output(name, rig)
+    except DeviceError as err:
+        return OutputHealthView(name, config.transport, device, False, err.reason)
+    try:
+        safe = rig.safe_scene.get(name, ())
+        if config.transport != "midi" and safe:
+            output.send(safe[0])  # one message: the answer to it is what `check` reads
+            time.sleep(_PROBE_WAIT)  # waiting for the network's answer, not scheduling anything
+        if isinstance(output, Checkable):
+            output.check()
+    except DeviceError as err:
+        return OutputHealthView(name, config.transport, device, False, err.reason)
+    finally:
+        output.close()
+    how = "port open" if config.transport == "midi" else "safe scene sent, no error came back"
+    return OutputHealthView(name, config.transport, device, True, how)
+
+
+def live_view(run: ClassRun, speed: float) -> LiveView:
+    """The running class at this moment, for the big screen."""
+    controller, player = run.controller, run.player
+    timeline = player.timeline
+    now = player.clock.now()
+    row = controller.row_at(now)
+    upcoming = next((r for r in timeline.plan if r.start > now + 1e-6), None)
+    rounds = max((r.round or 0 for r in timeline.plan if row is not None and r.name == row.name), default=0)
+    slots = timeline.tracks
+    slot = next((s for s in slots if s.start <= now < s.end), slots[-1] if slots else None)
+    tempo, per_bar, beat, bar = 0.0, 4, 0, 0
+    if slot is not None:
+        analysis = slot.analysis
+        track_t = slot.track_time(now)
+        tempo, per_bar = analysis.tempo, analysis.beats_per_bar
+        bar = bisect.bisect_right(analysis.downbeats, track_t)
+        if bar:
+            last_downbeat = analysis.downbeats[bar - 1]
+            beat = bisect.bisect_right(analysis.beats, track_t) - bisect.bisect_left(analysis.beats, last_downbeat)
+    pending = tuple(PendingView(p.name, p.label, p.lands_at, max(0.0, p.lands_at - now))
+                    for p in controller.pending_now())
+    health = tuple(OutputHealthView(name, run.show.rig.transport_of(name),
+                                    device_label(name, run.show.rig.outputs[name]), h.last_error is None,
+                                    h.last_error or f"{h.sent} sent")
+                   for name, h in player.health.items())
+    return LiveView(
+        name=run.show.loaded.sheet.name, now=now, duration=timeline.duration, speed=speed,
+        segment=row.name if row else None, kind=row.kind if row else None, round=row.round if row else None,
+        rounds=rounds or None, phase=row.phase if row else None, left=max(0.0, row.end - now) if row else 0.0,
+        backwards=row is not None and row.kind in controller.backwards_kinds, tempo=tempo, beats_per_bar=per_bar,
+        beat=beat, bar=bar, scene=row.scene if row else None, effects=row.effects if row else (),
+        next_name=(upcoming.name + (f" — {upcoming.phase}" if upcoming.phase else "")) if upcoming else None,
+        next_in=upcoming.start - now if upcoming else None, pending=pending, paused=player.paused,
+        held=controller.held, overlay=player.overlay.name if player.overlay is not None else None,
+        outputs=health, sent=player.sent)
+
+
+class Studio:
+    """One studio laptop: the class picker, readiness, and at most one class running at a time."""
+
+    def __init__(self, cues_dir: Path, *, on_change: Callable[[], None] | None = None,
+                 control_port: int | None = None, workdir: Path | None = None) -> None:
+        self.cues_dir = cues_dir
+        self.workdir = workdir or Path.cwd()
+        self.control_port = control_port  # the OSC remote beside the page (None: none)
+        self.on_change = on_change or (lambda: None)
+        self._lock = threading.RLock()
+        self._version = 0
+        self._generation = 0  # bumped by each select: results of an older preparation are dropped
+        self._phase: Phase = "idle"
+        self._selected: str | None = None
+        self._class_name: str | None = None
+        self._problems: tuple[str, ...] = ()
+        self._tracks: list[TrackView] = []
+        self._outputs: tuple[OutputHealthView, ...] = ()
+        self._show: Show | None = None
+        self._preview: bytes | None = None
+        self._preview_version = 0
+        self._options = RunOptions()
+        self._classes: tuple[ClassChoice, ...] = ()
+        self._notices: deque[str] = deque(maxlen=6)
+        self._run: ClassRun | None = None
+        self._run_options = RunOptions()
+        self._run_thread: threading.Thread | None = None
+        self._stopping = False
+        self._last_run: RunSummary | None = None
+        self.last_received: tuple[Received, ...] = ()  # what the simulated rig received in the last class
+        self.last_edits: tuple[PlanEdit, ...] = ()  # the instructor's plan edits in the last class
+        self.report = ClassReport(note=self._note, warn=self._note, error=self._note)
+
+    # -- notifications --------------------------------------------------------------------------------
+    def _changed(self) -> None:
+        with self._lock:
+            self._version += 1
+        self.on_change()
+
+    def _note(self, text: str) -> None:
+        log.info("%s", text)
+        with self._lock:
+            self._notices.append(text)
+        self._changed()
+
+    # -- picking a class --------------------------------------------------------------------------------
+    def refresh_classes(self) -> tuple[ClassChoice, ...]:
+        """Look at the cues folder again (a page connected, a class was picked)."""
+        files = sorted(p for p in self.cues_dir.glob("*.y*ml") if p.suffix in (".yaml", ".yml"))
+        classes = tuple(ClassChoice(_shown_path(p, self.workdir), p.name) for p in files if not is_cue_style(p))
+        with self._lock:
+            changed, self._classes = classes != self._classes, classes
+        if changed:
+            self._changed()
+        return classes
+
+    def select(self, cue: str) -> None:
+        """Pick a class: its problems, analysis, rig check and preview follow on a thread."""
+        if cue not in {c.path for c in self.refresh_classes()}:
+            raise Refused(f"no class '{cue}' in {self.cues_dir}")
+        with self._lock:
+            if self._run_thread is not None:
+                raise Refused("a class is running: end it before picking another")
+            self._generation += 1
+            generation = self._generation
+            self._phase, self._selected, self._class_name = "preparing", cue, None
+            self._problems, self._tracks, self._outputs, self._show = (), [], (), None
+            self._preview = None
+        self._changed()
+        threading.Thread(target=self._prepare, args=(generation, cue), name="web-prepare", daemon=True).start()
+
+    def _current(self, generation: int) -> bool:
+        return generation == self._generation
+
+    def _fail(self, generation: int, problems: list[str]) -> None:
+        with self._lock:
+            if self._current(generation):
+                self._problems, self._phase = tuple(problems), "not-ready"
+        self._changed()
+
+    def _prepare(self, generation: int, cue: str) -> None:
+        try:
+            self._prepare_steps(generation, cue)
+        except Exception as err:  # a bug: shown on the page rather than lost on a thread
+            log.exception("preparing %s failed", cue)
+            self._fail(generation, [f"{cue}: internal error while preparing the class: {err!r}"])
+
+    def _prepare_steps(self, generation: int, cue: str) -> None:
+        try:
+            loaded = load_cue_sheet(cue)
+        except ProblemsError as err:
+            self._fail(generation, [str(p) for p in err.problems])
+            return
+        except ShowctlError as err:
+            self._fail(generation, [str(Problem(Location(cue), str(err)))])
+            return
+        paths = [str(p) for p in loaded.track_paths]
+        with self._lock:
+            if not self._current(generation):
+                return
+            self._class_name = loaded.sheet.name
+            self._tracks = [TrackView(p, Path(p).name, "analysing") for p in paths]
+        self._changed()
+
+        def progress(path: str, done: int, total: int, cached: bool) -> None:
+            self._set_track(generation, path, "cached" if cached else "analysed")
+
+        def failed(err: AnalysisError) -> None:
+            self._set_track(generation, err.path, "failed", error=err.reason)
+
+        analyze_paths(paths, on_progress=progress, on_error=failed, overrides=_overrides(loaded), workers=1)
+        try:
+            show = load_show(cue, None)  # the analyses come from the cache now: the same checks as `run`
+        except ProblemsError as err:
+            self._fail(generation, [str(p) for p in err.problems])
+            return
+        except ShowctlError as err:
+            self._fail(generation, [str(Problem(Location(cue), str(err)))])
+            return
+        states = {t.path: t.state for t in self._tracks}
+        tracks = [TrackView(a.path, Path(a.path).name, states.get(a.path, "analysed"), a.tempo, a.confidence,
+                            a.confidence < LOW_CONFIDENCE and "grid" not in a.overrides, tuple(a.overrides))
+                  for a in show.analyses]
+        with self._lock:
+            if not self._current(generation):
+                return
+            self._show, self._tracks = show, tracks
+        self._changed()
+        if self._options.sim:
+            self._simulated_outputs(generation, show.rig)  # a rehearsal does not touch the studio's rig
+        else:
+            self._check_rig(generation, show.rig)
+        self._draw_preview(generation, show)
+
+    def _simulated_outputs(self, generation: int, rig: Rig) -> None:
+        outputs = tuple(OutputHealthView(name, config.transport, device_label(name, config), None,
+                                         "simulated rig stands in (rehearsal); not checked")
+                        for name, config in rig.outputs.items())
+        with self._lock:
+            if not self._current(generation):
+                return
+            self._outputs = outputs
+            self._phase = "ready" if self._ready()[0] else "not-ready"
+        self._changed()
+
+    def _set_track(self, generation: int, path: str, state: str, error: str | None = None) -> None:
+        with self._lock:
+            if not self._current(generation):
+                return
+            self._tracks = [TrackView(t.path, t.name, state, error=error) if t.path == path else t  # type: ignore[arg-type]
+                            for t in self._tracks]
+        self._changed()
+
+    def _check_rig(self, generation: int, rig: Rig) -> None:
+        outputs = tuple(probe_output(name, rig) for name in rig.outputs)
+        with self._lock:
+            if not self._current(generation):
+                return
+            self._outputs = outputs
+            self._phase = "ready" if self._ready()[0] else "not-ready"
+        self._changed()
+
+    def recheck_rig(self) -> None:
+        """Check the rig's outputs again (a tech plugged the console in)."""
+        with self._lock:
+            show, generation = self._show, self._generation
+            if show is None or self._run_thread is not None:
+                return
+        threading.Thread(target=self._check_rig, args=(generation, show.rig), name="web-rig-check",
+                         daemon=True).start()
+
+    def _draw_preview(self, generation: int, show: Show) -> None:
+        from showctl.timeline.preview import PreviewStyle, draw_preview  # matplotlib: only when drawing
+
+        sheet = show.loaded.sheet
+        style = PreviewStyle(title=sheet.name, backwards_kinds=sheet.backwards_kinds, floor_light=show.rig.floor_light,
+                             scene_floor={name: scene.floor for name, scene in sheet.scenes.items()},
+                             phrase_bars=sheet.phrase_bars, width=12.0, height=6.0, dpi=80)
+        buffer = io.BytesIO()
+        draw_preview(show.timeline, style).savefig(buffer, format="png", dpi=80)
+        with self._lock:
+            if not self._current(generation):
+                return
+            self._preview = buffer.getvalue()
+            self._preview_version += 1
+        self._changed()
+
+    def preview_png(self) -> bytes | None:
+        with self._lock:
+            return self._preview
+
+    # -- readiness --------------------------------------------------------------------------------------
+    def _checklist(self) -> tuple[CheckItem, ...]:
+        show, options = self._show, self._options
+        items: list[CheckItem] = []
+        if self._problems:
+            items.append(CheckItem("class file", False, f"{len(self._problems)} problem(s) to fix"))
+        elif show is None:
+            items.append(CheckItem("class file", False, "checking…" if self._selected else "pick a class"))
+        else:
+            tl = show.timeline
+            items.append(CheckItem("class file", True, f"{len(tl.plan)} parts, {format_clock(tl.duration)}"))
+        done = sum(1 for t in self._tracks if t.state in ("cached", "analysed"))
+        low = [t.name for t in self._tracks if t.low_confidence]
+        tracks_ok = bool(self._tracks) and done == len(self._tracks) and show is not None
+        detail = f"{done}/{len(self._tracks)} analysed" + (f"; check the grid of {', '.join(low)}" if low else "")
+        items.append(CheckItem("tracks analysed", tracks_ok, detail))
+        if options.sim:
+            items.append(CheckItem("rig", show is not None, "simulated rig (rehearsal): nothing goes to the studio"))
+        else:
+            down = [f"{o.name}: {o.reason}" for o in self._outputs if o.reachable is False]
+            checked = bool(self._outputs) and all(o.reachable is not None for o in self._outputs)
+            items.append(CheckItem("rig", checked and not down,
+                                   "; ".join(down) if down else "every output reachable" if checked else "checking…"))
+        music = (" (music from this laptop)" if options.music else " (music from elsewhere)") if options.speed == 1 \
+            else f" at {options.speed:g}× speed, no music"
+        items.append(CheckItem("tempo source", tracks_ok, "the playlist's analysed beat grid" + music))
+        return tuple(items)
+
+    def _ready(self) -> tuple[bool, tuple[CheckItem, ...]]:
+        items = self._checklist()
+        return all(i.ok for i in items), items
+
+    def set_options(self, options: RunOptions) -> None:
+        if not 0 < options.speed <= MAX_SPEED:
+            raise Refused(f"speed must be more than 0 and at most {MAX_SPEED:g}")
+        with self._lock:
+            recheck = self._options.sim and not options.sim and self._show is not None
+            self._options = options
+            if self._phase in ("ready", "not-ready"):
+                self._phase = "ready" if self._ready()[0] else "not-ready"
+        self._changed()
+        if recheck:
+            self.recheck_rig()  # the real rig was not checked while rehearsing
+
+    # -- the class -------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the picked class with the current options, on a thread; refused with a reason otherwise."""
+        with self._lock:
+            run, thread = self._run, self._run_thread
+            if thread is not None:
+                where = f", {format_clock(run.player.clock.now())} in" if run is not None else ""
+                name = self._class_name if run is None else run.show.loaded.sheet.name
+                raise Refused(f"a class is already running ('{name}'{where}): end it before starting another")
+            ready, items = self._ready()
+            if not ready or self._show is None:
+                missing = "; ".join(f"{i.label}: {i.detail}" for i in items if not i.ok)
+                raise Refused(f"not ready to start: {missing}")
+            if self._stopping:
+                raise Refused("the server is stopping")
+            show, options = self._show, self._options
+            self._phase, self._run_options = "running", options
+            self._run_thread = threading.Thread(target=self._run_class, args=(show, options), name="web-class",
+                                                daemon=True)
+            self._run_thread.start()
+        self._changed()
+
+    def _run_class(self, show: Show, options: RunOptions) -> None:
+        summary: RunSummary | None = None
+        try:
+            with open_class(show, speed=options.speed, sim=options.sim, no_audio=not options.music, report=self.report,
+                            control_port=self.control_port) as run:
+                with self._lock:
+                    self._run = run
+                    if self._stopping:
+                        run.player.stop()
+                self._changed()
+                result = run.play()
+                with self._lock:
+                    self.last_received = tuple(run.sim_rig.received) if run.sim_rig is not None else ()
+                    self.last_edits = run.controller.edits
+            ending = "ended early" if not result.completed else "finished"
+            text = f"class {ending}: {result.sent} messages sent; safe scene sent"
+            summary = RunSummary(show.loaded.sheet.name, text, result.completed, result.sent)
+        except ShowctlError as err:
+            summary = RunSummary(show.loaded.sheet.name, f"the class could not start: {err}", False, 0)
+        except Exception as err:
+            log.exception("the class stopped on an error")
+            summary = RunSummary(show.loaded.sheet.name, f"the class stopped on an error: {err!r}", False, 0)
+        finally:
+            with self._lock:
+                self._run, self._run_thread = None, None
+                self._last_run = summary
+                self._phase = "stopping" if self._stopping else "ready" if self._ready()[0] else "not-ready"
+            if summary is not None:
+                self._note(summary.text)
+            self._changed()
+
+    def press(self, name: str) -> str:
+        """An instructor's button: through the same controls as the keyboard and the OSC remote."""
+        if name not in CONTROLS:
+            raise Refused(f"no control '{name}' (controls: {', '.join(CONTROLS)})")
+        with self._lock:
+            run = self._run
+        if run is None:
+            raise Refused("no class is running")
+        control: ControlName = name
+        text = run.controller.press(control)
+        self._changed()
+        return text
+
+    @property
+    def running(self) -> bool:
+        with self._lock:
+            return self._run is not None
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop the running class (safe scene sent) and wait for it: the server is going away."""
+        with self._lock:
+            self._stopping = True
+            run, thread = self._run, self._run_thread
+        if run is not None:
+            run.player.stop()
+        if thread is not None:
+            thread.join(timeout)
+
+    # -- the view --------------------------------------------------------------------------------------
+    def view(self) -> StudioView:
+        with self._lock:
+            ready, items = self._ready()
+            run = self._run
+            live = live_view(run, self._run_options.speed) if run is not None else None
+            notices = [*self._notices, *(run.controller.notices if run is not None else ())]
+            return StudioView(
+                phase=self._phase, classes=self._classes, selected=self._selected, class_name=self._class_name,
+                problems=self._problems, tracks=tuple(self._tracks),
+                analysed=sum(1 for t in self._tracks if t.state in ("cached", "analysed")),
+                outputs=self._outputs,
+                tempo_source="analysed playlist (beat grid per track); live sources (tap, MIDI clock, audio) run "
+                             "from the terminal: showctl run --live",
+                preview=self._preview_version if self._preview is not None else None,
+                checklist=items, ready=ready and run is None and self._run_thread is None, options=self._options,
+                live=live, last_run=self._last_run, notices=tuple(notices[-6:]), version=self._version)

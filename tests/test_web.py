@@ -1,0 +1,423 @@
+"""The class screen's server, over real sockets: pairing and 401s, where it listens, the studio's checks
+(broken cue files, unreachable outputs, a second Start), and 30 screens on one class over WebSockets."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+import websockets.asyncio.client
+import websockets.sync.client
+from websockets.exceptions import InvalidStatus
+
+from showctl.cli.commands import check
+from showctl.web import WebApp, create_app
+
+REPO = Path(__file__).resolve().parent.parent
+PHONE_ADDRESS = "127.0.0.2"  # loopback too, but not 127.0.0.1: the server sees a phone, not the laptop
+
+
+# -- a server in this process -----------------------------------------------------------------------------
+@dataclass
+class Served:
+    web: WebApp
+    port: int
+    server: uvicorn.Server
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+
+@contextmanager
+def served(cues_dir: Path, *, lan: bool = False) -> Iterator[Served]:
+    """The app on 127.0.0.1:<free port> (and, with `lan`, on 127.0.0.2 at the same port, standing in for the
+    studio network), run by uvicorn on a thread; the sockets are bound before it starts, so no port race."""
+    sockets = [socket.socket()]
+    sockets[0].bind(("127.0.0.1", 0))
+    port = sockets[0].getsockname()[1]
+    if lan:
+        sockets.append(socket.socket())
+        sockets[1].bind((PHONE_ADDRESS, port))
+    for sock in sockets:
+        sock.listen(128)
+    web = create_app(cues_dir, base_url=f"http://{PHONE_ADDRESS}:{port}" if lan else None)
+    config = uvicorn.Config(web.asgi, log_level="warning", proxy_headers=False, ws="websockets-sansio",
+                            lifespan="on", timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": sockets}, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.01)
+    try:
+        yield Served(web, port, server)
+    finally:
+        server.should_exit = True
+        thread.join(20)
+        for sock in sockets:
+            sock.close()
+
+
+def http_get(port: int, path: str, *, source: str = "127.0.0.1", host: str = "127.0.0.1",
+             cookie: str | None = None) -> http.client.HTTPResponse:
+    conn = http.client.HTTPConnection(host, port, timeout=10, source_address=(source, 0))
+    headers = {"Cookie": cookie} if cookie else {}
+    conn.request("GET", path, headers=headers)
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    return response
+
+
+def ws_connect(port: int, *, source: str = "127.0.0.1", host: str = "127.0.0.1",
+               cookie: str | None = None) -> websockets.sync.client.ClientConnection:
+    sock = socket.create_connection((host, port), timeout=10, source_address=(source, 0))
+    headers = {"Cookie": cookie} if cookie else None
+    return websockets.sync.client.connect(f"ws://{host}:{port}/ws", sock=sock, additional_headers=headers,
+                                          open_timeout=10)
+
+
+def next_state(conn: websockets.sync.client.ClientConnection, timeout: float = 10) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        message = json.loads(conn.recv(timeout=max(0.01, deadline - time.monotonic())))
+        if message["type"] == "state":
+            return dict(message)
+
+
+def wait_state(conn: websockets.sync.client.ClientConnection, predicate: Any, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        state = next_state(conn, deadline - time.monotonic())
+        if predicate(state):
+            return state
+
+
+# -- cue files in a temporary folder ----------------------------------------------------------------------
+OSC_RIG = """
+name: OSC-only rig
+floor_light: 30%
+outputs:
+  console: {transport: osc, host: 127.0.0.1, port: PORT}
+safe_scene: {console: [/showctl/house 1]}
+blackout: {console: [/showctl/blackout 1]}
+floor_scene: {console: [/showctl/floor 0.3]}
+"""
+
+
+def osc_class(folder: Path, tracks: list[Path], port: int) -> Path:
+    """The demo class on an OSC-only rig at `port` (no JACK needed), in `folder`."""
+    demo = (REPO / "cues" / "demo.yaml").read_text()
+    demo = demo.replace("rig: ../config/demo-rig.yaml", "rig: rig.yaml")
+    for track in tracks:
+        demo = demo.replace(f"../tracks/demo/{track.name}", str(track))
+    demo = demo.replace("desk: [note_on channel=0 note=36 velocity=127]", "console: [/showctl/accent 1]")
+    demo = re.sub(r"\n\s+desk: \[[^\]]*\]", "", demo)  # the MIDI desk's other messages go with the desk
+    (folder / "rig.yaml").write_text(textwrap.dedent(OSC_RIG).replace("PORT", str(port)))
+    (folder / "demo.yaml").write_text(demo)
+    return folder / "demo.yaml"
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+BROKEN = """\
+name: Broken class
+rig: rig.yaml
+playlist: [{track: a.wav}]
+scenes:
+  run: {send: {console: [/scene/run 1]}}
+effects:
+  pulse: {every: beat, send: {console: [/pulse 1]}}
+looks:
+  retro_run: {scene: rnu, effects: [plse]}
+segments:
+  - {name: Run, kind: retro_run, length: "3:00"}
+"""
+
+
+# -- tests ------------------------------------------------------------------------------------------------
+def test_a_broken_cue_file_shows_the_same_lines_as_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "broken.yaml").write_text(BROKEN)
+    shown = str(tmp_path / "broken.yaml")
+    assert check([shown]) == 1
+    expected = [line for line in capsys.readouterr().out.splitlines() if line]
+    assert len(expected) >= 2 and all(line.startswith(f"{shown}:") for line in expected)
+    with served(tmp_path) as srv, ws_connect(srv.port) as conn:
+        first = next_state(conn)
+        assert [c["path"] for c in first["state"]["classes"]] == [shown]
+        conn.send(json.dumps({"type": "select", "cue": shown}))
+        state = wait_state(conn, lambda m: m["state"]["phase"] == "not-ready")["state"]
+    assert state["problems"] == expected
+    assert state["ready"] is False
+    assert state["checklist"][0] == {"label": "class file", "ok": False, "detail": f"{len(expected)} problem(s) to fix"}
+
+
+@pytest.mark.slow
+def test_an_unreachable_output_is_named_with_why_and_start_waits(tmp_path: Path, demo_tracks: list[Path]) -> None:
+    cue = osc_class(tmp_path, demo_tracks, free_udp_port())  # nothing listens there
+    with served(tmp_path) as srv, ws_connect(srv.port) as conn:
+        conn.send(json.dumps({"type": "select", "cue": str(cue)}))
+        state = wait_state(conn, lambda m: m["state"]["phase"] in ("ready", "not-ready"))["state"]
+        assert state["phase"] == "not-ready" and not state["ready"], state
+        assert state["problems"] == [], state["problems"]
+        [output] = state["outputs"]
+        assert output["reachable"] is False
+        assert output["device"].startswith("output 'console' (OSC 127.0.0.1:")
+        assert output["reason"] == "not reachable (Connection refused)"
+        rig = next(i for i in state["checklist"] if i["label"] == "rig")
+        assert rig == {"label": "rig", "ok": False, "detail": "console: not reachable (Connection refused)"}
+        assert [t["state"] for t in state["tracks"]] in (["analysed"] * 3, ["cached"] * 3)
+        assert all(t["confidence"] > 0.5 and t["tempo"] > 0 for t in state["tracks"])
+        conn.send(json.dumps({"type": "start"}))
+        refused = json.loads(conn.recv(timeout=10))
+        while refused["type"] != "refused":
+            refused = json.loads(conn.recv(timeout=10))
+        assert refused["text"] == "not ready to start: rig: console: not reachable (Connection refused)"
+        # Rehearsing on the simulated rig does not need the studio's console.
+        conn.send(json.dumps({"type": "options", "sim": True, "speed": 10}))
+        state = wait_state(conn, lambda m: m["state"]["options"]["sim"])["state"]
+        assert state["ready"] is True
+
+
+@pytest.mark.slow
+def test_pairing_tokens_and_revoking(tmp_path: Path) -> None:
+    with served(tmp_path, lan=True) as srv:
+        port = srv.port
+        link = srv.web.pairing.link
+        assert link is not None and link.startswith(f"http://{PHONE_ADDRESS}:{port}/pair/")
+        path = link.split(f":{port}", 1)[1]
+        phone = {"source": PHONE_ADDRESS, "host": PHONE_ADDRESS}
+        # The laptop needs no token; a phone without one gets 401, for the page, the files and the WebSocket.
+        assert http_get(port, "/").status == 200
+        for where in ("/", "/static/app.js", "/preview.png", "/pairing.svg"):
+            assert http_get(port, where, **phone).status == 401, where
+        with pytest.raises(InvalidStatus) as denied:
+            ws_connect(port, **phone)
+        assert denied.value.response.status_code == 401
+        assert http_get(port, "/", **phone, cookie="showctl_session=made-up").status == 401
+        # The pairing link gives a token once.
+        response = http_get(port, path, **phone)
+        assert response.status == 303
+        cookie = response.getheader("set-cookie", "").split(";", 1)[0]
+        assert cookie.startswith("showctl_session=") and "HttpOnly" in response.getheader("set-cookie", "")
+        assert http_get(port, path, **phone).status == 401  # used
+        assert srv.web.pairing.link != link  # the laptop shows a fresh one
+        assert http_get(port, "/", **phone, cookie=cookie).status == 200
+        assert http_get(port, "/pairing.svg", **phone, cookie=cookie).status == 403  # the laptop's only
+        with ws_connect(port, **phone, cookie=cookie) as conn:
+            state = next_state(conn)
+            assert state["role"] == "phone" and "pairing" not in state
+            conn.send(json.dumps({"type": "revoke", "device": "x"}))
+            assert json.loads(conn.recv(timeout=10)) == {"type": "refused", "text": "only the class laptop can do that"}
+            # The laptop revokes the phone: its open WebSocket closes, and it gets 401 from then on.
+            with ws_connect(port) as laptop:
+                devices = next_state(laptop)["pairing"]["devices"]
+                assert len(devices) == 1
+                laptop.send(json.dumps({"type": "revoke", "device": devices[0]["id"]}))
+                wait_state(laptop, lambda m: m["pairing"]["devices"] == [])
+            with pytest.raises(websockets.exceptions.ConnectionClosed):
+                while True:
+                    conn.recv(timeout=10)
+        assert http_get(port, "/", **phone, cookie=cookie).status == 401
+        with pytest.raises(InvalidStatus):
+            ws_connect(port, **phone, cookie=cookie)
+        # A host name an attacker's DNS could point here is not served, even to the laptop.
+        conn_ = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn_.request("GET", "/", headers={"Host": f"evil.example:{port}"})
+        assert conn_.getresponse().status == 400
+        conn_.close()
+
+
+def _listening(pid: int) -> set[str]:
+    """Local addresses of the TCP sockets process `pid` listens on (from /proc, as `ss -ltnp` would)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    found = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                address, port = fields[1].split(":")
+                if table == "tcp":
+                    address = socket.inet_ntoa(bytes.fromhex(address)[::-1])
+                found.add(f"{address}:{int(port, 16)}")
+    return found
+
+
+@contextmanager
+def serve_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], int, list[str]]]:
+    """`showctl serve --port 0 ARGS` in a child process; yields it, its port and the lines it printed."""
+    process = subprocess.Popen([sys.executable, "-m", "showctl.cli.main", "serve", "--port", "0", *args], cwd=REPO,
+                               stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    lines: list[str] = []
+    try:
+        while not lines or "class screen:" not in lines[0]:
+            line = process.stderr.readline()
+            assert line, f"serve exited: {lines}"
+            lines.append(line.rstrip("\n"))
+        port = int(re.search(r"127\.0\.0\.1:(\d+)", lines[0]).group(1))  # type: ignore[union-attr]
+        if "--lan" in args:
+            while not any(line.startswith("pairing link") for line in lines):
+                lines.append(process.stderr.readline().rstrip("\n"))
+        deadline = time.monotonic() + 15
+        while not _listening(process.pid):
+            assert time.monotonic() < deadline, "serve did not listen"
+            time.sleep(0.05)
+        yield process, port, lines
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        process.stderr.close()
+
+
+@pytest.mark.slow
+def test_serve_listens_on_loopback_only_unless_lan() -> None:
+    with serve_process() as (process, port, lines):
+        assert _listening(process.pid) == {f"127.0.0.1:{port}"}
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((PHONE_ADDRESS, port), timeout=5)
+        assert "(this machine only; --lan for phones)" in lines[0]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 143
+    with serve_process("--lan") as (process, port, lines):
+        assert _listening(process.pid) == {f"0.0.0.0:{port}"}
+        assert http_get(port, "/", source=PHONE_ADDRESS, host=PHONE_ADDRESS).status == 401
+    result = subprocess.run([sys.executable, "-m", "showctl.cli.main", "serve", "--host", "0.0.0.0", "--port", "0"],
+                            cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr == ("showctl: --host 0.0.0.0 opens the class screen to the network: add --lan (phones then "
+                             "pair with a one-time QR code and need its token)\n")
+
+
+@pytest.mark.slow
+def test_a_second_start_is_refused_and_a_dropped_screen_resyncs(tmp_path: Path, demo_tracks: list[Path]) -> None:
+    cue = osc_class(tmp_path, demo_tracks, free_udp_port())
+    with served(tmp_path) as srv, ws_connect(srv.port) as conn:
+        conn.send(json.dumps({"type": "select", "cue": str(cue)}))
+        conn.send(json.dumps({"type": "options", "sim": True, "speed": 1, "music": False}))
+        wait_state(conn, lambda m: m["state"]["ready"])
+        conn.send(json.dumps({"type": "start"}))
+        wait_state(conn, lambda m: m["state"]["live"] is not None)
+        conn.send(json.dumps({"type": "start"}))
+        message = json.loads(conn.recv(timeout=10))
+        while message["type"] != "refused":
+            message = json.loads(conn.recv(timeout=10))
+        assert re.fullmatch(r"a class is already running \('Demo retro class', 0:0\d\.\d in\): end it before starting "
+                            r"another", message["text"]), message["text"]
+        # A screen that drops and comes back gets the whole state at once, class included.
+        with ws_connect(srv.port) as again:
+            state = next_state(again)
+            assert state["state"]["live"]["name"] == "Demo retro class"
+            assert state["state"]["live"]["segment"] == "Warm-up"
+        conn.send(json.dumps({"type": "press", "control": "quit", "id": "q1"}))
+        conn.send(json.dumps({"type": "press", "control": "quit", "id": "q2"}))
+        state = wait_state(conn, lambda m: m["state"]["live"] is None and m["state"]["last_run"] is not None)
+    assert state["state"]["last_run"]["text"].startswith("class ended early: ")
+    assert state["state"]["last_run"]["text"].endswith(" messages sent; safe scene sent")
+    assert srv.web.studio.last_received[-1].message == "/showctl/house 1"  # the safe scene, last
+
+
+# -- 30 screens on one class --------------------------------------------------------------------------------
+async def _screens_and_round_trips(ws_url: str, cue: str, screens: int, presses: int) -> tuple[list[list[int]],
+                                                                                             list[float]]:
+    """`screens` WebSockets on one class: every seq each received while the presser pressed 'house'
+    `presses` times, and each press's round trip (sent → a state showing it pending)."""
+    conns = [await websockets.asyncio.client.connect(ws_url, max_size=None) for _ in range(screens)]
+    seqs: list[list[int]] = [[] for _ in conns]
+    presser_states: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    recording = asyncio.Event()
+
+    async def read(i: int) -> None:
+        async for raw in conns[i]:
+            message = json.loads(raw)
+            if message["type"] != "state":
+                continue
+            if recording.is_set():
+                seqs[i].append(message["seq"])
+            if i == 0:
+                await presser_states.put(message)
+
+    readers = [asyncio.create_task(read(i)) for i in range(screens)]
+
+    async def until(predicate: Any, timeout: float = 120) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await presser_states.get()
+                if predicate(message):
+                    return message
+
+    await conns[0].send(json.dumps({"type": "select", "cue": cue}))
+    await conns[0].send(json.dumps({"type": "options", "sim": True, "speed": 1, "music": False}))
+    await until(lambda m: m["state"]["ready"])
+    await conns[0].send(json.dumps({"type": "start"}))
+    await until(lambda m: m["state"]["live"] is not None)
+    recording.set()
+    trips = []
+    for n in range(presses):
+        press_id = f"p{n}"
+        began = time.perf_counter()
+        await conns[0].send(json.dumps({"type": "press", "control": "house", "id": press_id}))
+        await until(lambda m, press_id=press_id: any(a["id"] == press_id for a in m["acks"])
+                    and any(p["name"] == "house" for p in m["state"]["live"]["pending"]))
+        trips.append(time.perf_counter() - began)
+        await asyncio.sleep(0.25)  # let it land (a bar is ~2 s here: the next press toggles a pending one)
+    await asyncio.sleep(0.5)
+    recording.clear()
+    for conn in conns:
+        await conn.close()
+    await asyncio.gather(*readers, return_exceptions=True)
+    return seqs, trips
+
+
+@pytest.mark.slow
+def test_thirty_screens_get_every_update_and_the_round_trip(tmp_path: Path, demo_tracks: list[Path]) -> None:
+    cue = osc_class(tmp_path, demo_tracks, free_udp_port())
+    with served(tmp_path) as srv:
+        seqs, trips = asyncio.run(_screens_and_round_trips(srv.ws_url, str(cue), screens=30, presses=20))
+    first, last = max(s[0] for s in seqs), min(s[-1] for s in seqs)
+    assert last - first > 20  # updates were flowing (10 a second while a class runs)
+    for received in seqs:
+        window = [s for s in received if first <= s <= last]
+        assert window == list(range(first, last + 1))  # every update, in order, none twice
+    p50 = statistics.median(trips) * 1000
+    p95 = statistics.quantiles(trips, n=20)[18] * 1000
+    print(f"\n30 screens: {last - first + 1} updates each, none missed; button→pending round trip "
+          f"p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {max(trips) * 1000:.1f} ms over {len(trips)} presses")

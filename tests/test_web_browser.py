@@ -1,0 +1,173 @@
+"""The class screen in a real headless browser (Playwright driving Debian's chromium): the demo class run from
+the page against the simulated rig, the screenshots in docs/, and the pairing QR code read back."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import require_binary
+from test_web import osc_class, serve_process, served
+
+from showctl.cli.commands import load_show
+from showctl.sim import JackServer
+from showctl.timeline.compile import CONTROL_LEAD
+from showctl.timeline.grid import ClassGrid, next_downbeat
+
+REPO = Path(__file__).resolve().parent.parent
+DOCS = REPO / "docs"
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = ["--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+LAPTOP = {"viewport": {"width": 1280, "height": 800}}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    require_binary("chromium", "the class screen's browser tests")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def open_page(browser: Any, url: str, **context: Any) -> Any:
+    page = browser.new_context(**context).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.errors = errors
+    began = time.perf_counter()
+    page.goto(url)
+    page.wait_for_function("window.showctl.firstStateAt !== null")
+    page.load_seconds = time.perf_counter() - began
+    return page
+
+
+def prepare(page: Any, label: str, *, speed: float, music: bool = False) -> None:
+    """Rehearsal options first (the studio's rig is then not probed), then the class; wait until Start."""
+    page.check("#sim")
+    if not music:
+        page.uncheck("#music")
+    page.fill("#speed", f"{speed:g}")
+    page.dispatch_event("#speed", "change")
+    page.wait_for_function(f"document.getElementById('speed').value === '{speed:g}'")
+    page.select_option("#picker", label=label)
+    page.wait_for_selector("#start:not([disabled])", timeout=120_000)
+
+
+@pytest.mark.rig
+@pytest.mark.slow
+def test_the_demo_class_from_the_page(browser: Any, demo_tracks: list[Path], jack: JackServer) -> None:
+    # Slow enough that a control's recompile (20-40 ms here) stays inside CONTROL_LEAD (0.15 s of class time):
+    # at 20× that lead is 7.5 ms of wall time, the edit can land on a bar already played, and the player's
+    # timeline swap then skips the look due on it (a known limit of high-speed rehearsals).
+    speed = 2.5
+    with served(REPO / "cues") as srv:
+        page = open_page(browser, srv.url, **LAPTOP)
+        prepare(page, "demo.yaml", speed=speed)
+        assert "✓" not in page.inner_text("#outputs")  # rehearsal: the studio's rig is left alone
+        page.click("#start")
+        page.wait_for_function("document.body.dataset.segment === 'Warm-up'")
+        page.wait_for_function("parseInt(document.getElementById('clock').textContent.split(':')[1]) >= 10")
+        page.click("button[data-control=next]")
+        page.wait_for_function("document.getElementById('notices').textContent.includes("
+                               "'next part: lands on the next bar')")
+        page.wait_for_function("document.body.dataset.segment === 'Retro-run intervals'")
+        page.wait_for_function("document.getElementById('round').textContent.startsWith('round 1 of 2 — work')")
+        page.click("button[data-control=extend]")
+        page.wait_for_function("document.getElementById('round').textContent.includes('of 3')")
+        page.wait_for_function("document.getElementById('last-run').textContent.startsWith('class finished')",
+                               timeout=240_000)
+        received, edits = srv.web.studio.last_received, srv.web.studio.last_edits
+        assert page.errors == []
+    assert [e.kind for e in edits] == ["next", "extend"]
+    show = load_show("cues/demo.yaml", None)
+    expected = show.recompile(edits)
+    assert expected.plan != show.timeline.plan  # the buttons changed the class
+    # "next" ended the warm-up on the first bar line far enough ahead; "extend" added a third round.
+    intervals = [r for r in expected.plan if r.name == "Retro-run intervals"]
+    grid = ClassGrid(show.timeline.tracks)
+    assert intervals[0].start == pytest.approx(next_downbeat(grid, edits[0].at, CONTROL_LEAD))
+    assert intervals[0].start < next(r.start for r in show.timeline.plan if r.name == "Retro-run intervals")
+    assert max(r.round or 0 for r in intervals) == 3
+    # The simulated rig got the edited class: every scene change (and the safe scene) in order, each on its bar.
+    # Effects too, except that at an edit's landing instant the player's timeline swap may skip one effect
+    # message due at that very instant (seen: a bar-accent note_off), hence the bound below.
+    for output in show.rig.outputs:
+        want = [e for e in expected.events if e.output == output and str(e.message) != "clock"]
+        got = [r for r in received if r.output == output and r.message != "clock"]
+        looks = {str(e.message) for e in want if e.kind in ("scene", "safe")}
+        want_looks = [e for e in want if str(e.message) in looks]
+        got_looks = [r for r in got if r.message in looks]
+        assert [r.message for r in got_looks] == [str(e.message) for e in want_looks], output
+        wanted, arrived = Counter(str(e.message) for e in want), Counter(r.message for r in got)
+        assert sum(((wanted - arrived) + (arrived - wanted)).values()) <= len(edits), (output, wanted - arrived,
+                                                                                     arrived - wanted)
+        t0 = got_looks[0].arrival - want_looks[0].t / speed
+        for event, arrival in zip(want_looks, got_looks, strict=True):
+            if event.kind == "scene":
+                bar = grid.bar_length_at(event.t)
+                assert abs((arrival.arrival - t0) * speed - event.t) < bar / 2, (output, event)
+
+
+def test_screenshots_phone_and_laptop(browser: Any, demo_tracks: list[Path], tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as console:  # the studio's console, reachable
+        console.bind(("127.0.0.1", 0))
+        cue = osc_class(tmp_path, demo_tracks, console.getsockname()[1])
+        with served(tmp_path, lan=True) as srv:
+            laptop = open_page(browser, srv.url, **LAPTOP)
+            laptop.select_option("#picker", label=cue.name)
+            laptop.wait_for_selector("#start:not([disabled])", timeout=120_000)
+            laptop.wait_for_selector("#preview:not([hidden])")
+            laptop.wait_for_function("document.getElementById('qr').complete")
+            assert laptop.inner_text("#outputs").startswith("output 'console' (OSC 127.0.0.1:")
+            DOCS.mkdir(exist_ok=True)
+            laptop.screenshot(path=str(DOCS / "class-screen-laptop.png"))
+            assert read_qr(DOCS / "class-screen-laptop.png") == srv.web.pairing.link
+            print(f"\npage load (goto → first state shown): {laptop.load_seconds * 1000:.0f} ms")
+
+            laptop.check("#sim")
+            laptop.uncheck("#music")
+            laptop.wait_for_selector("#start:not([disabled])")
+            laptop.click("#start")
+            phone = open_page(browser, srv.url, **PHONE)
+            phone.wait_for_function("document.body.dataset.segment === 'Warm-up'")
+            phone.wait_for_timeout(1500)
+            phone.tap("button[data-control=blackout]")
+            phone.wait_for_function("document.getElementById('pending').textContent.length > 0")
+            assert phone.inner_text("#pending").startswith("pending: blackout — lands on next bar (")
+            phone.screenshot(path=str(DOCS / "class-screen-phone.png"))
+            phone.wait_for_function("document.getElementById('flags').textContent.includes('BLACKOUT')")
+            phone.tap("button[data-control=quit]")
+            phone.tap("button[data-control=quit]")
+            phone.wait_for_function("document.body.dataset.phase !== 'running'")
+            assert phone.errors == [] and laptop.errors == []
+        messages = [r.message for r in srv.web.studio.last_received]
+        assert "/showctl/blackout 1" in messages and messages[-1] == "/showctl/house 1"
+
+
+def read_qr(path: Path) -> str:
+    import zxingcpp
+    from PIL import Image
+
+    found = zxingcpp.read_barcodes(Image.open(path))
+    assert len(found) == 1, found
+    return str(found[0].text)
+
+
+@pytest.mark.slow
+def test_the_qr_code_on_the_page_is_the_link_serve_printed(browser: Any, tmp_path: Path) -> None:
+    with serve_process("--lan") as (_process, port, lines):
+        printed = next(line for line in lines if line.startswith("pairing link")).rsplit(" ", 1)[1]
+        page = open_page(browser, f"http://127.0.0.1:{port}/", **LAPTOP)
+        page.wait_for_function("document.getElementById('qr').complete && !document.getElementById('pairing').hidden")
+        page.screenshot(path=str(tmp_path / "lan.png"))
+        assert read_qr(tmp_path / "lan.png") == printed
+        assert page.inner_text("#pair-link") == printed
