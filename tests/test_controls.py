@@ -45,8 +45,10 @@ segments:
 """
 
 
-def run_with_presses(tmp_path: Path, presses: dict[float, ControlName]) -> tuple[list[tuple[float, str]], Controller]:
-    """Play the class on a fake clock, pressing controls when class time passes each key of `presses`."""
+def run_with_presses(tmp_path: Path, presses: dict[float, ControlName],
+                     speed: float = 1.0) -> tuple[list[tuple[float, str]], Controller]:
+    """Play the class on a fake clock (running `speed`× real time, as in a rehearsal), pressing controls
+    when class time passes each key of `presses`."""
     (tmp_path / "rig.yaml").write_text(textwrap.dedent(RIG))
     (tmp_path / "class.yaml").write_text(textwrap.dedent(CUE))
     (tmp_path / "a.wav").write_bytes(b"")
@@ -57,6 +59,7 @@ def run_with_presses(tmp_path: Path, presses: dict[float, ControlName]) -> tuple
         return compile_timeline(loaded, analyses, rig, edits)
 
     clock = FakeClock()
+    clock.speed = speed
     log: list[tuple[float, str]] = []
     with SimulatedRig(rig) as sim:
         output = open_output("console", sim.rig_for_outputs)
@@ -83,6 +86,20 @@ def test_next_moves_on_at_the_next_bar(tmp_path: Path) -> None:
     log, controller = run_with_presses(tmp_path, {10.0: "next"})
     assert scenes(log)[:3] == ["/scene/warm 1", "/scene/run 1", "/scene/rest 1"]
     assert controller.notices[0] == "next part: lands on the next bar (0:12.2)"
+
+
+def test_controls_land_far_enough_ahead_in_real_time_at_rehearsal_speed(tmp_path: Path) -> None:
+    # At 20× the 0.15 s lead is 3 s of class time: pressed at 10 s, "next" cannot land before 13 s.
+    _, controller = run_with_presses(tmp_path, {10.0: "next"}, speed=20)
+    assert controller.notices[0] == "next part: lands on the next bar (0:14.2)"
+    assert controller.edits[0].lead == 3.0
+
+
+def test_no_event_is_lost_or_repeated_when_an_edit_swaps_the_timeline(tmp_path: Path) -> None:
+    log, controller = run_with_presses(tmp_path, {10.0: "next", 35.0: "extend", 50.0: "next"})
+    final = controller.recompile(controller.edits)
+    sent = [m for _, m in log]
+    assert sent == [str(e.message) for e in final.events]
 
 
 def test_blackout_during_backwards_segment_dims_to_the_floor(tmp_path: Path) -> None:

@@ -77,6 +77,7 @@ class AudioClock:
         self.device = device
         self.blocksize = blocksize
         self.samplerate = 48000
+        self.speed = 1.0  # the music plays in real time
         self.underruns = 0
         self.paused = False  # while paused the device plays silence and class time stands still
         self.stalled = False  # the device stopped calling back: class time runs on the monotonic clock

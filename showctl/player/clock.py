@@ -17,6 +17,10 @@ _PAUSED_POLL = 0.02
 
 
 class Clock(Protocol):
+    # Class seconds per real second: 1 for a class, more for a rehearsal (`--speed`). Controls use it to
+    # land far enough ahead in real time for the timeline to be rebuilt before their bar.
+    speed: float
+
     def now(self) -> float:
         """Class time in seconds."""
         ...
@@ -80,6 +84,7 @@ class FakeClock:
 
     def __init__(self, start: float = 0.0) -> None:
         self.t = start
+        self.speed = 1.0
 
     def now(self) -> float:
         return self.t

@@ -81,15 +81,20 @@ class Controller:
         self.notices.append(text)
         return text
 
+    def _lead(self) -> float:
+        # CONTROL_LEAD is real time (rebuilding the timeline takes tens of ms): in a rehearsal at 20× speed
+        # it spans 20× more class time, or a control could land on a bar that has already been played.
+        return CONTROL_LEAD * max(1.0, self.player.clock.speed)
+
     def _land(self) -> float:
-        return next_downbeat(self._grid, self.player.clock.now(), CONTROL_LEAD)
+        return next_downbeat(self._grid, self.player.clock.now(), self._lead())
 
     def _pend(self, name: ControlName, label: str, at: float) -> str:
         self.pending.append(PendingControl(name, label, at))
         return f"{label}: lands on the next bar ({format_clock(at)})"
 
     def _edit(self, kind: Literal["next", "extend", "hold", "release"]) -> Timeline:
-        self.edits = (*self.edits, PlanEdit(kind, self.player.clock.now()))
+        self.edits = (*self.edits, PlanEdit(kind, self.player.clock.now(), self._lead()))
         timeline = self.recompile(self.edits)
         self.player.replace_timeline(timeline)
         return timeline

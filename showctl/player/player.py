@@ -186,18 +186,24 @@ class Player:
                 return True
             self.clock.sleep_until(min(send_at, now + _CONTROL_POLL))
 
-    def _swap(self, done_until: float, done_at_instant: int) -> list[tuple[float, Event]]:
-        """The new timeline's schedule after what has been sent: identical up to the edit, which lands later."""
+    def _swap(self, done_until: float, done_at_instant: list[tuple[str, str]]) -> list[tuple[float, Event]]:
+        """The new timeline's schedule after what has been sent: identical up to the edit, which lands later.
+        Of the events due at `done_until`, exactly those already sent (`done_at_instant`) are left out: the
+        rebuilt timeline may order or explain that instant's events differently."""
         with self._lock:
             timeline, self._new_timeline = self._new_timeline, None
         assert timeline is not None
         self.timeline = timeline
         schedule = [(s, e) for s, e in self.schedule(0.0, timeline) if s >= done_until]
-        skip = done_at_instant
-        while skip and schedule and schedule[0][0] == done_until:
-            schedule.pop(0)
-            skip -= 1
-        return schedule
+        sent = list(done_at_instant)
+        kept: list[tuple[float, Event]] = []
+        for send_at, event in schedule:
+            key = (event.output, str(event.message))
+            if send_at == done_until and key in sent:
+                sent.remove(key)
+                continue
+            kept.append((send_at, event))
+        return kept
 
     def run_guarded(self, body: Callable[[], None]) -> PlayResult:
         """Run `body` (which counts what it sends in `self.sent`) with the exit discipline every player
@@ -224,7 +230,7 @@ class Player:
             for event in self.timeline.scene_state_at(start) if state is None else state:
                 self.sent += self._send(event)
         schedule, i = self._prepared.pop(start, None) or self.schedule(start), 0
-        done_until, done_at_instant = start, 0
+        done_until, done_at_instant = start, list[tuple[str, str]]()
         while i < len(schedule):
             send_at, event = schedule[i]
             if not self._wait(send_at):
@@ -232,7 +238,9 @@ class Player:
                 continue
             if not self._suppressed(event) and self._send(event):
                 self.sent += 1
-            done_at_instant = done_at_instant + 1 if send_at == done_until else 1
+            if send_at != done_until:
+                done_at_instant = []
+            done_at_instant.append((event.output, str(event.message)))
             done_until = send_at
             i += 1
             if self.on_event is not None:

@@ -30,7 +30,7 @@ __all__ = ["CONTROL_LEAD", "FLASH_LIMIT_HZ", "PlanEdit", "compile_timeline"]
 FLASH_LIMIT_HZ = 3.0  # photosensitive epilepsy guidance: no flashing faster than 3 per second
 _MIN_PHASE = 0.25  # s: a snapped phase shorter than this would be a glitch, not a look
 CLOCK_PPQN = 24
-CONTROL_LEAD = 0.15  # s: a control lands on a downbeat at least this far ahead, so nothing is sent late
+CONTROL_LEAD = 0.15  # real s: a control lands on a downbeat at least this far ahead, so nothing is sent late
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class PlanEdit:
 
     kind: Literal["next", "extend", "hold", "release"]
     at: float
+    lead: float = CONTROL_LEAD  # class s: lands on the first downbeat at least this far after `at`
 
 
 @dataclass(frozen=True)
@@ -298,7 +299,7 @@ class _Compiler:
             elif edit.kind == "release" and self.forced.get(key, (0.0,))[0] != math.inf:
                 continue  # nothing held: a stray release changes nothing
             else:
-                at = next_downbeat(self.grid, edit.at, CONTROL_LEAD)
+                at = next_downbeat(self.grid, edit.at, edit.lead)
                 what = "released" if edit.kind == "release" else "next"
                 self.forced[key] = (at, f"instructor: {what} at {format_clock(edit.at)}, landed on the next "
                                         f"downbeat {format_clock(at)}")
