@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -11,11 +12,13 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
+from rich.console import Console
 
 import showctl.analysis as analysis
-from showctl.analysis import ANALYSIS_VERSION, TrackAnalysis, analyze_file, analyze_paths, cache
+from showctl.analysis import ANALYSIS_VERSION, TrackAnalysis, analyze_file, analyze_paths, cache, read_audio
 from showctl.analysis.demo import DEMO_TRACKS, Truth, beat_f_measure, ensure_demo_tracks, synthesize_track
 from showctl.analysis.tracker import analyze_signal, confidence, onset_envelope
+from showctl.cli.progress import AnalysisProgress
 from showctl.errors import AnalysisError
 
 SR = 22050
@@ -236,7 +239,6 @@ def test_too_short_track(tmp_path: Path) -> None:
     assert str(err.value) == f"{path}: track is too short to analyse (2.0 s)"
 
 
-@pytest.mark.slow  # imports librosa for resampling: ~2 s
 def test_other_sample_rates_and_stereo_are_resampled(tmp_path: Path) -> None:
     y, truth = synthesize_track(125.0, 12.0, SR, seed=5, intro_beats=1.0)
     stereo = np.stack([y, y], axis=1)
@@ -329,3 +331,39 @@ def test_analyze_command_reports_every_bad_file_and_prints_the_good_one(tmp_path
                                capture_output=True, text=True, timeout=120, check=False)
     assert only_good.returncode == 0, only_good.stderr
     assert "128.0" in only_good.stdout and "showctl:" not in only_good.stderr
+
+
+def test_pcm16_is_read_as_libsndfile_reads_it(tmp_path: Path) -> None:
+    y, _ = synthesize_track(120.0, 6.0, SR, seed=3)
+    mono = _write_wav(tmp_path / "mono.wav", y)
+    stereo = tmp_path / "stereo.wav"
+    sf.write(str(stereo), np.stack([y, 0.5 * y], axis=1), SR, subtype="PCM_16")
+    for path in (mono, stereo):
+        samples, sr = read_audio(path)
+        expected = sf.read(str(path), dtype="float32", always_2d=True)[0].mean(axis=1)
+        assert sr == SR and samples.dtype == np.float32
+        np.testing.assert_allclose(samples, expected, rtol=0, atol=1e-7)
+
+
+def test_missing_file_stops_the_run_before_any_analysis(tmp_path: Path, _cache_dir: Path) -> None:
+    y, _ = synthesize_track(120.0, 8.0, SR, seed=4)
+    good = [_write_wav(tmp_path / f"g{k}.wav", y * (0.5 + 0.1 * k)) for k in range(2)]
+    missing = tmp_path / "gone.wav"
+    with pytest.raises(AnalysisError, match="no such file"):
+        analyze_paths([*good, missing], workers=2)
+    assert not list(_cache_dir.glob("*.json"))  # nothing was analysed, so nothing was cached
+
+
+def test_progress_lines_off_a_terminal_and_a_summary_on_one(tmp_path: Path, _cache_dir: Path) -> None:
+    y, _ = synthesize_track(120.0, 8.0, SR, seed=6)
+    wav = _write_wav(tmp_path / "t.wav", y)
+    plain = io.StringIO()
+    with AnalysisProgress(Console(file=plain, force_terminal=False, width=200), 1) as progress:
+        analyze_paths([wav], on_progress=progress)
+    assert plain.getvalue() == f"analysed 1/1: {wav}\n"
+    term = io.StringIO()
+    with AnalysisProgress(Console(file=term, force_terminal=True, width=200, color_system=None), 2) as progress:
+        analyze_paths([wav, tmp_path / "nope.wav"], on_progress=progress, on_error=lambda err: None)
+    text = term.getvalue()
+    assert f"cached   {wav}" in text
+    assert "2 tracks: 0 analysed, 1 from the cache, 1 failed in " in text

@@ -10,6 +10,7 @@ Every problem a user can fix (missing, unreadable, silent or too-short audio) is
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -20,11 +21,12 @@ import numpy.typing as npt
 from showctl.analysis import cache
 from showctl.analysis.model import ANALYSIS_VERSION, Section, TrackAnalysis
 from showctl.analysis.overrides import NeedsAudioError, Overrides, apply_overrides
+from showctl.analysis.tracker import ANALYSIS_RATE  # every file is resampled to it, whatever its rate
 from showctl.errors import AnalysisError
 
 __all__ = [
+    "ANALYSIS_RATE",
     "ANALYSIS_VERSION",
-    "SAMPLE_RATE",
     "ErrorCallback",
     "NeedsAudioError",
     "Overrides",
@@ -36,9 +38,6 @@ __all__ = [
     "apply_overrides",
     "read_audio",
 ]
-
-# Everything is analysed at 22050 Hz: beats live below 11 kHz, and half the samples halve the work.
-SAMPLE_RATE = 22050
 
 # on_progress(path, done, total, cached): called after each track; `cached` says it came from the cache.
 ProgressCallback = Callable[[str, int, int, bool], None]
@@ -57,14 +56,26 @@ def read_audio(path: Path) -> tuple[npt.NDArray[np.float32], int]:
     if path.stat().st_size == 0:
         raise AnalysisError(path, "cannot read audio (file is empty)")
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as f:
+            sr = f.samplerate
+            # 16-bit PCM (most WAVs) read as integers and scaled here: 8× faster than libsndfile's own
+            # float conversion, and the same numbers (libsndfile also divides by 32768).
+            pcm16 = f.subtype == "PCM_16"
+            data = f.read(dtype="int16" if pcm16 else "float32", always_2d=True)
     except sf.LibsndfileError as err:
         # libsndfile says e.g. "Format not recognised." — keep its words, in the one-line style.
         reason = str(err.error_string).strip().rstrip(".") or "unknown error"
         raise AnalysisError(path, f"cannot read audio ({reason[:1].lower()}{reason[1:]})") from None
     except (sf.SoundFileError, RuntimeError, ValueError, OSError) as err:
         raise AnalysisError(path, f"cannot read audio ({err})") from None
-    return np.asarray(data.mean(axis=1), dtype=np.float32), int(sr)
+    scale = np.float32(1.0 / 32768.0) if pcm16 else np.float32(1.0)
+    if data.shape[1] == 1:
+        mono = data[:, 0].astype(np.float32)  # a contiguous copy
+        if pcm16:
+            mono *= scale
+    else:
+        mono = data.mean(axis=1, dtype=np.float32) * scale
+    return mono, int(sr)
 
 
 def _wav_truncation(path: Path) -> tuple[float, float] | None:
@@ -97,16 +108,12 @@ def _wav_truncation(path: Path) -> tuple[float, float] | None:
 
 
 def _read_audio(path: Path) -> tuple[npt.NDArray[np.float32], int]:
-    """Mono float32 samples at `SAMPLE_RATE`."""
-    mono, sr = read_audio(path)
+    """`read_audio`, refusing a truncated WAV."""
+    samples = read_audio(path)
     cut = _wav_truncation(path)
     if cut is not None:
         raise AnalysisError(path, f"file is truncated ({cut[0]:.1f} s of the {cut[1]:.1f} s its header declares)")
-    if sr != SAMPLE_RATE and len(mono) > 0:
-        import librosa  # only needed off the 22050 Hz path; importing it costs a second or two
-
-        mono = np.asarray(librosa.resample(mono, orig_sr=sr, target_sr=SAMPLE_RATE), dtype=np.float32)
-    return mono, SAMPLE_RATE
+    return samples
 
 
 def analyze_file(path: str | Path, *, overrides: Overrides | None = None) -> TrackAnalysis:
@@ -148,7 +155,8 @@ def analyze_paths(
     """Analyse each path, reusing cached results; `cache_dir` defaults to `default_cache_dir()`.
 
     Cache misses are analysed in parallel, on `workers` processes (default: every core this process may
-    use); results come back in input order, and `on_progress` is called once per track as it finishes
+    use), each sent to a worker as soon as its file is hashed, while the next files are still being
+    hashed; results come back in input order, and `on_progress` is called once per track as it finishes
     (cache hits first). `overrides` maps a path (as given, `str(path)`) to a cue file's overrides; the
     cache holds the tracked analysis and the overrides are applied on top, so editing them never needs a
     re-analysis (except a tempo hint the tracked grid cannot be turned into).
@@ -161,7 +169,6 @@ def analyze_paths(
     todo = [(str(p), p) for p in paths]
     directory = cache.default_cache_dir() if cache_dir is None else cache_dir
     found: dict[int, TrackAnalysis | AnalysisError] = {}
-    misses: list[tuple[int, str]] = []  # (index, key)
     done = 0
 
     def fail(index: int, err: AnalysisError) -> None:
@@ -187,18 +194,6 @@ def analyze_paths(
         if on_progress is not None:
             on_progress(name, done, len(todo), cached)
 
-    for index, (name, path) in enumerate(todo):
-        try:
-            key = cache.cache_key(path)
-        except AnalysisError as err:
-            fail(index, err)
-            continue
-        hit = cache.load(directory, key, name)
-        if hit is None:
-            misses.append((index, key))
-        else:
-            finish(index, hit, True)
-
     def fresh(index: int, key: str, outcome: TrackAnalysis | AnalysisError) -> None:
         if isinstance(outcome, AnalysisError):
             fail(index, outcome)
@@ -206,12 +201,42 @@ def analyze_paths(
             cache.store(directory, key, outcome)
             finish(index, outcome, False)
 
-    jobs = min(len(misses), _usable_cores() if workers is None else max(1, workers))
-    if jobs <= 1:
-        for index, key in misses:
+    # Missing and unreadable files first, so that without `on_error` nothing starts before one is found.
+    for index, (_, path) in enumerate(todo):
+        try:
+            cache.check_readable(path)
+        except AnalysisError as err:
+            fail(index, err)
+    candidates = [i for i in range(len(todo)) if i not in found]
+    limit = _usable_cores() if workers is None else max(1, workers)
+    pool: _Pool | None = None
+    serial: list[tuple[int, str]] = []  # misses analysed here, when no pool is worth starting
+    try:
+        for n, index in enumerate(candidates):
+            path = todo[index][1]
+            try:
+                key = cache.cache_key(path)
+            except AnalysisError as err:
+                fail(index, err)
+                continue
+            hit = cache.load(directory, key, todo[index][0])
+            if hit is not None:
+                finish(index, hit, True)
+                continue
+            jobs = min(limit, len(candidates) - n)  # workers for this miss and every file after it at most
+            if pool is None and jobs > 1:
+                pool = _Pool(jobs)
+            if pool is None:
+                serial.append((index, key))
+            else:
+                pool.submit(index, path, key)
+        for index, key in serial:
             fresh(index, key, _analyse_one(todo[index][1]))
-    else:
-        _analyse_in_parallel(todo, misses, jobs, fresh)
+        if pool is not None:
+            pool.drain(fresh)
+    finally:
+        if pool is not None:
+            pool.close()
     # Input order; without `on_error` nothing failed (the first failure raised).
     return [r for i in range(len(todo)) if isinstance(r := found[i], TrackAnalysis)]
 
@@ -239,42 +264,59 @@ def _analyse_remote(path: str | Path) -> tuple[str, str] | TrackAnalysis:
     return (outcome.path, outcome.reason) if isinstance(outcome, AnalysisError) else outcome
 
 
-def _analyse_in_parallel(
-    todo: list[tuple[str, str | Path]],
-    misses: list[tuple[int, str]],
-    jobs: int,
-    fresh: Callable[[int, str, TrackAnalysis | AnalysisError], None],
-) -> None:
-    """Analyse `misses` on `jobs` worker processes, calling `fresh` in the parent as each one finishes.
+def _prepare_workers() -> None:
+    """Import, once in this process, everything a worker needs: forked workers inherit it instead of each
+    paying for it (scipy.fft alone takes ~0.25 s to import)."""
+    import scipy.fft  # noqa: F401
+    import soundfile  # noqa: F401
+    import soxr  # noqa: F401
+
+    import showctl.analysis.tracker  # noqa: F401
+
+    with contextlib.suppress(ImportError):  # installed with librosa; `tracker.one_blas_thread` uses it
+        import threadpoolctl  # type: ignore[import-untyped]  # noqa: F401
+
+
+class _Pool:
+    """Worker processes analysing cache misses, fed one file at a time as the parent finds them.
 
     Workers are forked where the platform allows (they start in milliseconds, with the analysis modules
     already imported), spawned elsewhere. A worker that dies (out of memory, a crash in a decoder) fails
     its track with an `AnalysisError` rather than the run with a traceback.
     """
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
 
-    import showctl.analysis.tracker  # noqa: F401  # imported once here, inherited by forked workers
+    def __init__(self, jobs: int) -> None:
+        import multiprocessing
+        from concurrent.futures import Future, ProcessPoolExecutor
 
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        pending: dict[Future[tuple[str, str] | TrackAnalysis], tuple[int, str]] = {
-            pool.submit(_analyse_remote, todo[index][1]): (index, key) for index, key in misses
-        }
-        try:
-            while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in sorted(finished, key=lambda f: pending[f][0]):
-                    index, key = pending.pop(future)
-                    try:
-                        value = future.result()
-                    except BrokenProcessPool:
-                        value = (str(todo[index][1]), "analysis crashed (its worker process died)")
-                    outcome = AnalysisError(*value) if isinstance(value, tuple) else value
-                    fresh(index, key, outcome)
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            raise
+        _prepare_workers()
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else None)
+        self._executor = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+        self._pending: dict[Future[tuple[str, str] | TrackAnalysis], tuple[int, str, str | Path]] = {}
+
+    def submit(self, index: int, path: str | Path, key: str) -> None:
+        self._pending[self._executor.submit(_analyse_remote, path)] = (index, key, path)
+
+    def drain(self, fresh: Callable[[int, str, TrackAnalysis | AnalysisError], None]) -> None:
+        """Wait for every submitted track, calling `fresh` for each as it finishes (in input order among
+        those finishing together)."""
+        from concurrent.futures import FIRST_COMPLETED, wait
+        from concurrent.futures.process import BrokenProcessPool
+
+        pending = self._pending
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in sorted(finished, key=lambda f: pending[f][0]):
+                index, key, path = pending.pop(future)
+                try:
+                    value = future.result()
+                except BrokenProcessPool:
+                    value = (str(path), "analysis crashed (its worker process died)")
+                fresh(index, key, AnalysisError(*value) if isinstance(value, tuple) else value)
+
+    def close(self) -> None:
+        """Stop the workers; tracks not started yet are dropped (after an error, or Ctrl-C)."""
+        for future in self._pending:
+            future.cancel()
+        self._executor.shutdown(wait=True, cancel_futures=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 from showctl.analysis.model import ANALYSIS_VERSION, TrackAnalysis
 from showctl.errors import AnalysisError
 
-__all__ = ["cache_key", "default_cache_dir", "entry_path", "load", "store"]
+__all__ = ["cache_key", "check_readable", "default_cache_dir", "entry_path", "load", "store"]
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +43,28 @@ def cache_key(path: str | Path, version: str = ANALYSIS_VERSION) -> str:
         with open(path, "rb") as f:
             while chunk := f.read(_CHUNK):
                 digest.update(chunk)
-    except FileNotFoundError:
-        raise AnalysisError(path, "no such file") from None
-    except IsADirectoryError:
-        raise AnalysisError(path, "cannot read audio (is a directory)") from None
     except OSError as err:
-        raise AnalysisError(path, f"cannot read audio ({err.strerror or err})") from None
+        raise _unreadable(path, err) from None
     digest.update(version.encode("utf-8"))
     return digest.hexdigest()
+
+
+def check_readable(path: str | Path) -> None:
+    """Raise the `AnalysisError` `cache_key` would raise for a missing or unreadable file, without
+    reading it."""
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as err:
+        raise _unreadable(path, err) from None
+
+
+def _unreadable(path: str | Path, err: OSError) -> AnalysisError:
+    if isinstance(err, FileNotFoundError):
+        return AnalysisError(path, "no such file")
+    if isinstance(err, IsADirectoryError):
+        return AnalysisError(path, "cannot read audio (is a directory)")
+    return AnalysisError(path, f"cannot read audio ({err.strerror or err})")
 
 
 def entry_path(cache_dir: Path, key: str) -> Path:

@@ -9,11 +9,17 @@ Nothing here reads files; `showctl.analysis.analyze_file` loads audio and calls 
 Everything is plain numpy (spectrogram, mel bands, chroma, tempo search, the beat dynamic programme):
 librosa's versions of these import scipy.signal and numba-compiled code, which costs ~2 s per process,
 and ~20 s on a fresh install while numba fills its cache.
+
+One spectrogram feeds every step: `analyze_signal` resamples to `ANALYSIS_RATE` (11025 Hz), takes one
+46 ms / 11.6 ms STFT, and draws the onset envelopes, the band envelopes of the structure analysis and
+the chroma of the downbeat cue from it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +29,7 @@ from showctl.analysis.structure import analyze_structure
 from showctl.errors import AnalysisError
 
 __all__ = [
+    "ANALYSIS_RATE",
     "HOP_LENGTH",
     "MIN_DURATION",
     "NO_BEAT_CONFIDENCE",
@@ -38,21 +45,30 @@ __all__ = [
     "estimate_downbeats",
     "estimate_metre",
     "estimate_tempo",
+    "frame_sizes",
+    "one_blas_thread",
     "onset_envelope",
     "onset_envelopes",
     "refine_beats",
+    "resample",
     "snare_envelope",
+    "spectrogram",
     "tempo_from_beats",
     "track_beats",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 
-# 11.6 ms frames at 22050 Hz: fine enough that beat times need no sub-frame interpolation for a ±70 ms
-# tolerance, coarse enough that a 90 s track is ~7800 frames for the Python-level DP loop.
+# 11.6 ms frames (the hop at 22050 Hz): fine enough that beat times need no sub-frame interpolation for a
+# ±70 ms tolerance, coarse enough that a 90 s track is ~7800 frames for the Python-level DP loop.
 HOP_LENGTH = 256
-# A 46 ms window (as madmom uses): longer windows smear a kick's attack and pull onsets early.
+# A 46 ms window (as madmom uses, the FFT size at 22050 Hz): longer windows smear a kick's attack and
+# pull onsets early. Other rates keep the same durations (`frame_sizes`).
 N_FFT = 1024
+# The rate `analyze_signal` works at. Everything it looks at lies below 5.5 kHz (kick, bass, snare and
+# clap bodies, the chords), and the top octave's hats are what tempt a tracker onto the off-beat; at
+# 11025 Hz the 46 ms window is a 512-point FFT with the same 21.5 Hz bins, for half the work.
+ANALYSIS_RATE = 11025
 N_MELS = 96
 # The kick band: below ~150 Hz there is kick and bass, not hats or claps.
 KICK_FMAX = 150.0
@@ -71,6 +87,17 @@ CLASS_MAX_BPM = 180.0
 
 
 # --- onset strength ----------------------------------------------------------------------------------
+
+
+def frame_sizes(sr: int) -> tuple[int, int]:
+    """(FFT size, hop) in samples at `sr` Hz for the tracker's 46 ms window and 11.6 ms hop."""
+    return max(16, round(N_FFT * sr / 22050)), max(1, round(HOP_LENGTH * sr / 22050))
+
+
+def spectrogram(y: npt.ArrayLike, sr: int) -> FloatArray:
+    """The tracker's power spectrogram of `y` (`frame_sizes(sr)`): bins × frames, frame i centred on
+    i·hop. Every envelope and the chroma are drawn from it; its frame rate is `sr / frame_sizes(sr)[1]`."""
+    return _power_spectrogram(y, *frame_sizes(sr))
 
 
 def _power_spectrogram(y: npt.ArrayLike, n_fft: int, hop_length: int) -> FloatArray:
@@ -99,13 +126,13 @@ def _power_spectrogram(y: npt.ArrayLike, n_fft: int, hop_length: int) -> FloatAr
         block = buffer[: stop - start]
         np.multiply(frames[start:stop], window, out=block)
         spec = scipy.fft.rfft(block, axis=1, overwrite_x=True)
-        out = power[start:stop]
-        np.multiply(spec.real, spec.real, out=out)
-        out += spec.imag * spec.imag
+        parts = spec.view(np.float32)  # re, im, re, im, …: squared in place, then each pair summed
+        np.square(parts, out=parts)
+        np.add(parts[:, 0::2], parts[:, 1::2], out=power[start:stop])
     return power.T  # type: ignore[return-value]  # float32, typed as the float arrays the steps share
 
 
-_STFT_CHUNK = 256
+_STFT_CHUNK = 128
 
 
 @functools.lru_cache(maxsize=8)
@@ -140,7 +167,7 @@ def _mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) 
 
 
 def onset_envelope(
-    y: npt.ArrayLike, sr: int, *, fmin: float = 0.0, fmax: float | None = None, hop_length: int = HOP_LENGTH
+    y: npt.ArrayLike, sr: int, *, fmin: float = 0.0, fmax: float | None = None, hop_length: int | None = None
 ) -> tuple[FloatArray, float]:
     """Spectral-flux onset strength of `y` between `fmin` and `fmax` Hz; return (envelope, frames/s).
 
@@ -148,17 +175,24 @@ def onset_envelope(
     instrument. Frame i is centred on time i / frame_rate. Plain numpy (no librosa) so the first call
     pays no numba start-up.
     """
-    return _flux(_power_spectrogram(y, N_FFT, hop_length), sr, fmin, fmax), sr / hop_length
+    n_fft, hop = frame_sizes(sr)
+    hop = hop if hop_length is None else hop_length
+    return _flux(_power_spectrogram(y, n_fft, hop), sr, fmin, fmax), sr / hop
 
 
 def onset_envelopes(y: npt.ArrayLike, sr: int) -> tuple[FloatArray, FloatArray, float]:
     """The full-band and kick-band (< `KICK_FMAX`) envelopes from one STFT: (full, kick, frames/s)."""
-    power = _power_spectrogram(y, N_FFT, HOP_LENGTH)
-    return _flux(power, sr, 0.0, None), _flux(power, sr, 0.0, KICK_FMAX), sr / HOP_LENGTH
+    power = spectrogram(y, sr)
+    return _flux(power, sr, 0.0, None), _flux(power, sr, 0.0, KICK_FMAX), sr / frame_sizes(sr)[1]
+
+
+def _fft_size(power: FloatArray) -> int:
+    """The FFT size a power spectrogram (bins × frames) was taken with."""
+    return 2 * (int(power.shape[0]) - 1)
 
 
 def snare_envelope(power: FloatArray, sr: int) -> FloatArray:
-    """Onset strength of the snare/clap band (`SNARE_BAND`), from an `N_FFT` power spectrogram.
+    """Onset strength of the snare/clap band (`SNARE_BAND`), from a `spectrogram`.
 
     Linear magnitude flux, not log: log flux rises as much for a quiet hat leaking into the band as for
     a loud snare, and telling the two apart is the point (where the backbeat falls decides the octave).
@@ -170,22 +204,26 @@ def snare_envelope(power: FloatArray, sr: int) -> FloatArray:
 def band_flux(power: FloatArray, sr: int, fmin: float, fmax: float) -> FloatArray:
     """Linear magnitude flux of the `fmin`..`fmax` Hz band: loud hits count more than quiet ones (unlike
     the log flux the beats are tracked on), which is what telling instruments and sections apart needs."""
-    freqs = np.fft.rfftfreq(N_FFT, 1.0 / sr)
+    freqs = np.fft.rfftfreq(_fft_size(power), 1.0 / sr)
     band = np.flatnonzero((freqs >= fmin) & (freqs <= fmax))
     magnitude = np.sqrt(power[band[0] : band[-1] + 1].sum(axis=0, dtype=np.float64))
     return np.asarray(np.concatenate([[0.0], np.maximum(0.0, np.diff(magnitude))]), dtype=np.float64)
 
 
 def _flux(power: FloatArray, sr: int, fmin: float, fmax: float | None) -> FloatArray:
-    """Log-mel spectral flux of an `N_FFT` power spectrogram, restricted to fmin..fmax Hz."""
+    """Log-mel spectral flux of a power spectrogram (bins × frames), restricted to fmin..fmax Hz."""
+    n_fft = _fft_size(power)
     top = sr / 2 if fmax is None else min(fmax, sr / 2)
-    # Fewer bands in a narrow band: below 150 Hz there are only ~7 FFT bins at 22050 Hz.
-    n_mels = N_MELS if fmax is None else max(2, min(N_MELS, int((top - fmin) / (sr / N_FFT)) // 2))
-    first, last, fb = _mel_bank(sr, N_FFT, n_mels, fmin, top)
-    mel = fb @ power[first:last]  # only the bins the filters cover: 8 of 513 for the kick band
-    db = 10.0 * np.log10(np.maximum(mel, 1e-10))
-    db = np.maximum(db, db.max() - 80.0)  # an 80 dB floor, so fades in the noise floor add no flux
-    flux = np.maximum(0.0, np.diff(db, axis=1)).mean(axis=0, dtype=np.float64)
+    # Fewer bands in a narrow band: below 150 Hz there are only ~7 FFT bins of 21.5 Hz.
+    n_mels = N_MELS if fmax is None else max(2, min(N_MELS, int((top - fmin) / (sr / n_fft)) // 2))
+    first, last, fb = _mel_bank(sr, n_fft, n_mels, fmin, top)
+    # frames × bands, from the spectrogram's own (frames × bins) memory order: only the bins the filters
+    # cover (7 of 257 for the kick band).
+    mel = power.T[:, first:last] @ fb.T
+    db = np.log10(np.maximum(mel, 1e-10, out=mel), out=mel)
+    db *= 10.0
+    np.maximum(db, db.max() - 80.0, out=db)  # an 80 dB floor, so fades in the noise floor add no flux
+    flux = np.maximum(0.0, np.diff(db, axis=0)).mean(axis=1, dtype=np.float64)
     return np.asarray(np.concatenate([[0.0], flux]), dtype=np.float64)
 
 
@@ -200,16 +238,19 @@ def _mel_bank(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> tup
     return first, last, cut
 
 
-def chroma(y: npt.ArrayLike, sr: int, hop_length: int = HOP_LENGTH * 2) -> tuple[FloatArray, float]:
-    """Pitch-class energy (12 × frames, C = 0) from a 2048-point STFT, 65 Hz–2 kHz; return (chroma, fps)."""
-    n_fft = 2048
-    power = _power_spectrogram(y, n_fft, hop_length)
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+def chroma(power: FloatArray, sr: int) -> FloatArray:
+    """Pitch-class magnitude (12 × frames, C = 0) of a `spectrogram`, 65 Hz–2 kHz: each FFT bin counts
+    for the pitch class nearest its centre.
+
+    The 21.5 Hz bins are coarse for pitch below ~350 Hz, but the chroma only has to say when the harmony
+    *changes* (at the bar line), and a second, finer STFT for it cost more than all the other steps.
+    """
+    freqs = np.fft.rfftfreq(_fft_size(power), 1.0 / sr)
     use = np.flatnonzero((freqs >= 65.0) & (freqs <= 2000.0))
     pitch_class = np.round(12.0 * np.log2(freqs[use] / 440.0) + 9.0).astype(np.int64) % 12
     fold = np.zeros((12, len(use)), dtype=np.float32)
     fold[pitch_class, np.arange(len(use))] = 1.0
-    return np.asarray(fold @ np.sqrt(power[use[0] : use[-1] + 1]), dtype=np.float64), sr / hop_length
+    return np.asarray(fold @ np.sqrt(power[use[0] : use[-1] + 1]), dtype=np.float64)
 
 
 def _normalise(env: FloatArray) -> FloatArray:
@@ -489,29 +530,21 @@ def tempo_from_beats(beats: FloatArray) -> float | None:
 # --- downbeats ---------------------------------------------------------------------------------------
 
 
-def downbeat_cues(
-    y: npt.ArrayLike, sr: int, beats: FloatArray, *, kick_env: FloatArray | None = None
-) -> FloatArray:
+def downbeat_cues(beats: FloatArray, kick_env: FloatArray, pitch: FloatArray, frame_rate: float) -> FloatArray:
     """Per beat, how much it sounds like beat 1 of a bar (standardised, higher = more likely).
 
-    Two cues: the kick-band onset strength at the beat (bass roots and accented kicks fall on beat 1) and
-    how much the chroma of the beat differs from the beat before (chords change at the bar line), each
-    standardised, summed. `kick_env` (from `onset_envelopes`) saves recomputing the kick band.
+    Two cues: the kick-band onset strength at the beat (`kick_env`: bass roots and accented kicks fall on
+    beat 1) and how much the `chroma` (`pitch`) of the beat differs from the beat before (chords change
+    at the bar line), each standardised, summed. Both envelopes are at `frame_rate`.
     """
     beats = np.asarray(beats, dtype=np.float64)
     if len(beats) < 2:
         return np.zeros(len(beats))
-    y = np.asarray(y, dtype=np.float32)
-    if kick_env is None:
-        kick, frame_rate = onset_envelope(y, sr, fmax=KICK_FMAX)
-    else:
-        kick, frame_rate = kick_env, sr / HOP_LENGTH
-    frames = np.clip(np.round(beats * frame_rate).astype(np.int64), 0, len(kick) - 1)
-    accent = _peak_near(kick)[frames]
+    frames = np.clip(np.round(beats * frame_rate).astype(np.int64), 0, len(kick_env) - 1)
+    accent = _peak_near(kick_env)[frames]
 
-    pitch, cfr = chroma(y, sr)
-    edges = np.clip(np.round(np.append(beats, beats[-1] + np.median(np.diff(beats))) * cfr).astype(np.int64),
-                    0, pitch.shape[1])
+    edges = np.clip(np.round(np.append(beats, beats[-1] + np.median(np.diff(beats))) * frame_rate)
+                    .astype(np.int64), 0, pitch.shape[1])
     # Per-beat means from running sums: one pass over the chroma instead of one slice per beat.
     running = np.concatenate([np.zeros((12, 1)), np.cumsum(pitch, axis=1)], axis=1)
     spans = np.diff(edges)
@@ -547,21 +580,12 @@ def estimate_metre(cue: FloatArray, candidates: tuple[int, ...] = (4, 3)) -> int
     return best if best == default or contrast(best) > 1.25 * max(contrast(default), 1e-9) else default
 
 
-def estimate_downbeats(
-    y: npt.ArrayLike,
-    sr: int,
-    beats: FloatArray,
-    beats_per_bar: int = 4,
-    *,
-    kick_env: FloatArray | None = None,
-    cue: FloatArray | None = None,
-) -> FloatArray:
-    """Downbeat times: the bar phase (0..beats_per_bar-1) whose beats carry the strongest `downbeat_cues`."""
+def estimate_downbeats(beats: FloatArray, cue: FloatArray, beats_per_bar: int = 4) -> FloatArray:
+    """Downbeat times: the bar phase (0..beats_per_bar-1) whose beats carry the strongest `cue` (per beat,
+    from `downbeat_cues`)."""
     beats = np.asarray(beats, dtype=np.float64)
     if len(beats) < 2 * beats_per_bar:
         return beats[:1].copy()
-    if cue is None:
-        cue = downbeat_cues(y, sr, beats, kick_env=kick_env)
     phase = int(np.argmax(_phase_scores(cue, beats_per_bar)))
     return beats[phase::beats_per_bar].copy()
 
@@ -640,9 +664,36 @@ def refine_beats(beats: FloatArray, frame_rate: float, *, onset_lead: float, win
     return refined + onset_lead
 
 
+def resample(y: npt.NDArray[np.float32], sr: int, target: int) -> npt.NDArray[np.float32]:
+    """`y` at `target` Hz (soxr, high quality, linear phase: no delay added), float32."""
+    if sr == target or len(y) == 0:
+        return y
+    import soxr  # here, not at module level: the live tracker imports this module and resamples itself
+
+    return np.asarray(soxr.resample(y, sr, target), dtype=np.float32)
+
+
 def _beatless(path: str, duration: float) -> TrackAnalysis:
     """The analysis of a track with no beat (silence, noise, a drone): no grid, tempo 0, confidence 0."""
     return TrackAnalysis(path=path, duration=duration, tempo=0.0, beats=(), downbeats=(), confidence=0.0)
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Keep BLAS (the mel filterbank's matrix product) on the calling thread while the block runs.
+
+    OpenBLAS splits even these small products over every core and its idle threads then spin: that
+    doubles the CPU time of an analysis for a few percent of wall time, and with one worker per core
+    (`analyze_paths`) the spinning threads take turns from the other workers. threadpoolctl comes
+    with librosa (through scikit-learn); without it, BLAS keeps its own setting.
+    """
+    try:
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+    except ImportError:  # pragma: no cover - installed with librosa
+        yield
+        return
+    with threadpool_limits(1, user_api="blas"):
+        yield
 
 
 def analyze_signal(y: npt.ArrayLike, sr: int, path: str = "", *, tempo_hint: float | None = None) -> TrackAnalysis:
@@ -653,28 +704,38 @@ def analyze_signal(y: npt.ArrayLike, sr: int, path: str = "", *, tempo_hint: flo
 
     `tempo_hint` (a cue file's override) makes the tempo search stay within ±4 % of it.
     """
-    samples = np.asarray(y, dtype=np.float32)
+    with one_blas_thread():
+        return _analyze(np.asarray(y, dtype=np.float32), sr, path, tempo_hint)
+
+
+def _analyze(samples: npt.NDArray[np.float32], sr: int, path: str, tempo_hint: float | None) -> TrackAnalysis:
     if samples.ndim != 1:
         raise ValueError(f"analyze_signal needs mono samples, got shape {samples.shape}")
     where = path or "<signal>"
     duration = len(samples) / sr
-    if not np.all(np.isfinite(samples)):
+    # A float64 sum is finite exactly when every sample is (float32 samples cannot overflow it), and
+    # needs no copy of the signal, unlike np.isfinite.
+    if not np.isfinite(np.sum(samples, dtype=np.float64)):
         raise AnalysisError(where, "cannot read audio (samples are not finite numbers)")
     if duration < MIN_DURATION:
         raise AnalysisError(where, f"track is too short to analyse ({duration:.1f} s)")
-    if float(np.max(np.abs(samples))) < SILENCE_PEAK:
+    if max(float(samples.max()), -float(samples.min())) < SILENCE_PEAK:
         return _beatless(path, duration)  # silence: no beat to find, and none is invented
 
-    power = _power_spectrogram(samples, N_FFT, HOP_LENGTH)
-    full, kick, frame_rate = _flux(power, sr, 0.0, None), _flux(power, sr, 0.0, KICK_FMAX), sr / HOP_LENGTH
+    samples, sr = resample(samples, sr, ANALYSIS_RATE), ANALYSIS_RATE
+    n_fft, hop = frame_sizes(sr)
+    power = _power_spectrogram(samples, n_fft, hop)
+    frame_rate = sr / hop
+    full, kick = _flux(power, sr, 0.0, None), _flux(power, sr, 0.0, KICK_FMAX)
     snare = snare_envelope(power, sr)
     loudness = power.sum(axis=0)
-    low = power[: int(KICK_FMAX * N_FFT / sr) + 1].sum(axis=0)
+    low = power[: int(KICK_FMAX * n_fft / sr) + 1].sum(axis=0)
     kick_hits = band_flux(power, sr, 0.0, KICK_FMAX)
-    del power
+    pitch = chroma(power, sr)
+    del power  # 40 MB for a 7-minute track: gone before the beat search
     tempo = estimate_tempo(full, frame_rate, kick_env=kick, snare_env=snare, hint=tempo_hint)
     env = beat_envelope(full, kick)
-    beats = refine_beats(track_beats(env, frame_rate, tempo), frame_rate, onset_lead=N_FFT / 4 / sr)
+    beats = refine_beats(track_beats(env, frame_rate, tempo), frame_rate, onset_lead=n_fft / 4 / sr)
     refined = tempo_from_beats(beats)
     # The beat grid's own slope is a finer tempo than the autocorrelation peak, when the two agree.
     if refined is not None and abs(refined / tempo - 1.0) < 0.04:
@@ -682,9 +743,9 @@ def analyze_signal(y: npt.ArrayLike, sr: int, path: str = "", *, tempo_hint: flo
     conf = confidence(env, frame_rate, beats)
     if conf < NO_BEAT_CONFIDENCE:
         return _beatless(path, duration)
-    cue = downbeat_cues(samples, sr, beats, kick_env=kick)
+    cue = downbeat_cues(beats, kick, pitch, frame_rate)
     beats_per_bar = estimate_metre(cue)
-    downbeats = estimate_downbeats(samples, sr, beats, beats_per_bar, cue=cue)
+    downbeats = estimate_downbeats(beats, cue, beats_per_bar)
     structure = analyze_structure(loudness, low, kick_hits, snare, frame_rate, downbeats, duration)
     return TrackAnalysis(
         path=path,

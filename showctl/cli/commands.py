@@ -17,6 +17,7 @@ from rich.table import Table
 from showctl.analysis import TrackAnalysis, analyze_paths
 from showctl.analysis.overrides import Overrides
 from showctl.cli.live import LiveScreen, control_keys, keyboard, osc_remote
+from showctl.cli.progress import AnalysisProgress
 from showctl.cues.load import (
     LoadedCueSheet,
     check_against_rig,
@@ -62,16 +63,8 @@ def _overrides(loaded: LoadedCueSheet) -> dict[str, Overrides]:
 
 def _analyses(paths: Sequence[Path | str], overrides: dict[str, Overrides] | None = None) -> list[TrackAnalysis]:
     """Analyse (or read from the cache) with progress on stderr: a fresh playlist takes a few seconds."""
-    total = len(paths)
-
-    def progress(path: str, done: int, total_: int, cached: bool) -> None:
-        if not cached:
-            err_console.print(f"[dim]analysed {done}/{total_}: {path}[/dim]")
-
-    if total and err_console.is_terminal:
-        with err_console.status("analysing tracks…"):
-            return analyze_paths(list(paths), on_progress=progress, overrides=overrides)
-    return analyze_paths(list(paths), on_progress=progress, overrides=overrides)
+    with AnalysisProgress(err_console, len(paths)) as progress:
+        return analyze_paths(list(paths), on_progress=progress, overrides=overrides)
 
 
 @dataclass(frozen=True)
@@ -130,14 +123,7 @@ def analyze(paths: Sequence[str], *, as_json: bool) -> int:
         failed.append(err)
         err_console.print(f"showctl: {err}", markup=False)
 
-    def progress(path: str, done: int, total: int, cached: bool) -> None:
-        if not cached:
-            err_console.print(f"analysed {done}/{total}: {path}", style="dim", markup=False)
-
-    if paths and err_console.is_terminal:
-        with err_console.status("analysing tracks…"):
-            results = analyze_paths(list(paths), on_progress=progress, on_error=report)
-    else:
+    with AnalysisProgress(err_console, len(paths)) as progress:
         results = analyze_paths(list(paths), on_progress=progress, on_error=report)
     if as_json:
         print(json.dumps([r.to_json() for r in results], indent=None))
