@@ -367,3 +367,43 @@ def test_progress_lines_off_a_terminal_and_a_summary_on_one(tmp_path: Path, _cac
     text = term.getvalue()
     assert f"cached   {wav}" in text
     assert "2 tracks: 0 analysed, 1 from the cache, 1 failed in " in text
+
+
+def test_analyze_command_reports_bad_compressed_files(tmp_path: Path) -> None:
+    # Every compressed format libsndfile here writes, cut short; text and nothing under audio names.
+    y, _ = synthesize_track(128.0, 12.0, SR, seed=2, intro_beats=1.0)
+    formats = {"flac": ("FLAC", "PCM_16"), "ogg": ("OGG", "VORBIS"), "mp3": ("MP3", "MPEG_LAYER_III")}
+    good, cut = [], []
+    for ext, (fmt, subtype) in formats.items():
+        if fmt not in sf.available_formats() or subtype not in sf.available_subtypes(fmt):
+            continue
+        path = tmp_path / f"good.{ext}"
+        sf.write(str(path), y, SR, format=fmt, subtype=subtype)
+        good.append(path)
+        half = tmp_path / f"cut.{ext}"
+        half.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+        cut.append(half)
+    assert good, "libsndfile here writes none of FLAC, OGG, MP3"
+    text = [tmp_path / f"notes.{ext}" for ext in formats]
+    for path in text:
+        path.write_text("these are my class notes, not a song\n" * 20, encoding="utf-8")
+    empty = tmp_path / "empty.mp3"
+    empty.write_bytes(b"")
+    names = [*cut, good[0], *text, empty, *good[1:]]
+    result = subprocess.run([sys.executable, "-m", "showctl.cli.main", "analyze", "--json", *map(str, names)],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 1
+    assert [r["path"] for r in json.loads(result.stdout)] == [str(p) for p in good]
+    assert all(round(r["tempo"]) == 128 for r in json.loads(result.stdout))
+    expected = {
+        "cut.flac": "file is truncated or damaged (decoding fails at 5.6 s of the 12.0 s its header declares: "
+                    "flac decoder lost sync)",
+        "cut.ogg": "file is truncated (its stream stops at 5.6 s, without the end-of-stream mark)",
+        "cut.mp3": "file is truncated (6.0 s of the 12.0 s its header declares)",
+    }
+    wanted = [f"showctl: {p}: {expected[p.name]}" for p in cut]
+    wanted += [f"showctl: {p}: cannot read audio (format not recognised)" for p in text]
+    wanted.append(f"showctl: {empty}: cannot read audio (file is empty)")
+    # Exactly one line per bad file, nothing else: no traceback, no decoder chatter (mpg123's notes).
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("analysed ")]
+    assert sorted(lines) == sorted(wanted)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,8 +19,19 @@ from showctl.analysis import (
     analyze_paths,
     apply_overrides,
 )
-from showctl.analysis.demo import CORPUS, CORPUS_STYLES, CorpusSpec, Truth, synthesize_track
+from showctl.analysis.demo import (
+    CORPUS,
+    CORPUS_STYLES,
+    DEMO_TRACKS,
+    HELD_OUT_2,
+    PLAYLIST,
+    CorpusSpec,
+    DemoSpec,
+    Truth,
+    synthesize_track,
+)
 from showctl.analysis.evaluate import continuity, f_measure, score, tempo_correct
+from showctl.analysis.library import LIBRARY_TRACKS
 from showctl.analysis.tracker import analyze_signal
 
 SR = 22050
@@ -70,6 +82,71 @@ def test_corpus_truth_matches_what_was_played() -> None:
     assert [label for _, label in pop.sections] == ["intro", "build", "drop", "breakdown", "build", "drop", "outro"]
     assert pop.beats[0] == pytest.approx(pop.sections[1][0])  # the intro has no beat
     assert Truth.from_json(json.loads(json.dumps(pop.to_json()))) == pop
+
+
+def _low_attacks(y: np.ndarray[Any, Any], sr: int) -> np.ndarray[Any, Any]:
+    """Times of attacks below ~90 Hz, read from the audio alone: kick drums and bass notes (pads, plucks,
+    hats and snares sit higher). A gaussian low-pass (no ringing), 11.6-ms frames, a rise of 10 dB."""
+    spectrum = np.fft.rfft(y)
+    freqs = np.fft.rfftfreq(len(y), 1.0 / sr)
+    low = np.fft.irfft(spectrum * np.exp(-((freqs / 60.0) ** 2)), len(y))
+    hop = 256
+    n = len(low) // hop
+    level = 10 * np.log10(np.mean(low[: n * hop].reshape(n, hop) ** 2, axis=1) + 1e-20)
+    before = np.minimum.reduce([np.roll(level, k) for k in range(2, 6)])
+    attack = (level - before >= 10.0) & (level >= level.max() - 35.0)
+    attack[:6] = False
+    return np.nonzero(attack)[0] * hop / sr
+
+
+_SPECS: list[CorpusSpec | DemoSpec] = [*CORPUS, *HELD_OUT_2, *DEMO_TRACKS]
+_LONG: list[CorpusSpec | DemoSpec] = [*LIBRARY_TRACKS, *PLAYLIST]
+
+
+@pytest.mark.parametrize("spec", [*_SPECS, *(pytest.param(s, marks=pytest.mark.slow) for s in _LONG)],
+                         ids=[s.name for s in [*_SPECS, *_LONG]])
+def test_truth_covers_the_whole_audio(spec: CorpusSpec | DemoSpec) -> None:
+    # The 450-s pop track of the playlist once played its 86-s arrangement and then 6 minutes of silence,
+    # and the off-beat house kicks went on a second after its truth stopped: both are caught here.
+    y, truth = spec.synthesize()
+    attacks = _low_attacks(y, SR)
+    beats = np.array(truth.beats)
+    period = float(np.max(np.diff(beats)))
+    assert period < 1.5 * 60.0 / spec.bpm * (1.0 + getattr(spec, "drift", 0.0))  # no hole in the truth
+    assert attacks[0] >= beats[0] - 0.05, "drums before the first true beat"
+    assert attacks[-1] <= beats[-1] + period + 0.05, "drums after the last true beat"
+    # Drums (and the truth) go on until a second before the end, whatever the track's length.
+    assert attacks[-1] >= spec.seconds - 1.0 - truth.beats_per_bar * period - 0.05
+    assert beats[-1] >= spec.seconds - 1.0 - period
+
+
+def test_a_long_pop_track_repeats_its_breakdown_and_ends_with_the_outro() -> None:
+    _, truth = synthesize_track(128.0, 150.0, SR, seed=1, style="pop", intro_beats=0.5)
+    labels = [label for _, label in truth.sections]
+    assert labels == ["intro", "build", "drop", "breakdown", "build", "drop", "breakdown", "build", "drop",
+                      "outro"]
+    bar = 4 * 60.0 / 128.0
+    assert 3 * bar <= 150.0 - 1.0 - truth.sections[-1][0] < 4 * bar  # the outro's 4 bars end the track
+
+
+def test_a_pickup_starts_the_track_off_the_downbeat() -> None:
+    _, truth = synthesize_track(120.0, 20.0, SR, seed=2, style="offbeat", intro_beats=2.0, pickup=3)
+    assert truth.beats[0] == pytest.approx(1.0)
+    assert truth.downbeats[0] == truth.beats[3] and truth.downbeats == truth.beats[3::4]
+    with pytest.raises(ValueError, match="pickup"):
+        synthesize_track(120.0, 20.0, SR, style="pop", pickup=1)
+    with pytest.raises(ValueError, match="pickup and swing"):
+        synthesize_track(120.0, 20.0, SR, style="house", swing=0.3)
+
+
+def test_second_held_out_set_is_new_and_covers_the_issue() -> None:
+    assert not {s.name for s in HELD_OUT_2} & {s.name for s in CORPUS}
+    assert not {s.seed for s in HELD_OUT_2} & {s.seed for s in CORPUS}
+    assert all(s.held_out for s in HELD_OUT_2)
+    assert {s.style for s in HELD_OUT_2} >= {*CORPUS_STYLES, "house", "warmup", "run"}
+    assert min(s.bpm for s in HELD_OUT_2) <= 85.0 and max(s.bpm for s in HELD_OUT_2) >= 180.0
+    assert any(s.pickup for s in HELD_OUT_2) and any(s.swing for s in HELD_OUT_2)
+    assert any(s.drift for s in HELD_OUT_2) and max(s.intro_beats for s in HELD_OUT_2) >= 8.0
 
 
 @pytest.mark.parametrize("spec", CORPUS, ids=[s.name for s in CORPUS])

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterable, Mapping
+import re
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -47,6 +51,16 @@ ErrorCallback = Callable[[AnalysisError], None]
 
 def read_audio(path: Path) -> tuple[npt.NDArray[np.float32], int]:
     """Mono float32 samples at the file's own rate. Raises `AnalysisError` for anything a user can fix."""
+    mono, sr, _ = _decode(path)
+    return mono, sr
+
+
+# libsndfile's words for an MP3 it cannot parse; the file was checked to exist and be a regular file first.
+_NOT_A_FILE = "file does not exist or is not a regular file"
+
+
+def _decode(path: Path) -> tuple[npt.NDArray[np.float32], int, int]:
+    """`read_audio`, plus the number of frames the file's header declares (0 when it declares none)."""
     import soundfile as sf
 
     if not path.exists():
@@ -56,16 +70,26 @@ def read_audio(path: Path) -> tuple[npt.NDArray[np.float32], int]:
     if path.stat().st_size == 0:
         raise AnalysisError(path, "cannot read audio (file is empty)")
     try:
-        with sf.SoundFile(str(path)) as f:
-            sr = f.samplerate
+        with _quiet_decoders(), sf.SoundFile(str(path)) as f:
+            sr, declared = f.samplerate, max(0, f.frames)
             # 16-bit PCM (most WAVs) read as integers and scaled here: 8× faster than libsndfile's own
             # float conversion, and the same numbers (libsndfile also divides by 32768).
             pcm16 = f.subtype == "PCM_16"
-            data = f.read(dtype="int16" if pcm16 else "float32", always_2d=True)
+            try:
+                data = f.read(dtype="int16" if pcm16 else "float32", always_2d=True)
+            except sf.LibsndfileError as err:
+                # The header was read but the audio stops decoding: a FLAC or MP3 cut short, or damaged.
+                decoded = _frames_before_error(path) / sr
+                raise AnalysisError(path, f"file is truncated or damaged (decoding fails at {decoded:.1f} s of the "
+                                          f"{declared / sr:.1f} s its header declares: {_reason(err)})") from None
+    except AnalysisError:
+        raise
     except sf.LibsndfileError as err:
         # libsndfile says e.g. "Format not recognised." — keep its words, in the one-line style.
-        reason = str(err.error_string).strip().rstrip(".") or "unknown error"
-        raise AnalysisError(path, f"cannot read audio ({reason[:1].lower()}{reason[1:]})") from None
+        reason = _reason(err)
+        if reason.startswith(_NOT_A_FILE):
+            reason = "format not recognised"
+        raise AnalysisError(path, f"cannot read audio ({reason})") from None
     except (sf.SoundFileError, RuntimeError, ValueError, OSError) as err:
         raise AnalysisError(path, f"cannot read audio ({err})") from None
     scale = np.float32(1.0 / 32768.0) if pcm16 else np.float32(1.0)
@@ -75,7 +99,77 @@ def read_audio(path: Path) -> tuple[npt.NDArray[np.float32], int]:
             mono *= scale
     else:
         mono = data.mean(axis=1, dtype=np.float32) * scale
-    return mono, int(sr)
+    return mono, int(sr), declared
+
+
+def _reason(err: Any) -> str:
+    """libsndfile's error string as a lower-case phrase without its full stop."""
+    reason = re.sub(r"^error\s*:\s*", "", str(err.error_string).strip().rstrip("."), flags=re.IGNORECASE)
+    reason = reason or "unknown error"
+    return f"{reason[:1].lower()}{reason[1:]}"
+
+
+def _frames_before_error(path: Path, block: int = 4096) -> int:
+    """How many frames of `path` decode before libsndfile fails (read again in small blocks)."""
+    import soundfile as sf
+
+    n = 0
+    with contextlib.suppress(sf.LibsndfileError, RuntimeError), _quiet_decoders(), sf.SoundFile(str(path)) as f:
+        while len(got := f.read(block, dtype="float32")):
+            n += len(got)
+    return n
+
+
+@contextlib.contextmanager
+def _quiet_decoders() -> Iterator[None]:
+    """Send what the C decoders print on stderr to /dev/null ("Note: Illegal Audio-MPEG-Header", "Warning:
+    Xing stream size off..." from mpg123): `showctl analyze` prints one line per bad file, and those lines say
+    nothing a user can act on. Only while this process runs a single thread (analysis workers, a plain CLI
+    run): the redirect is process-wide, and would swallow another thread's output (a progress bar)."""
+    if threading.active_count() > 1:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 2)
+        finally:
+            os.close(null)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _ogg_truncation(path: Path) -> bool:
+    """True for an Ogg file (Vorbis, Opus, FLAC in Ogg) cut short: its last page runs past the end of the
+    file, or lacks the end-of-stream flag every complete stream ends with. libsndfile reads such a file
+    without complaint, as a shorter track, and the Ogg header declares no length to compare with."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            if f.read(4) != b"OggS":
+                return False
+            f.seek(max(0, size - (1 << 16)))
+            tail_start = f.tell()
+            tail = f.read()
+    except OSError:
+        return False
+    pos = tail.rfind(b"OggS")
+    while pos >= 0:
+        header = tail[pos : pos + 27]
+        if len(header) == 27 and header[4] == 0:  # stream structure version 0: a real page header
+            segments = tail[pos + 27 : pos + 27 + header[26]]
+            end = tail_start + pos + 27 + header[26] + sum(segments)
+            return len(segments) < header[26] or end > size or not header[5] & 0x04
+        pos = tail.rfind(b"OggS", 0, pos)
+    return False
 
 
 def _wav_truncation(path: Path) -> tuple[float, float] | None:
@@ -108,12 +202,18 @@ def _wav_truncation(path: Path) -> tuple[float, float] | None:
 
 
 def _read_audio(path: Path) -> tuple[npt.NDArray[np.float32], int]:
-    """`read_audio`, refusing a truncated WAV."""
-    samples = read_audio(path)
+    """`read_audio`, refusing a truncated file: a WAV whose data chunk, or an MP3 whose Xing/VBRI header,
+    declares more audio than the file holds, or an Ogg stream without its end."""
+    samples, sr, declared = _decode(path)
     cut = _wav_truncation(path)
+    if cut is None and declared > len(samples) + max(sr // 2, declared // 100):
+        cut = len(samples) / sr, declared / sr
     if cut is not None:
         raise AnalysisError(path, f"file is truncated ({cut[0]:.1f} s of the {cut[1]:.1f} s its header declares)")
-    return samples
+    if _ogg_truncation(path):
+        raise AnalysisError(path, f"file is truncated (its stream stops at {len(samples) / sr:.1f} s, "
+                                  "without the end-of-stream mark)")
+    return samples, sr
 
 
 def analyze_file(path: str | Path, *, overrides: Overrides | None = None) -> TrackAnalysis:

@@ -27,6 +27,8 @@ __all__ = [
     "CORPUS_STYLES",
     "DEMO_SAMPLE_RATE",
     "DEMO_TRACKS",
+    "HELD_OUT_2",
+    "PLAYLIST",
     "CorpusSpec",
     "DemoSpec",
     "Groove",
@@ -87,6 +89,10 @@ class DemoSpec:
     style: str
     intro_beats: float
 
+    def synthesize(self, sr: int = DEMO_SAMPLE_RATE) -> tuple[FloatArray, Truth]:
+        return synthesize_track(self.bpm, self.seconds, sr, self.seed, style=self.style,
+                                intro_beats=self.intro_beats)
+
 
 DEMO_TRACKS: tuple[DemoSpec, ...] = (
     DemoSpec("01-warmup-100", bpm=100.0, seconds=72.0, seed=1, style="warmup", intro_beats=2.0),
@@ -108,10 +114,13 @@ class CorpusSpec:
     intro_beats: float = 1.0
     drift: float = 0.0
     held_out: bool = False
+    pickup: int = 0  # beats played before the first downbeat (the track starts off the downbeat)
+    swing: float | None = None  # share of the hat step the off-beat hats come late; None = the style's own
 
     def synthesize(self, sr: int = DEMO_SAMPLE_RATE) -> tuple[FloatArray, Truth]:
         return synthesize_track(self.bpm, self.seconds, sr, self.seed, style=self.style,
-                                intro_beats=self.intro_beats, drift=self.drift)
+                                intro_beats=self.intro_beats, drift=self.drift, pickup=self.pickup,
+                                swing=self.swing)
 
 
 # The evaluation corpus: the issue's styles at class tempos (85–180 BPM). Tune on the first part only;
@@ -137,6 +146,39 @@ CORPUS: tuple[CorpusSpec, ...] = (
     CorpusSpec("ho-live-140", 140.0, 60.0, 107, "live", 0.5, drift=0.03, held_out=True),
     CorpusSpec("ho-waltz-105", 105.0, 60.0, 108, "waltz", 1.5, held_out=True),
 )
+
+# A second held-out set, written after the tracker was tuned and scored once (`bench/bench_analysis.py`),
+# never tuned on: new seeds and tempos (85-180 BPM), every style, long intros without drums (up to 8
+# beats), pop breakdowns (the 150-s one plays its breakdown-build-drop twice), swing (hats late by up to
+# half a step), tempo drift up to ±3.5 %, and tracks whose first beat is not a downbeat (`pickup`).
+HELD_OUT_2: tuple[CorpusSpec, ...] = (
+    CorpusSpec("h2-house-85", 85.0, 60.0, 201, "house", 2.0, held_out=True),
+    CorpusSpec("h2-house-122", 122.0, 75.0, 202, "house", 4.0, held_out=True),
+    CorpusSpec("h2-house-178", 178.0, 60.0, 203, "house", 0.5, held_out=True),
+    CorpusSpec("h2-warmup-92", 92.0, 70.0, 204, "warmup", 1.5, held_out=True),
+    CorpusSpec("h2-warmup-180", 180.0, 60.0, 205, "warmup", 1.0, held_out=True),
+    CorpusSpec("h2-run-155", 155.0, 60.0, 206, "run", 3.5, held_out=True),
+    CorpusSpec("h2-run-170", 170.0, 60.0, 207, "run", 1.0, held_out=True),
+    CorpusSpec("h2-offbeat-120", 120.0, 70.0, 208, "offbeat", 6.0, pickup=2, held_out=True),
+    CorpusSpec("h2-offbeat-132", 132.0, 60.0, 209, "offbeat", 1.0, pickup=3, held_out=True),
+    CorpusSpec("h2-hiphop-88", 88.0, 60.0, 210, "hiphop", 1.0, swing=0.5, held_out=True),
+    CorpusSpec("h2-hiphop-95", 95.0, 70.0, 211, "hiphop", 2.0, pickup=1, held_out=True),
+    CorpusSpec("h2-dnb-168", 168.0, 60.0, 212, "dnb", 8.0, held_out=True),
+    CorpusSpec("h2-dnb-176", 176.0, 60.0, 213, "dnb", 1.5, swing=0.3, pickup=2, held_out=True),
+    CorpusSpec("h2-pop-128", 128.0, 150.0, 214, "pop", 0.5, held_out=True),
+    CorpusSpec("h2-pop-100", 100.0, 110.0, 215, "pop", 1.5, held_out=True),
+    CorpusSpec("h2-live-96", 96.0, 60.0, 216, "live", 4.0, drift=0.03, held_out=True),
+    CorpusSpec("h2-live-110", 110.0, 70.0, 217, "live", 2.0, drift=0.035, swing=0.33, held_out=True),
+    CorpusSpec("h2-live-152", 152.0, 60.0, 218, "live", 1.0, drift=0.02, pickup=3, held_out=True),
+    CorpusSpec("h2-waltz-90", 90.0, 60.0, 219, "waltz", 1.0, pickup=1, held_out=True),
+    CorpusSpec("h2-waltz-132", 132.0, 60.0, 220, "waltz", 3.0, held_out=True),
+)
+
+# The issue's playlist: 60 minutes of audio in 8 tracks of 7.5 minutes (`bench/bench_analysis.py` times it).
+PLAYLIST: tuple[DemoSpec, ...] = tuple(
+    DemoSpec(f"playlist-{k + 1}-{style}-{bpm:g}", bpm, 450.0, 100 + k, style, 1.0 + k % 3)
+    for k, (style, bpm) in enumerate([("house", 128.0), ("run", 160.0), ("warmup", 96.0), ("offbeat", 124.0),
+                                      ("hiphop", 90.0), ("dnb", 174.0), ("pop", 122.0), ("house", 140.0)]))
 
 # A minor-key four-chord loop (Am F C G), as MIDI note numbers; the pad changes chord every bar.
 _PROGRESSION: tuple[tuple[int, int, int], ...] = ((57, 60, 64), (53, 57, 60), (48, 52, 55), (55, 59, 62))
@@ -210,6 +252,8 @@ def synthesize_track(
     intro_beats: float = 2.0,
     beats_per_bar: int = 4,
     drift: float = 0.0,
+    pickup: int = 0,
+    swing: float | None = None,
 ) -> tuple[FloatArray, Truth]:
     """Synthesize a music-like track at a steady `bpm`; return (mono samples in -1..1, truth).
 
@@ -221,11 +265,19 @@ def synthesize_track(
     "hiphop", "dnb", "pop" with a beat-less intro and a breakdown, "live" (played: tempo drifts by
     `drift`, ±0.025 = ±2.5 %, and hits wander) and "waltz" (3/4). Those ignore `beats_per_bar` (the
     groove fixes the metre); the three demo styles ignore `drift`, so the demo tracks never change.
+    Two more knobs for the corpus styles only: `pickup` beats played before the first downbeat (the
+    track starts off the downbeat; not for "pop", whose intro has no beat), and `swing`, the share of
+    the hat step by which off-beat hats come late (None: the style's own, 0.32 for 16th hats, else 0).
+    Their arrangement fills the track: drums play until a second before the end, and the truth holds
+    every beat they play.
     """
     if style in _GROOVES:
-        return _synthesize_groove(bpm, seconds, sr, seed, _GROOVES[style], intro_beats=intro_beats, drift=drift)
+        return _synthesize_groove(bpm, seconds, sr, seed, _GROOVES[style], intro_beats=intro_beats, drift=drift,
+                                  pickup=pickup, swing=swing)
     if style not in ("house", "warmup", "run"):
         raise ValueError(f"unknown style {style!r}")
+    if pickup or swing is not None:
+        raise ValueError(f"pickup and swing are for the corpus styles {CORPUS_STYLES}, not {style!r}")
     rng = np.random.default_rng(seed)
     period = 60.0 / bpm
     out = np.zeros(round(seconds * sr))
@@ -323,6 +375,9 @@ class Groove:
     # The arrangement, as (label, bars, parts) with parts from "kick snare hats bass pad stab pluck roll";
     # empty = the whole track plays the full groove after a quiet intro of `intro_beats`.
     arrangement: tuple[tuple[str, int, str], ...] = ()
+    # The sections [start, stop) of `arrangement` played again, as often as they fit, on a track longer than
+    # the arrangement; the last of them then also takes the bars left over, so the music fills the track.
+    repeat: tuple[int, int] = (0, 0)
 
 
 _FULL = "kick snare hats bass pad stab"
@@ -342,7 +397,8 @@ _GROOVES: dict[str, Groove] = {
                         (3.5, 0.45)), bass_gain=0.16,
                   arrangement=(("intro", 8, "pad"), ("build", 4, "kick hats pad"), ("drop", 8, _FULL),
                                ("breakdown", 8, "pad pluck"), ("build", 4, "kick hats pad roll"),
-                               ("drop", 8, _FULL), ("outro", 4, "kick hats"))),
+                               ("drop", 8, _FULL), ("outro", 4, "kick hats")),
+                  repeat=(3, 6)),
     # Live-played rock/pop: tempo drifts, every hit wanders by a few ms.
     "live": Groove(4, kicks=(0, 2, 2.5), snares=(1, 3), hats=0.5, bass=((0, 0.9), (2, 0.4), (2.5, 1.4)),
                    bass_gain=0.2, jitter=0.006),
@@ -363,23 +419,52 @@ def _beat_grid(bpm: float, first: float, end: float, drift: float) -> FloatArray
     return np.asarray(times, dtype=np.float64)
 
 
+def _arranged_bars(groove: Groove, bars_that_fit: int) -> list[tuple[str, str]]:
+    """(label, parts) of every bar: the arrangement, its `repeat` sections played again while they fit
+    and the last of them stretched over the bars left, so that the music fills `bars_that_fit` bars."""
+    if not groove.arrangement:
+        return [("main", _FULL)] * bars_that_fit
+    sections = list(groove.arrangement)
+    start, stop = groove.repeat
+    cycle = sections[start:stop]
+    cycle_bars = sum(bars for _, bars, _ in cycle)
+    total = sum(bars for _, bars, _ in sections)
+    if cycle and total < bars_that_fit:
+        body, tail = sections[:stop], sections[stop:]
+        while total + cycle_bars <= bars_that_fit:
+            body.extend(cycle)
+            total += cycle_bars
+        label, bars, parts = body[-1]
+        body[-1] = (label, bars + bars_that_fit - total, parts)
+        sections = body + tail
+    return [(label, parts) for label, bars, parts in sections for _ in range(bars)]
+
+
 def _synthesize_groove(
-    bpm: float, seconds: float, sr: int, seed: int, groove: Groove, *, intro_beats: float, drift: float
+    bpm: float, seconds: float, sr: int, seed: int, groove: Groove, *, intro_beats: float, drift: float,
+    pickup: int = 0, swing: float | None = None,
 ) -> tuple[FloatArray, Truth]:
-    """`synthesize_track` for the corpus styles: the groove played over an arrangement, with truth."""
+    """`synthesize_track` for the corpus styles: the groove played over an arrangement, with truth.
+
+    Every hit lands between the first beat and `last_time` (a second before the end), and every beat
+    in that span is in the truth: the truth covers all the audio's beats.
+    """
     rng = np.random.default_rng(seed)
     bpb = groove.beats_per_bar
+    if not 0 <= pickup < bpb or (pickup and groove.arrangement):
+        raise ValueError(f"pickup {pickup}: needs 0 <= pickup < {bpb}, on a style without a beat-less intro")
     out = np.zeros(round(seconds * sr))
     first = intro_beats * 60.0 / bpm
-    grid = _beat_grid(bpm, first, seconds + 4 * 60.0 / bpm, drift)
+    # With a pickup the first bar is heard from its last `pickup` beats: the first downbeat comes after them.
+    grid = _beat_grid(bpm, first - (bpb - pickup) % bpb * 60.0 / bpm, seconds + 4 * 60.0 / bpm, drift)
     n_grid_bars = (len(grid) - 2) // bpb
-    arrangement = groove.arrangement or (("main", n_grid_bars, _FULL),)
-    bar_parts: list[tuple[str, str]] = []
-    for label, bars, parts in arrangement:
-        bar_parts.extend([(label, parts)] * bars)
     # The drums (and the truth) stop a second before the end, as in the demo styles.
     last_time = seconds - 1.0
+    bars_that_fit = int(np.count_nonzero(grid[: n_grid_bars * bpb : bpb] <= last_time))
+    bar_parts = _arranged_bars(groove, bars_that_fit)
     n_bars = min(len(bar_parts), n_grid_bars)
+    outro_bars = sum(1 for label, _ in bar_parts if label == "outro")
+    eps = 1e-9
 
     def at(bar: int, pos: float) -> float:
         k = bar * bpb + int(np.floor(pos))
@@ -389,7 +474,14 @@ def _synthesize_groove(
     def hit(t: float) -> float:
         return t + (rng.normal(0.0, groove.jitter) if groove.jitter > 0 else 0.0)
 
+    def play(t: float, played: float, sound: FloatArray) -> None:
+        """Mix `sound` in at `played` (t with its timing error) if `t` lies where the truth has beats.
+        Called with every sound already made, so the random stream (and the audio) does not depend on it."""
+        if first - eps <= t <= last_time:
+            _add(out, played, sound, sr)
+
     kick, kick_accent = _kick(sr, groove.kick_gain), _kick(sr, min(1.0, groove.kick_gain * 1.25))
+    hat_swing = (0.32 if groove.hats == 0.25 else 0.0) if swing is None else swing
     beats: list[float] = []
     downbeats: list[float] = []
     sections: list[tuple[float, str]] = []
@@ -409,58 +501,65 @@ def _synthesize_groove(
         root = chord[0] - 24
         beat_less = parts == "pad" and label == "intro"
         if not beat_less:
-            bar_beats = [at(bar, k) for k in range(bpb) if at(bar, k) <= last_time]
-            beats.extend(bar_beats)
-            if bar_beats:
-                downbeats.append(bar_beats[0])
-        fade = 1.0 - 0.6 * (bar - (n_bars - 4)) / 4 if label == "outro" else 1.0
+            beats.extend(b for k in range(bpb) if first - eps <= (b := at(bar, k)) <= last_time)
+            if start >= first - eps:
+                downbeats.append(start)
+        fade = 1.0 - 0.6 * section_bar / outro_bars if label == "outro" else 1.0
         if "kick" in parts:
             for pos in groove.kicks:
-                _add(out, hit(at(bar, pos)), (kick_accent if pos == 0 else kick) * fade, sr)
+                t = at(bar, pos)
+                play(t, hit(t), (kick_accent if pos == 0 else kick) * fade)
         if "snare" in parts:
             for pos in groove.snares:
-                _add(out, hit(at(bar, pos)), _snare(rng, sr, 0.5), sr)
+                t = at(bar, pos)
+                play(t, hit(t), _snare(rng, sr, 0.5))
             if bar % 4 == 0:
-                _add(out, start, _noise_burst(rng, sr, 1.5, 0.5, highpass=True) * 0.3, sr)  # crash every 4 bars
+                play(start, start, _noise_burst(rng, sr, 1.5, 0.5, highpass=True) * 0.3)  # crash every 4 bars
         if "roll" in parts:
             # A snare roll that doubles its rate each bar of the build: 8ths, 16ths, ...
             step = 0.5 / 2 ** min(2, section_bar)
             pos = 0.0
             while pos < bpb:
-                _add(out, at(bar, pos), _snare(rng, sr, 0.15 + 0.1 * pos / bpb), sr)
+                t = at(bar, pos)
+                play(t, t, _snare(rng, sr, 0.15 + 0.1 * pos / bpb))
                 pos += step
         if "hats" in parts:
             if groove.hats > 0:
                 pos = 0.0
                 while pos < bpb - 1e-9:
-                    swing = 0.08 if groove.hats == 0.25 and round(pos / 0.25) % 2 == 1 else 0.0
+                    late = hat_swing * groove.hats if round(pos / groove.hats) % 2 == 1 else 0.0
                     g = 0.24 if abs(pos - round(pos)) < 1e-9 else 0.15
-                    _add(out, hit(at(bar, pos + swing * groove.hats * 4)),
-                         _noise_burst(rng, sr, 0.05, 0.012, True) * g * fade, sr)
+                    t = at(bar, pos + late)
+                    play(t, hit(t), _noise_burst(rng, sr, 0.05, 0.012, True) * g * fade)
                     pos += groove.hats
             for pos in groove.open_hats:
-                _add(out, hit(at(bar, pos)), _noise_burst(rng, sr, 0.2, 0.08, True) * 0.6, sr)
+                t = at(bar, pos)
+                play(t, hit(t), _noise_burst(rng, sr, 0.2, 0.08, True) * 0.6)
         if "bass" in parts:
             for pos, length in groove.bass:
-                _add(out, hit(at(bar, pos)),
-                     _tone(sr, _hz(root), length * period, 0.004, 0.04, 6) * groove.bass_gain, sr)
+                t = at(bar, pos)
+                play(t, hit(t), _tone(sr, _hz(root), length * period, 0.004, 0.04, 6) * groove.bass_gain)
         if "stab" in parts:
             for pos in groove.stabs:
                 stab = sum(_tone(sr, _hz(n + 12), 0.35 * period, 0.003, 0.05, 4) for n in chord)
-                _add(out, hit(at(bar, pos)), np.asarray(stab) * 0.06, sr)
+                t = at(bar, pos)
+                play(t, hit(t), np.asarray(stab) * 0.06)
         if "pluck" in parts:
             for k in range(bpb):
                 note = chord[k % 3] + 12
-                _add(out, at(bar, k), _tone(sr, _hz(note), 0.3 * period, 0.002, 0.25 * period, 5) * 0.1, sr)
+                t = at(bar, k)
+                play(t, t, _tone(sr, _hz(note), 0.3 * period, 0.002, 0.25 * period, 5) * 0.1)
         if "pad" in parts:
             gain = 0.05 if beat_less else 0.09
             # The beat-less intro holds each chord for two bars: no pulse at all, only slow harmony.
             if beat_less and bar % 2 == 1:
                 continue
-            length = (2 if beat_less else 1) * bpb * period
+            # A pickup bar's pad starts with its first beat.
+            onset = max(start, first)
+            length = (2 if beat_less else 1) * bpb * period - (onset - start)
             pad = sum(_tone(sr, _hz(n) * (1.0 + 0.002 * j), length, 0.3 if beat_less else 0.04, 0.08, 4)
                       for j, n in enumerate(chord))
-            _add(out, start, np.asarray(pad) * gain, sr)
+            _add(out, onset, np.asarray(pad) * gain, sr)
 
     if not groove.arrangement and first > 0:
         intro = sum(_tone(sr, _hz(n), first, first * 0.8, 0.02, 3) for n in _PROGRESSION[-1])
@@ -502,10 +601,7 @@ def write_tracks(directory: Path, specs: Sequence[DemoSpec],
         paths.append(wav)
         if wav.exists() and truth_path.exists():
             continue
-        y, truth = synthesize_track(
-            spec.bpm, spec.seconds, DEMO_SAMPLE_RATE, spec.seed, style=spec.style,
-            intro_beats=spec.intro_beats,
-        )
+        y, truth = spec.synthesize()
         if not wav.exists():
             # Written under a temporary name first: an interrupted run never leaves half a track behind.
             partial = wav.with_suffix(".partial.wav")
