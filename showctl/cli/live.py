@@ -7,6 +7,7 @@ screen. Without a terminal (CI, `</dev/null`) `showctl run` prints plain log lin
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import select
 import sys
@@ -23,10 +24,12 @@ from showctl.player.controls import CONTROLS, Controller, ControlName
 from showctl.timeline.model import PlanRow
 from showctl.units import format_clock
 
-__all__ = ["KEYS", "LiveScreen", "control_keys", "keyboard", "osc_remote"]
+__all__ = ["KEYS", "LIVE_KEYS", "LiveScreen", "LiveSourceScreen", "control_keys", "keyboard", "osc_remote"]
 
 KEYS: dict[str, ControlName] = {" ": "pause", "n": "next", "e": "extend", "h": "hold", "b": "blackout",
                                 "l": "house", "q": "quit"}
+# `showctl run --live`: the beat is the instructor's to correct (x2 and /2 are typed as the keys x and /).
+LIVE_KEYS = "t tap · 1 this is the one · x double (x2) · / halve (/2) · f freeze tempo · q quit (twice)"
 _KIND_COLOURS = {"warmup": "yellow", "retro_run": "red", "reverse_lunge": "magenta", "sled_pull": "bright_red",
                  "recovery": "green", "cooldown": "blue"}
 
@@ -92,6 +95,48 @@ class LiveScreen:
         keys = "space pause · n next · e extend · h hold · b blackout · l house lights · q quit"
         return Group(Panel(Group(header, Text(""), part), border_style="cyan"), info, Text(notices, style="yellow"),
                      Text(keys, style="dim"))
+
+
+class LiveSourceScreen:
+    """The `--live` screen: the part and its time left, and, as big, where the beat comes from and how sure
+    it is, with a plain NO BEAT when there is none (the lights then run on the last good grid)."""
+
+    def __init__(self, name: str, player: Any, steered: Any, notices: list[str]) -> None:
+        self.name, self.player, self.steered, self.notices = name, player, steered, notices
+
+    def __rich__(self) -> Group:
+        player, steered = self.player, self.steered
+        now = player.clock.now()
+        planner = player.planner
+        part = planner.current()
+        grid = player.grid
+        following = player.following
+        header = Text.assemble((f"{self.name}  ", "bold"), (format_clock(now), "bold cyan"))
+        if part is None:
+            body = Text("starting", style="bold")
+        else:
+            label = part.title.upper()
+            colour = "green" if part.phase == "rest" else _KIND_COLOURS.get(part.kind, "white")
+            body = Text(f"▶ {label}", style=f"bold {colour}")
+            fixed = planner.fixed[-1]
+            end = fixed.planned + part.seconds if part.seconds is not None else None
+            if end is not None:
+                body.append(f"\n   {format_clock(max(0.0, end - now))} left", style=f"bold {colour}")
+        if grid is None or following in ("waiting", "listening"):
+            beat = Text(f"NO BEAT  ({steered.name}: {steered.state})", style="bold red")
+        else:
+            n = math.floor(grid.position(now))
+            dots = "".join("●" if i == grid.in_bar(n) else "○" for i in range(grid.beats_per_bar))
+            state = {"locked": ("LOCKED", "bold green"), "holding": ("HOLDING", "bold yellow")}.get(
+                following, ("NO BEAT: last good grid", "bold red"))
+            if steered.frozen is not None:
+                state = ("FROZEN", "bold cyan")
+            factor = "" if steered.factor == 1 else f"  ×{steered.factor:g}"
+            beat = Text.assemble((f"♪ {grid.tempo:.1f} BPM{factor}  {dots}  ", "bold"), state,
+                                 f"   from {grid.source}, confidence {grid.confidence:.0%}")
+        notices = "\n".join(self.notices)
+        return Group(Panel(Group(header, Text(""), body), border_style="cyan"), beat,
+                     Text(notices, style="yellow"), Text(LIVE_KEYS, style="dim"))
 
 
 @contextlib.contextmanager

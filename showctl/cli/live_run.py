@@ -1,24 +1,33 @@
 """`showctl run CUEFILE --live`: the class plan in wall-clock time, the lights on a live beat source.
 
 The music plays elsewhere (a phone into the mixer, the DJ booth): no track is analysed. The beat comes
-from `--source tap` (keys `t` and `1`), `midi-clock` (`--midi-in PORT`, or a virtual input to connect) or
-`audio` (the default input device). Keys: `t` tap, `1` this is the one, `q` twice to quit; Ctrl-C works
-too. Every exit sends the safe scene.
+from `--source link` (an Ableton Link session), `midi-clock` (`--midi-in PORT`, or a virtual input to
+connect), `audio` (the default input, or SHOWCTL_AUDIO_IN=NAME), `tap` (keys `t` and `1`), or `auto`:
+every source that can be opened, the beat from the first one locked in that order, each change announced.
+Keys: `t` tap, `1` this is the one, `x` double (x2) and `/` halve (/2) the tempo, `f` freeze the tempo,
+`q` twice to quit; Ctrl-C works too. Every exit sends the safe scene.
 """
 
 from __future__ import annotations
 
-import threading
+import os
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from typing import Any
 
 from showctl.cli.commands import _open_outputs, _rig_path, _simulated_rig, err_console, out_console
-from showctl.cli.live import keyboard
+from showctl.cli.live import LiveSourceScreen, keyboard
 from showctl.cues.load import check_against_rig, load_cue_sheet
-from showctl.errors import DeviceError, ProblemsError, ShowctlError
-from showctl.live import AudioBeatTracker, BeatSource, MidiClockSource, PredictedGrid, SourceState, TapTempo
+from showctl.errors import ProblemsError, ShowctlError
+from showctl.live import (
+    BeatSource,
+    FallbackSource,
+    LineInSource,
+    LinkSource,
+    MidiClockSource,
+    Steered,
+    TapTempo,
+)
 from showctl.live.plan import LivePlanner, live_plan
 from showctl.outputs import load_rig
 from showctl.player import MonotonicClock
@@ -28,42 +37,60 @@ from showctl.sim import Received
 from showctl.timeline.model import Event
 from showctl.units import format_clock
 
-__all__ = ["SOURCES", "run_live"]
+__all__ = ["AUTO_ORDER", "SOURCES", "run_live"]
 
-SOURCES = ("tap", "midi-clock", "audio")
+AUTO_ORDER = ("link", "midi-clock", "audio", "tap")  # the order a studio wants them in
+SOURCES = ("auto", *AUTO_ORDER)
 
 
 def run_live(cuefile: str, rig_file: str | None, *, source: str, midi_in: str | None, sim: bool,
              speed: float = 1.0, start: float = 0.0) -> int:
     if speed != 1 or start:
         raise ShowctlError("--speed and --from do not apply to --live: the music sets the time")
-    if midi_in is not None and source != "midi-clock":
+    if midi_in is not None and source not in ("midi-clock", "auto"):
         raise ShowctlError(f"--midi-in is for --source midi-clock (the source is '{source}')")
+    if source not in SOURCES:
+        raise ShowctlError(f"unknown beat source '{source}' (choose from {', '.join(SOURCES)})")
     loaded = load_cue_sheet(cuefile)
     rig = load_rig(_rig_path(loaded, rig_file))
     problems = check_against_rig(loaded, rig)
     if problems:
         raise ProblemsError(problems)
     plan = live_plan(loaded, rig)
+    screen_on = out_console.is_terminal
     with ExitStack() as stack:
         out_rig = rig
         if sim:
-            out_rig = stack.enter_context(_simulated_rig(rig, _print_received)).rig_for_outputs
+            out_rig = stack.enter_context(_simulated_rig(rig, None if screen_on else _print_received)).rig_for_outputs
             err_console.print(f"simulated rig: {', '.join(f'{n} ({o.transport})' for n, o in rig.outputs.items())}")
-        beat = _open_source(source, midi_in, stack)
+        notices: list[str] = []
+
+        def notice(text: str) -> None:
+            notices.append(text)
+            del notices[:-5]
+            if not screen_on:
+                err_console.print(f"[yellow]{text}[/yellow]")
+
+        tap = TapTempo()
+        beat, opened = _open_sources(source, midi_in, tap, stack, notice)
+        steered = Steered(beat)
         outputs = _open_outputs(out_rig, stack, resilient=True)
         clock = MonotonicClock()
-        # Tap keys are stamped with class time; the other sources keep time.monotonic().
-        offset = 0.0 if isinstance(beat, TapTempo) else time.monotonic() - clock.now()
+        # Every source keeps time.monotonic() (tap keys are stamped with it too).
+        offset = time.monotonic() - clock.now()
         player = LivePlayer(
-            LivePlanner(plan), beat, outputs, clock, source_offset=offset,
-            on_event=None if sim else lambda e: _print_event(e, rig.transport_of(e.output)),
+            LivePlanner(plan), steered, outputs, clock, source_offset=offset,
+            on_event=None if sim or screen_on else lambda e: _print_event(e, rig.transport_of(e.output)),
             on_error=lambda text: err_console.print(f"[red]output error: {text}[/red]"),
-            on_notice=lambda text: err_console.print(f"[yellow]{text}[/yellow]"))
+            on_notice=notice)
         cap = f", cap {format_clock(plan.cap)}" if plan.cap is not None else ", until you quit"
-        err_console.print(f"live class '{plan.sheet_name}': {len(plan.parts)} parts{cap}; beat from {beat.name}"
-                          + (f" ({beat.port_name})" if isinstance(beat, MidiClockSource) else ""))
-        stack.enter_context(keyboard(_live_keys(player, beat, clock)))
+        err_console.print(f"live class '{plan.sheet_name}': {len(plan.parts)} parts{cap}; beat from {opened}")
+        if screen_on:
+            from rich.live import Live
+
+            screen = LiveSourceScreen(plan.sheet_name, player, steered, notices)
+            stack.enter_context(Live(screen, console=out_console, refresh_per_second=8, screen=False))
+        stack.enter_context(keyboard(_live_keys(player, steered, tap, notice)))
         result = player.play()
     ending = "stopped by the instructor" if result.stopped else "finished"
     err_console.print(f"class {ending}: {result.sent} messages sent; safe scene sent")
@@ -82,93 +109,76 @@ def _print_received(item: Received) -> None:
     out_console.print(f"rig: {item.output:<10} {item.transport:<4} {item.message}")
 
 
-def _open_source(source: str, midi_in: str | None, stack: ExitStack) -> BeatSource:
-    if source == "tap":
-        return TapTempo()
-    if source == "midi-clock":
-        return stack.enter_context(MidiClockSource(midi_in))
-    if source == "audio":
-        return stack.enter_context(_AudioInput())
-    raise ShowctlError(f"unknown beat source '{source}' (choose from {', '.join(SOURCES)})")
+def _open_one(name: str, midi_in: str | None, tap: TapTempo, stack: ExitStack) -> tuple[BeatSource, str]:
+    """One source, opened (ShowctlError, one line, when it cannot be) and what to call it."""
+    if name == "tap":
+        return tap, "tap (keys t and 1)"
+    if name == "link":
+        link = stack.enter_context(LinkSource())
+        return link, "link (Ableton Link)"
+    if name == "midi-clock":
+        clock_in = stack.enter_context(MidiClockSource(midi_in))
+        return clock_in, f"midi-clock ({clock_in.port_name})"
+    line_in = stack.enter_context(LineInSource(os.environ.get("SHOWCTL_AUDIO_IN") or None))
+    return line_in, f"audio ({line_in.device_name})"
 
 
-class _AudioInput:
-    """The default input device feeding an `AudioBeatTracker`; its grid on the `time.monotonic()` clock."""
-
-    name = "audio"
-
-    def __init__(self) -> None:
+def _open_sources(source: str, midi_in: str | None, tap: TapTempo, stack: ExitStack,
+                  notice: Callable[[str], None]) -> tuple[BeatSource, str]:
+    """The source asked for, or with `auto` every source that opens, in `AUTO_ORDER` behind a fall-back."""
+    if source != "auto":
+        return _open_one(source, midi_in, tap, stack)
+    opened: list[tuple[BeatSource, str]] = []
+    missing: list[str] = []
+    for name in AUTO_ORDER:
         try:
-            import sounddevice as sd
-        except OSError as err:  # PortAudio missing
-            raise DeviceError("audio input", f"no audio system ({err})") from None
-        try:
-            device = sd.query_devices(kind="input")
-        except (sd.PortAudioError, ValueError):
-            names = [str(d["name"]) for d in sd.query_devices() if int(d["max_input_channels"]) > 0]
-            raise DeviceError("audio input", "no input device (inputs: " + (", ".join(names) or "none")
-                              + "); or use --source tap or --source midi-clock") from None
-        rate = int(device["default_samplerate"])
-        self._tracker = AudioBeatTracker(rate)
-        self._lock = threading.Lock()
-        self._origin: float | None = None  # time.monotonic() of the tracker's time 0
-
-        def feed(indata: Any, frames: int, _time: Any, _status: Any) -> None:
-            arrived = time.monotonic()
-            with self._lock:
-                self._tracker.process(indata[:, 0].copy())
-                origin = arrived - self._tracker.now
-                self._origin = origin if self._origin is None else min(self._origin, origin)
-
-        try:
-            self._stream = sd.InputStream(samplerate=rate, channels=1, blocksize=512, callback=feed)
-            self._stream.start()
-        except sd.PortAudioError as err:
-            raise DeviceError(f"audio input '{device['name']}'", f"cannot open ({err})") from None
-        self._latency = float(self._stream.latency)
-
-    @property
-    def state(self) -> SourceState:
-        with self._lock:
-            return self._tracker.state
-
-    def grid(self) -> PredictedGrid | None:
-        with self._lock:
-            grid, origin = self._tracker.grid(), self._origin
-        if grid is None or origin is None:
-            return None
-        import dataclasses
-
-        # Audio reaches the tracker one input latency after it was played into the mixer.
-        return dataclasses.replace(grid, anchor=grid.anchor + origin - self._latency)
-
-    def __enter__(self) -> _AudioInput:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stream.stop()
-        self._stream.close()
+            opened.append(_open_one(name, midi_in, tap, stack))
+        except ShowctlError as err:
+            missing.append(f"{name}: {err}")
+    for line in missing:
+        err_console.print(f"[dim]not following {line}[/dim]")
+    fallback = FallbackSource([s for s, _ in opened], on_change=notice)
+    return fallback, "auto: " + " → ".join(label for _, label in opened)
 
 
-def _live_keys(player: LivePlayer, beat: BeatSource, clock: MonotonicClock) -> Callable[[str], None]:
-    """`t` tap, `1` downbeat, `q` twice to quit."""
+def _live_keys(player: LivePlayer, steered: Steered, tap: TapTempo,
+               notice: Callable[[str], None]) -> Callable[[str], None]:
+    """`t` tap, `1` downbeat, `x` double, `/` halve, `f` freeze, `q` twice to quit."""
     quit_until = 0.0
 
     def press(key: str) -> None:
         nonlocal quit_until
+        now = time.monotonic()  # the sources' clock
         if key == "q":
-            if time.monotonic() < quit_until:
-                err_console.print("quit: ending the class with house lights")
+            if now < quit_until:
+                notice("quit: ending the class with house lights")
                 player.stop()
             else:
-                quit_until = time.monotonic() + QUIT_CONFIRM_SECONDS
-                err_console.print(f"quit? press q again within {QUIT_CONFIRM_SECONDS:g} s")
-        elif key in ("t", "1"):
-            if not isinstance(beat, TapTempo):
-                err_console.print(f"'{key}' sets the beat with --source tap (the beat comes from {beat.name})")
-                return
-            grid = beat.tap(clock.now()) if key == "t" else beat.downbeat(clock.now())
-            what = "tap" if key == "t" else "this is the one"
-            err_console.print(f"{what}: {f'{grid.tempo:.1f} BPM' if grid else 'tap again'}")
+                quit_until = now + QUIT_CONFIRM_SECONDS
+                notice(f"quit? press q again within {QUIT_CONFIRM_SECONDS:g} s")
+        elif key == "t":
+            grid = tap.tap(now)
+            following = _follows_tap(steered)
+            where = "" if following else f" (the beat comes from {steered.name}; taps count when it has none)"
+            notice(f"tap: {f'{grid.tempo:.1f} BPM' if grid else 'tap again'}{where}")
+        elif key == "1":
+            if _follows_tap(steered):
+                tap.downbeat(now)
+                notice("this is the one: the bar starts on that beat")
+            else:
+                notice(steered.downbeat(now))
+        elif key == "x":
+            notice(steered.double())
+        elif key == "/":
+            notice(steered.halve())
+        elif key == "f":
+            notice(steered.freeze())
 
     return press
+
+
+def _follows_tap(steered: Steered) -> bool:
+    source = steered.source
+    active = source.active if isinstance(source, FallbackSource) else source
+    return isinstance(active, TapTempo) or (isinstance(source, FallbackSource) and active is None
+                                            and any(isinstance(s, TapTempo) for s in source.sources))

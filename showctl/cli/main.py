@@ -66,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--control-port", type=int, default=9650, metavar="PORT", help="OSC remote port (default 9650)")
     p.add_argument("--live", action="store_true",
                    help="the music plays elsewhere: follow a live beat source in wall-clock time")
-    p.add_argument("--source", choices=("tap", "midi-clock", "audio"), default="tap",
-                   help="with --live: where the beat comes from (default: tap, keys t and 1)")
+    p.add_argument("--source", choices=("tap", "midi-clock", "audio", "link", "auto"), default="tap",
+                   help="with --live: where the beat comes from (default: tap, keys t and 1; auto: the first "
+                   "locked of link, midi-clock, audio, tap)")
     p.add_argument("--midi-in", metavar="PORT", help="with --source midi-clock: the MIDI port sending clock "
                    "(default: a virtual input to connect)")
 

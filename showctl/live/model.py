@@ -98,7 +98,8 @@ class PredictedGrid:
 class BeatSource(Protocol):
     """What the player needs from any live source (audio, MIDI clock, tap, Link)."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     @property
     def state(self) -> SourceState: ...
