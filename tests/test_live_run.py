@@ -154,7 +154,8 @@ def test_live_flag_mistakes_are_one_line(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["run", str(path), "--live", "--speed", "2"]) == 1
     assert capsys.readouterr().err == "showctl: --speed and --from do not apply to --live: the music sets the time\n"
     assert main(["run", str(path), "--source", "midi-clock"]) == 1
-    assert capsys.readouterr().err == "showctl: --source and --midi-in choose a live beat source: add --live\n"
+    assert capsys.readouterr().err == ("showctl: --source, --midi-in and --audio-in choose a live beat source: "
+                                       "add --live\n")
 
 
 # --- the live player on a fake clock, over the loopback OSC receiver -----------------------------

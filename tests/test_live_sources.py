@@ -223,7 +223,7 @@ def test_no_input_device_is_one_line_naming_the_inputs(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60,
                             check=False)
     assert result.stdout == ("audio input: no such input device (inputs: none (is jackd running?)); choose one "
-                             "with SHOWCTL_AUDIO_IN=NAME, or use --source link, midi-clock or tap\n"), result.stderr
+                             "with --audio-in NAME, or use --source link, midi-clock or tap\n"), result.stderr
     assert DeviceError.__mro__[1].__name__ == "ShowctlError"  # so the CLI prints it as one line
 
 

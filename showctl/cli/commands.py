@@ -448,12 +448,13 @@ def open_class(show: Show, *, start: float = 0.0, speed: float = 1.0, sim: bool 
 
 
 def run(cuefile: str, rig_file: str | None, *, speed: float, start: float, sim: bool, no_audio: bool = False,
-        control_host: str = "127.0.0.1", control_port: int = 9650, live: bool = False, source: str = "tap",
-        midi_in: str | None = None) -> int:
+        control_host: str = "127.0.0.1", control_port: int = 9650, live: bool = False, source: str = "auto",
+        midi_in: str | None = None, audio_in: str | None = None) -> int:
     if live:  # the music plays elsewhere: the plan runs in wall-clock time on a live beat source
         from showctl.cli.live_run import run_live
 
-        return run_live(cuefile, rig_file, source=source, midi_in=midi_in, sim=sim, speed=speed, start=start)
+        return run_live(cuefile, rig_file, source=source, midi_in=midi_in, audio_in=audio_in, sim=sim, speed=speed,
+                        start=start)
     show = load_show(cuefile, rig_file)
     tl = show.timeline
     if start >= tl.duration:

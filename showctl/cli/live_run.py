@@ -2,7 +2,7 @@
 
 The music plays elsewhere (a phone into the mixer, the DJ booth): no track is analysed. The beat comes
 from `--source link` (an Ableton Link session), `midi-clock` (`--midi-in PORT`, or a virtual input to
-connect), `audio` (the default input, or SHOWCTL_AUDIO_IN=NAME), `tap` (keys `t` and `1`), or `auto`:
+connect), `audio` (the default input, or `--audio-in DEVICE`), `tap` (keys `t` and `1`), or `auto`:
 every source that can be opened, the beat from the first one locked in that order, each change announced.
 Keys: `t` tap, `1` this is the one, `x` double (x2) and `/` halve (/2) the tempo, `f` freeze the tempo,
 `q` twice to quit; Ctrl-C works too. Every exit sends the safe scene.
@@ -10,10 +10,10 @@ Keys: `t` tap, `1` this is the one, `x` double (x2) and `/` halve (/2) the tempo
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass
 
 from showctl.cli.commands import _open_outputs, _rig_path, _simulated_rig, err_console, out_console
 from showctl.cli.live import LiveSourceScreen, keyboard
@@ -44,11 +44,13 @@ SOURCES = ("auto", *AUTO_ORDER)
 
 
 def run_live(cuefile: str, rig_file: str | None, *, source: str, midi_in: str | None, sim: bool,
-             speed: float = 1.0, start: float = 0.0) -> int:
+             audio_in: str | None = None, speed: float = 1.0, start: float = 0.0) -> int:
     if speed != 1 or start:
         raise ShowctlError("--speed and --from do not apply to --live: the music sets the time")
     if midi_in is not None and source not in ("midi-clock", "auto"):
         raise ShowctlError(f"--midi-in is for --source midi-clock (the source is '{source}')")
+    if audio_in is not None and source not in ("audio", "auto"):
+        raise ShowctlError(f"--audio-in is for --source audio (the source is '{source}')")
     if source not in SOURCES:
         raise ShowctlError(f"unknown beat source '{source}' (choose from {', '.join(SOURCES)})")
     loaded = load_cue_sheet(cuefile)
@@ -72,7 +74,7 @@ def run_live(cuefile: str, rig_file: str | None, *, source: str, midi_in: str | 
                 err_console.print(f"[yellow]{text}[/yellow]")
 
         tap = TapTempo()
-        beat, opened = _open_sources(source, midi_in, tap, stack, notice)
+        beat, opened = _open_sources(source, _Inputs(midi_in, audio_in), tap, stack, notice)
         steered = Steered(beat)
         outputs = _open_outputs(out_rig, stack, resilient=True)
         clock = MonotonicClock()
@@ -109,7 +111,15 @@ def _print_received(item: Received) -> None:
     out_console.print(f"rig: {item.output:<10} {item.transport:<4} {item.message}")
 
 
-def _open_one(name: str, midi_in: str | None, tap: TapTempo, stack: ExitStack) -> tuple[BeatSource, str]:
+@dataclass(frozen=True)
+class _Inputs:
+    """The ports the instructor named: `--midi-in` and `--audio-in` (None: a virtual input, the default input)."""
+
+    midi_in: str | None
+    audio_in: str | None
+
+
+def _open_one(name: str, inputs: _Inputs, tap: TapTempo, stack: ExitStack) -> tuple[BeatSource, str]:
     """One source, opened (ShowctlError, one line, when it cannot be) and what to call it."""
     if name == "tap":
         return tap, "tap (keys t and 1)"
@@ -117,22 +127,22 @@ def _open_one(name: str, midi_in: str | None, tap: TapTempo, stack: ExitStack) -
         link = stack.enter_context(LinkSource())
         return link, "link (Ableton Link)"
     if name == "midi-clock":
-        clock_in = stack.enter_context(MidiClockSource(midi_in))
+        clock_in = stack.enter_context(MidiClockSource(inputs.midi_in))
         return clock_in, f"midi-clock ({clock_in.port_name})"
-    line_in = stack.enter_context(LineInSource(os.environ.get("SHOWCTL_AUDIO_IN") or None))
+    line_in = stack.enter_context(LineInSource(inputs.audio_in))
     return line_in, f"audio ({line_in.device_name})"
 
 
-def _open_sources(source: str, midi_in: str | None, tap: TapTempo, stack: ExitStack,
+def _open_sources(source: str, inputs: _Inputs, tap: TapTempo, stack: ExitStack,
                   notice: Callable[[str], None]) -> tuple[BeatSource, str]:
     """The source asked for, or with `auto` every source that opens, in `AUTO_ORDER` behind a fall-back."""
     if source != "auto":
-        return _open_one(source, midi_in, tap, stack)
+        return _open_one(source, inputs, tap, stack)
     opened: list[tuple[BeatSource, str]] = []
     missing: list[str] = []
     for name in AUTO_ORDER:
         try:
-            opened.append(_open_one(name, midi_in, tap, stack))
+            opened.append(_open_one(name, inputs, tap, stack))
         except ShowctlError as err:
             missing.append(f"{name}: {err}")
     for line in missing:

@@ -66,11 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--control-port", type=int, default=9650, metavar="PORT", help="OSC remote port (default 9650)")
     p.add_argument("--live", action="store_true",
                    help="the music plays elsewhere: follow a live beat source in wall-clock time")
-    p.add_argument("--source", choices=("tap", "midi-clock", "audio", "link", "auto"), default="tap",
-                   help="with --live: where the beat comes from (default: tap, keys t and 1; auto: the first "
-                   "locked of link, midi-clock, audio, tap)")
+    p.add_argument("--source", choices=("auto", "link", "midi-clock", "audio", "tap"), default=None,
+                   help="with --live: where the beat comes from (default: auto, the first locked of link, "
+                   "midi-clock, audio, tap; tap: keys t and 1)")
     p.add_argument("--midi-in", metavar="PORT", help="with --source midi-clock: the MIDI port sending clock "
                    "(default: a virtual input to connect)")
+    p.add_argument("--audio-in", metavar="DEVICE", help="with --source audio or auto: the line input to follow "
+                   "(a name or part of one; default: the default input)")
 
     p = sub.add_parser("export-qlc", help="a QLC+ workspace bound to the OSC paths the cue files send")
     p.add_argument("rigfile", metavar="RIGFILE")
@@ -151,12 +153,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "simulate":
             return commands.simulate(args.cuefile, args.rig, Path(args.log))
         if args.command == "run":
-            if not args.live and (args.source != "tap" or args.midi_in is not None):
-                raise ShowctlError("--source and --midi-in choose a live beat source: add --live")
+            if not args.live and (args.source is not None or args.midi_in is not None or args.audio_in is not None):
+                raise ShowctlError("--source, --midi-in and --audio-in choose a live beat source: add --live")
             return commands.run(args.cuefile, args.rig, speed=args.speed, start=args.start, sim=args.sim,
                                 no_audio=args.no_audio, control_host=args.control_host,
-                                control_port=args.control_port, live=args.live, source=args.source,
-                                midi_in=args.midi_in)
+                                control_port=args.control_port, live=args.live, source=args.source or "auto",
+                                midi_in=args.midi_in, audio_in=args.audio_in)
         if args.command == "export-qlc":
             from showctl.cli import output_commands
 

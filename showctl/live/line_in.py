@@ -58,7 +58,7 @@ class LineInSource:
             names = input_devices()
             choices = ", ".join(names) if names else "none (is jackd running?)"
             raise DeviceError(label, f"no such input device (inputs: {choices}); choose one with "
-                              "SHOWCTL_AUDIO_IN=NAME, or use --source link, midi-clock or tap") from None
+                              "--audio-in NAME, or use --source link, midi-clock or tap") from None
         self.device_name = str(info["name"])
         rate = int(info["default_samplerate"])
         self._tracker = AudioBeatTracker(rate)
