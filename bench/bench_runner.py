@@ -278,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.serve_rig:
         return serve_rig(args.serve_rig)
     from showctl.analysis.demo import ensure_demo_tracks
-    from showctl.cli.commands import load_show
+    from showctl.show import load_show
 
     os.environ.setdefault("JACK_NO_START_SERVER", "1")
     console = Console(highlight=False, width=130)

@@ -90,6 +90,11 @@ def test_run_on_the_simulated_rig(demo_tracks: list[Path], jack: JackServer) -> 
     result = showctl("run", "cues/demo.yaml", "--sim", "--speed", "100")
     assert result.returncode == 0, result.stderr
     assert "▶ Retro-run intervals round 1 work: scene 'run'" in result.stdout
+    notes = [line for line in result.stderr.splitlines() if not line.startswith("analysed ")]  # a fresh cache
+    assert notes[:3] == [
+        "simulated rig: console (osc), desk (midi) — lines below are what it received",
+        "class 'Demo retro class': 7 parts, 3:33.0, 100× speed",
+        "no audio (--speed 100): lights run on the monotonic clock"]
     assert "class finished" in result.stderr
     assert "/showctl/house 1" in result.stdout  # the safe scene arrived at the rig
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from showctl.cli.commands import load_show
+from showctl.show import load_show
 
 REPO = Path(__file__).resolve().parent.parent
 

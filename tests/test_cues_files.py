@@ -11,11 +11,11 @@ import soundfile as sf
 from test_cues import problems_of, write
 
 from showctl.analysis.model import TrackAnalysis
-from showctl.cli.commands import load_show
 from showctl.cues import check_against_rig, check_cue_style, load_cue_sheet
 from showctl.errors import ProblemsError
 from showctl.messages import OscMessage
 from showctl.outputs.rig import load_rig
+from showctl.show import load_show
 from showctl.timeline import Timeline, compile_timeline
 
 

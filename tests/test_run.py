@@ -13,9 +13,9 @@ import pytest
 import yaml
 from conftest import require_binary
 
-from showctl.cli.commands import load_show
 from showctl.outputs import Output, open_output
 from showctl.player import MonotonicClock, Player
+from showctl.show import load_show
 from showctl.sim import JackServer, SimulatedRig
 from showctl.timeline import Event
 

@@ -29,9 +29,9 @@ import pytest
 import yaml
 from conftest import require_binary
 
-from showctl.cli.commands import load_show
 from showctl.outputs import Output, Rig, open_output
 from showctl.player import MonotonicClock, Player
+from showctl.show import load_show
 from showctl.timeline import Event, Timeline
 
 REPO = Path(__file__).resolve().parent.parent

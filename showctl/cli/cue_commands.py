@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from showctl.cli.commands import err_console, load_show
+from showctl.cli.commands import err_console, load_show_with_progress
 from showctl.errors import DeviceError, ShowctlError
 
 __all__ = ["preview"]
@@ -18,7 +18,7 @@ def preview(cuefile: str, rig_file: str | None, out: Path, *, width: float = 16.
     """Compile the class and draw it into `out` (PNG, SVG or PDF by its suffix)."""
     if out.suffix.lower() not in _FORMATS:
         raise ShowctlError(f"{out}: the picture's name must end in .png, .svg or .pdf")
-    show = load_show(cuefile, rig_file)
+    show = load_show_with_progress(cuefile, rig_file)
     began = time.perf_counter()
     from showctl.timeline.preview import PreviewStyle, draw_preview  # matplotlib: only when drawing
 

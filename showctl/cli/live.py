@@ -1,4 +1,4 @@
-"""The instructor's live screen (rich), the keyboard, and the OSC remote on 127.0.0.1.
+"""The instructor's live screen (rich), the keyboard (the OSC remote: showctl.player.remote).
 
 Readable from three metres: the part of the class and the time left in it are the biggest things on the
 screen. Without a terminal (CI, `</dev/null`) `showctl run` prints plain log lines instead.
@@ -20,11 +20,11 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from showctl.player.controls import CONTROLS, Controller, ControlName
+from showctl.player.controls import Controller, ControlName
 from showctl.timeline.model import PlanRow
 from showctl.units import format_clock
 
-__all__ = ["KEYS", "LIVE_KEYS", "LiveScreen", "LiveSourceScreen", "control_keys", "keyboard", "osc_remote"]
+__all__ = ["KEYS", "LIVE_KEYS", "LiveScreen", "LiveSourceScreen", "control_keys", "keyboard"]
 
 KEYS: dict[str, ControlName] = {" ": "pause", "n": "next", "e": "extend", "h": "hold", "b": "blackout",
                                 "l": "house", "q": "quit"}
@@ -178,28 +178,3 @@ def control_keys(controller: Controller) -> Callable[[str], None]:
             controller.press(KEYS[key])
 
     return on_key
-
-
-@contextlib.contextmanager
-def osc_remote(controller: Controller, host: str, port: int) -> Iterator[Any]:
-    """The same controls over OSC (`/showctl/next`, `/showctl/blackout` …), for a tablet or a console button."""
-    from pythonosc.dispatcher import Dispatcher
-    from pythonosc.osc_server import BlockingOSCUDPServer
-
-    dispatcher = Dispatcher()
-    for name in CONTROLS:
-        dispatcher.map(f"/showctl/{name}", lambda _address, *_args, name=name: controller.press(name))
-    try:
-        server = BlockingOSCUDPServer((host, port), dispatcher)
-    except OSError as err:
-        from showctl.errors import DeviceError
-
-        raise DeviceError(f"OSC remote {host}:{port}", f"cannot listen ({err.strerror})") from None
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="osc-remote",
-                              daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()

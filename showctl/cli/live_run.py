@@ -15,7 +15,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-from showctl.cli.commands import _open_outputs, _rig_path, _simulated_rig, err_console, out_console
+from showctl.cli.commands import TERMINAL_REPORT, err_console, out_console
 from showctl.cli.live import LiveSourceScreen, keyboard
 from showctl.cues.load import check_against_rig, load_cue_sheet
 from showctl.errors import ProblemsError, ShowctlError
@@ -33,6 +33,7 @@ from showctl.outputs import load_rig
 from showctl.player import MonotonicClock
 from showctl.player.controls import QUIT_CONFIRM_SECONDS
 from showctl.player.live import LivePlayer
+from showctl.show import open_outputs, rig_path_for, simulated_rig
 from showctl.sim import Received
 from showctl.timeline.model import Event
 from showctl.units import format_clock
@@ -54,7 +55,7 @@ def run_live(cuefile: str, rig_file: str | None, *, source: str, midi_in: str | 
     if source not in SOURCES:
         raise ShowctlError(f"unknown beat source '{source}' (choose from {', '.join(SOURCES)})")
     loaded = load_cue_sheet(cuefile)
-    rig = load_rig(_rig_path(loaded, rig_file))
+    rig = load_rig(rig_path_for(loaded, rig_file))
     problems = check_against_rig(loaded, rig)
     if problems:
         raise ProblemsError(problems)
@@ -63,7 +64,7 @@ def run_live(cuefile: str, rig_file: str | None, *, source: str, midi_in: str | 
     with ExitStack() as stack:
         out_rig = rig
         if sim:
-            out_rig = stack.enter_context(_simulated_rig(rig, None if screen_on else _print_received)).rig_for_outputs
+            out_rig = stack.enter_context(simulated_rig(rig, None if screen_on else _print_received)).rig_for_outputs
             err_console.print(f"simulated rig: {', '.join(f'{n} ({o.transport})' for n, o in rig.outputs.items())}")
         notices: list[str] = []
 
@@ -76,7 +77,7 @@ def run_live(cuefile: str, rig_file: str | None, *, source: str, midi_in: str | 
         tap = TapTempo()
         beat, opened = _open_sources(source, _Inputs(midi_in, audio_in), tap, stack, notice)
         steered = Steered(beat)
-        outputs = _open_outputs(out_rig, stack, resilient=True)
+        outputs = open_outputs(out_rig, stack, resilient=True, on_status=TERMINAL_REPORT.warn)
         clock = MonotonicClock()
         # Every source keeps time.monotonic() (tap keys are stamped with it too).
         offset = time.monotonic() - clock.now()

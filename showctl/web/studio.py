@@ -4,7 +4,7 @@ Thread-safe and free of HTTP: the app calls `select`, `set_options`, `start`, `p
 `shutdown` from its event loop and reads `view()`; long work (analysis, the rig check, the preview, the
 class itself) runs on threads, and every change calls `on_change` so the app pushes the new view.
 
-A class runs through `showctl.cli.commands.open_class`, the same path as `showctl run`, and every button
+A class runs through `showctl.show.open_class`, the same path as `showctl run`, and every button
 goes through `Controller.press`, the same path as the keyboard and the OSC remote.
 """
 
@@ -20,21 +20,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 from showctl.analysis import analyze_paths
-from showctl.cli.commands import (
-    LOW_CONFIDENCE,
-    ClassReport,
-    ClassRun,
-    Show,
-    _overrides,
-    load_show,
-    open_class,
-)
 from showctl.cues.load import is_cue_style, load_cue_sheet
 from showctl.errors import AnalysisError, DeviceError, Location, Problem, ProblemsError, ShowctlError
 from showctl.outputs import open_output
 from showctl.outputs.resilient import Checkable
 from showctl.outputs.rig import Rig, device_label
 from showctl.player.controls import CONTROLS, ControlName
+from showctl.show import (
+    LOW_CONFIDENCE,
+    ClassReport,
+    ClassRun,
+    Show,
+    load_show,
+    open_class,
+    overrides_for,
+)
 from showctl.sim import Received
 from showctl.timeline import PlanEdit
 from showctl.units import format_clock
@@ -242,7 +242,7 @@ class Studio:
         def failed(err: AnalysisError) -> None:
             self._set_track(generation, err.path, "failed", error=err.reason)
 
-        analyze_paths(paths, on_progress=progress, on_error=failed, overrides=_overrides(loaded), workers=1)
+        analyze_paths(paths, on_progress=progress, on_error=failed, overrides=overrides_for(loaded), workers=1)
         try:
             show = load_show(cue, None)  # the analyses come from the cache now: the same checks as `run`
         except ProblemsError as err:

@@ -1,0 +1,242 @@
+"""A class ready to play, for every front end (`showctl run`, the class screen, tests): the cue file, its rig
+and its analysed playlist compiled into a `Show`; `open_class` opens the outputs, starts the music (or the
+monotonic clock) and wires the instructor's controls. Front ends say where notes go through a `ClassReport`.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from showctl.analysis import TrackAnalysis, analyze_paths
+from showctl.analysis.overrides import Overrides
+from showctl.cues.load import LoadedCueSheet, check_against_rig, load_cue_sheet, track_problem
+from showctl.errors import AnalysisError, DeviceError, Problem, ProblemsError
+from showctl.outputs import Output, Rig, load_rig, open_output
+from showctl.outputs.resilient import open_resilient_output
+from showctl.player import Clock, MonotonicClock, Player, PlayResult
+from showctl.player.audio import AudioClock, audio_unavailable_reason
+from showctl.player.controls import Controller
+from showctl.player.remote import osc_remote
+from showctl.sim import JackServer, Received, SimulatedRig
+from showctl.timeline import PlanEdit, Timeline, compile_timeline
+from showctl.units import format_clock
+
+__all__ = ["LOG_REPORT", "LOW_CONFIDENCE", "Analyse", "ClassReport", "ClassRun", "Show", "analyse_quietly",
+           "audio_clock", "load_show", "low_confidence_warnings", "open_class", "open_outputs", "overrides_for",
+           "rig_path_for", "simulated_rig"]
+
+log = logging.getLogger("showctl")
+
+LOW_CONFIDENCE = 0.5
+
+Analyse = Callable[[Sequence[Path | str], dict[str, Overrides]], list[TrackAnalysis]]
+
+
+@dataclass(frozen=True)
+class ClassReport:
+    """Where a class's one-line notes go: the terminal for `showctl run`, the page for `showctl serve`."""
+
+    note: Callable[[str], None]
+    warn: Callable[[str], None]
+    error: Callable[[str], None]
+
+
+
+LOG_REPORT = ClassReport(note=log.info, warn=log.warning, error=log.error)
+
+
+def analyse_quietly(paths: Sequence[Path | str], overrides: dict[str, Overrides]) -> list[TrackAnalysis]:
+    """The playlist's analyses (from the cache when there), without progress output."""
+    return analyze_paths(list(paths), overrides=overrides)
+
+
+def overrides_for(loaded: LoadedCueSheet) -> dict[str, Overrides]:
+    """The cue file's per-track corrections (tempo hint, first downbeat, fixed grid), keyed as analysed."""
+    result: dict[str, Overrides] = {}
+    for entry, path in zip(loaded.sheet.playlist, loaded.track_paths, strict=True):
+        grid = (entry.grid.bpm, entry.grid.offset) if entry.grid is not None else None
+        found = Overrides(tempo=entry.tempo, first_downbeat=entry.first_downbeat, grid=grid)
+        if found:
+            result[str(path)] = found
+    return result
+
+
+
+@dataclass(frozen=True)
+class Show:
+    loaded: LoadedCueSheet
+    rig: Rig
+    rig_path: Path
+    timeline: Timeline
+    analyses: tuple[TrackAnalysis, ...]
+
+    def recompile(self, edits: tuple[PlanEdit, ...]) -> Timeline:
+        """The timeline with the instructor's edits so far (same music, same rig)."""
+        return compile_timeline(self.loaded, self.analyses, self.rig, edits)
+
+
+
+def rig_path_for(loaded: LoadedCueSheet, rig_file: str | Path | None) -> Path:
+    """`--rig RIGFILE` when given, else the cue file's `rig:`."""
+    if rig_file is not None:
+        return Path(rig_file)
+    if loaded.rig_path is None:
+        raise ProblemsError([Problem(loaded.location(()), "no rig: give 'rig:' in the cue file or --rig RIGFILE")])
+    return loaded.rig_path
+
+
+
+def low_confidence_warnings(results: Sequence[TrackAnalysis]) -> list[str]:
+    """One line per track whose beat grid should be checked by ear."""
+    # A fixed grid from the cue file is the tech's word: no warning about the tracker's confidence.
+    return [f"warning: {r.path}: low beat-grid confidence {r.confidence:.2f}; check the grid"
+            for r in results if r.confidence < LOW_CONFIDENCE and "grid" not in r.overrides]
+
+
+def load_show(cuefile: str | Path, rig_file: str | Path | None = None, *, analyse: Analyse = analyse_quietly,
+              report: ClassReport = LOG_REPORT) -> Show:
+    """Cue file + rig + analyses → compiled timeline (raises ShowctlError with locations). `analyse` reads
+    the playlist (the command line passes one that shows progress); low confidence goes to `report.warn`."""
+    loaded = load_cue_sheet(cuefile)  # the cue file's own problems come before any rig or audio work
+    rig_path = rig_path_for(loaded, rig_file)
+    rig = load_rig(rig_path)
+    problems = check_against_rig(loaded, rig)
+    if problems:
+        raise ProblemsError(problems)
+    try:
+        analyses = analyse(loaded.track_paths, overrides_for(loaded))
+    except AnalysisError as err:
+        raise track_problem(loaded, err) from None  # located at its playlist entry in the cue file
+    beatless = [Problem(loaded.location(("playlist", i, "track")),
+                        f"no steady beat found in {a.path}: give this entry a 'grid: {{bpm: …, offset: …}}' "
+                        "or a 'tempo:' hint")
+                for i, a in enumerate(analyses) if not a.beats or a.tempo <= 0]
+    if beatless:
+        raise ProblemsError(beatless)  # lights cannot follow a beat that is not there
+    for line in low_confidence_warnings(analyses):
+        report.warn(line)
+    return Show(loaded, rig, rig_path, compile_timeline(loaded, analyses, rig), tuple(analyses))
+
+
+
+@contextmanager
+def simulated_rig(rig: Rig, on_receive: Callable[[Received], None] | None = None) -> Iterator[SimulatedRig]:
+    """The simulated rig for `rig`, with a JACK server when it has MIDI outputs."""
+    with ExitStack() as stack:
+        if any(o.transport == "midi" for o in rig.outputs.values()):
+            stack.enter_context(JackServer())
+        yield stack.enter_context(SimulatedRig(rig, on_receive=on_receive))
+
+
+
+def open_outputs(rig: Rig, stack: ExitStack, *, resilient: bool = False,
+                  on_status: Callable[[str], None] | None = None) -> dict[str, Output]:
+    """Every output of `rig`. `resilient` (a class): an output that is down at start or drops out later is
+    reported in one line (`on_status`) and reconnected in the background while the class keeps time."""
+    outputs: dict[str, Output] = {}
+    for name, config in rig.outputs.items():
+        if resilient:
+            output: Output = open_resilient_output(
+                name, config, rig=rig, on_status=on_status or LOG_REPORT.warn)
+        else:
+            output = open_output(name, rig)
+        stack.callback(output.close)
+        outputs[name] = output
+    return outputs
+
+
+
+def audio_clock(show: Show, start: float, speed: float, no_audio: bool, stack: ExitStack,
+                 note: Callable[[str], None] = log.info) -> Clock:
+    """The audio device's DAC clock when the class plays its music here, else the monotonic clock."""
+    if no_audio or speed != 1:
+        why = "--no-audio" if no_audio else f"--speed {speed:g}"
+        note(f"no audio ({why}): lights run on the monotonic clock")
+        return MonotonicClock(speed=speed, start=start)
+    reason = audio_unavailable_reason()
+    if reason is None:
+        try:
+            audio = stack.enter_context(AudioClock(show.timeline.tracks, start=start))
+        except DeviceError as err:
+            reason = str(err)
+        else:
+            note(f"audio: playing the playlist; lights locked to the DAC clock "
+                 f"(output latency {audio.latency * 1000:.1f} ms)")
+            return audio
+    note(f"no audio: {reason}; lights run on the monotonic clock")
+    return MonotonicClock(speed=speed, start=start)
+
+
+
+@dataclass
+class ClassRun:
+    """A class ready to play: outputs open, schedule built, music (or the monotonic clock) started, the
+    instructor's controls wired. `play()` runs it to its end on the calling thread, safe scene included."""
+
+    show: Show
+    start: float
+    player: Player
+    controller: Controller
+    clock: Clock
+    sim_rig: SimulatedRig | None
+    report: ClassReport
+
+    def play(self) -> PlayResult:
+        result = self.player.play(self.start)
+        if self.sim_rig is not None:
+            # Let the simulated rig take in the last messages (the safe scene) before it closes.
+            sent = {n: h.sent for n, h in result.health.items()}
+            if not self.sim_rig.wait_for(sent, timeout=2.0):
+                missing = {n: sent[n] - self.sim_rig.counts[n] for n in sent if self.sim_rig.counts[n] < sent[n]}
+                self.report.error(f"the simulated rig missed messages: {missing}")
+        return result
+
+
+
+@contextmanager
+def open_class(show: Show, *, start: float = 0.0, speed: float = 1.0, sim: bool = False, no_audio: bool = False,
+               on_receive: Callable[[Received], None] | None = None, report: ClassReport = LOG_REPORT,
+               control_host: str = "127.0.0.1", control_port: int | None = 9650) -> Iterator[ClassRun]:
+    """Everything `showctl run` and the class screen (`showctl serve`) do before the first cue, in order:
+    the simulated rig (`sim`, telling `on_receive` what arrives), the outputs, the prepared schedule, the
+    clock (the music starts here) and the controls (plus the OSC remote, unless `control_port` is None).
+    Closing it closes the outputs, the music and the simulated rig."""
+    tl = show.timeline
+    with ExitStack() as stack:
+        rig, sim_rig = show.rig, None
+        if sim:
+            sim_rig = stack.enter_context(simulated_rig(rig, on_receive))
+            rig = sim_rig.rig_for_outputs
+            outputs_text = ", ".join(f"{n} ({o.transport})" for n, o in show.rig.outputs.items())
+            shown = "" if on_receive is None else " — lines below are what it received"
+            report.note(f"simulated rig: {outputs_text}{shown}")
+        outputs = open_outputs(rig, stack, resilient=True, on_status=report.warn)
+        notes = [f"{len(tl.plan)} parts", format_clock(tl.duration)]
+        notes += [f"from {format_clock(start)}"] if start else []
+        notes += [f"{speed:g}× speed"] if speed != 1 else []
+        report.note(f"class '{show.loaded.sheet.name}': {', '.join(notes)}")
+        player = Player(tl, outputs, MonotonicClock(speed=speed, start=start),
+                        on_error=lambda text: report.error(f"output error: {text}"))
+        player.prepare(start)
+        # A full garbage collection with an hour of events in memory takes 100-200 ms: lights would be that
+        # late whenever one ran. What is loaded now lives until the end of the class anyway.
+        gc.collect()
+        gc.freeze()
+        stack.callback(gc.unfreeze)  # a server runs more than one class: let the next one collect this one
+        clock = audio_clock(show, start, speed, no_audio, stack, report.note)  # the music starts here
+        player.clock = clock
+        controller = Controller(player, show.rig, show.loaded.sheet.backwards_kinds, show.recompile)
+        if control_port is not None:
+            try:
+                stack.enter_context(osc_remote(controller, control_host, control_port))
+                report.note(f"remote controls: OSC /showctl/next, /showctl/blackout … on "
+                            f"{control_host}:{control_port}")
+            except DeviceError as err:
+                report.warn(f"no remote controls: {err}")  # the class goes on without them
+        yield ClassRun(show, start, player, controller, clock, sim_rig, report)
+
