@@ -28,7 +28,7 @@ from showctl.live import (
     TapTempo,
     follow_signal,
 )
-from showctl.live.audio import blocks
+from showctl.live.audio import blocks, quick_tempo
 from showctl.live.midi_clock import TICKS_PER_BEAT
 from showctl.live.scoring import score_live
 from showctl.sim import JackServer
@@ -218,7 +218,7 @@ def test_follow_locks_on_a_house_track_and_commits_ahead() -> None:
     result = follow_signal(y, DEMO_SAMPLE_RATE)
     s = score_live(result.beats, truth)
     assert s.beat_f >= 0.97 and s.cmlt >= 0.93, s
-    assert s.tempo_ok and s.lock <= 4.0, s
+    assert s.tempo_ok and s.lock <= 1.5, s  # the quick first estimate: ~1 s into the drums
     assert s.early_share >= 0.9 and s.error <= 0.010, s
     assert result.state == "locked"
     times = [b.t for b in result.beats]
@@ -251,8 +251,8 @@ def test_follow_meets_the_targets_on_the_held_out_corpus() -> None:
     assert np.median([s.error for s in scores]) <= 0.010
 
 
-HELD_OUT_F = 0.95  # measured 0.974 (bench_live --held-out); the issue targets 0.97
-HELD_OUT_CMLT = 0.92  # measured 0.947; target 0.93
+HELD_OUT_F = 0.95  # measured 0.978 (bench_live --held-out); the issue targets 0.97
+HELD_OUT_CMLT = 0.92  # measured 0.948; target 0.93
 
 
 def test_other_sample_rates_and_block_sizes() -> None:
@@ -263,6 +263,25 @@ def test_other_sample_rates_and_block_sizes() -> None:
     for samples, sr, block in ((y44, 44100, 1024), (y, DEMO_SAMPLE_RATE, 256), (y, DEMO_SAMPLE_RATE, 2048)):
         s = score_live(follow_signal(samples, sr, block=block).beats, truth)
         assert s.beat_f >= 0.95 and s.tempo_ok, (sr, block, s)
+
+
+@pytest.mark.parametrize(("bpm", "style"), [(100.0, "warmup"), (126.0, "house"), (150.0, "run")])
+def test_quick_tempo_from_a_second_and_a_half_of_drums(bpm: float, style: str) -> None:
+    y, truth = synthesize_track(bpm, 6.0, DEMO_SAMPLE_RATE, 41, style=style, intro_beats=1.0)
+    tracker = AudioBeatTracker(DEMO_SAMPLE_RATE)
+    for chunk in blocks(y[: round((truth.beats[0] + 1.5) * DEMO_SAMPLE_RATE)], 512):
+        tracker.process(chunk)
+    h = tracker._hist
+    rows = h.window(round(2.5 * tracker.frame_rate))
+    tempo, pulse = quick_tempo(h.full[rows], h.kick[rows], h.snare[rows], tracker.frame_rate)
+    assert tempo == pytest.approx(bpm, rel=0.03) and pulse >= tracker.params.quick_lock, (tempo, pulse)
+    rng = np.random.default_rng(5)
+    noise = AudioBeatTracker(DEMO_SAMPLE_RATE)
+    for chunk in blocks(0.3 * rng.standard_normal(3 * DEMO_SAMPLE_RATE), 512):
+        noise.process(chunk)
+    h = noise._hist
+    rows = h.window(round(2.5 * noise.frame_rate))
+    assert quick_tempo(h.full[rows], h.kick[rows], h.snare[rows], noise.frame_rate)[1] < noise.params.quick_lock
 
 
 @pytest.mark.parametrize("kind", ["silence", "noise"])

@@ -9,6 +9,12 @@ It sees each block once, as it arrives (no look-ahead), and keeps, madmom-style,
                                                   octave; locks when two
                                                   estimates agree)
 
+Multi-resolution tempo: the long estimate needs ~2 s of drums before its 4-beat comb sees a pulse, so
+while listening a quick estimate (`quick_tempo`: one lag and its double over the last 2.5 s, the class
+range 85–180 BPM as the prior) locks on two agreeing estimates with a clear pulse, ~1 s into the drums;
+the quick estimate then watches that lock (it refines the tempo, never switches it) until 4 s of history
+are there, and the long estimate takes over with its usual switching rules.
+
 Beats are committed `commit_lead` s (plus at most one block) before they happen, from the predicted grid,
 so the lights can be sent early. The tracker holds the last good grid through breakdowns (weak pulse),
 gives up after `hold_seconds` ("no-beat"), and never commits beats on silence or noise.
@@ -28,11 +34,15 @@ import numpy.typing as npt
 
 from showctl.analysis import read_audio
 from showctl.analysis.tracker import (
+    CLASS_MAX_BPM,
+    CLASS_MIN_BPM,
     HOP_LENGTH,
     KICK_FMAX,
     N_FFT,
     SNARE_BAND,
     _mel_filterbank,  # the offline tracker's filterbank: one definition of the bands both trackers use
+    _supports_double,  # the offline octave rule: does the drum pattern play every beat at this tempo?
+    _ternary_faster,  # the offline 3/4 rule: is the beat 3/2 of the strongest period?
     beat_envelope,
     estimate_tempo,
 )
@@ -46,6 +56,7 @@ __all__ = [
     "blocks",
     "follow_file",
     "follow_signal",
+    "quick_tempo",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -73,6 +84,13 @@ class TrackerParams:
     onset_lead: float = 0.0116  # s: flux peaks this long before the beat is heard (a quarter window)
     guard_frames: int = 3  # newest frames the comb ignores (an onset still rising)
     continuity: float = 0.3  # how much less a phase half a beat off the running grid scores
+    # The quick first estimate (`quick_tempo`): the long estimator needs ~2 s of drums before its 4-beat
+    # comb sees anything, so while listening a short window with one lag (and its double) gives a
+    # provisional tempo in the class range; the long estimate takes over once locked.
+    quick_window: float = 2.5  # s of envelope the quick estimate looks at
+    quick_min: float = 0.6  # s of sound needed before the first quick estimate
+    quick_lock: float = 4.5  # z-score of the quick estimate's pulse needed to lock (noise: below ~3.5)
+    long_after: float = 4.0  # s of history before the long estimate replaces the quick one while locked
 
 
 @dataclass
@@ -134,6 +152,58 @@ def _periodicity(env: FloatArray, lag: float, multiples: int = 4) -> float:
     return float(np.mean(values)) if values else 0.0
 
 
+def _biased_acf(x: FloatArray, max_lag: int) -> FloatArray:
+    """Autocorrelation of `x` (mean already removed) at lags 0..max_lag, over the whole length (biased:
+    a short window's long lags fade to 0 instead of blowing up on the few frames they overlap)."""
+    n = len(x)
+    size = 1 << int(np.ceil(np.log2(2 * n + max_lag + 1)))
+    spec = np.fft.rfft(x, size)
+    acf = np.fft.irfft(spec * np.conj(spec), size)[: max_lag + 1]
+    return np.asarray(acf / acf[0], dtype=np.float64) if acf[0] > 0 else np.zeros(max_lag + 1)
+
+
+def quick_tempo(full: FloatArray, kick: FloatArray, snare: FloatArray, frame_rate: float,
+                min_bpm: float = CLASS_MIN_BPM, max_bpm: float = CLASS_MAX_BPM) -> tuple[float, float]:
+    """(BPM, pulse) from a short window (1–3 s): the provisional tempo a live tracker locks on first.
+
+    The class-music range (85–180 BPM, one octave) is the prior: the strongest lag in it, plus half its
+    autocorrelation one lag further (the next beat), picks the period; the offline rules then choose
+    between the octaves the range still allows (`_supports_double`) and catch 3/4 (`_ternary_faster`).
+    `pulse` is the autocorrelation at the chosen period (unbiased at that lag) in units of its spread on
+    noise: a z-score, ~N(0, 1) without a beat (the best of the ~40 distinct lags in the range stays below
+    ~3.5); a groove over 1.5 s of drums scores 5–8.
+    """
+    env = beat_envelope(full, kick)
+    x = env - env.mean()
+    n = len(x)
+    lo, hi = 0.97 * min_bpm, 1.03 * max_bpm
+    max_lag = int(np.ceil(2 * 60.0 * frame_rate / lo)) + 2
+    acf = _biased_acf(x, max_lag)
+    grid = np.arange(max_lag + 1)
+
+    def score(bpm: FloatArray) -> FloatArray:
+        lag = 60.0 * frame_rate / bpm
+        return np.asarray(np.interp(lag, grid, acf) + 0.5 * np.interp(2 * lag, grid, acf), dtype=np.float64)
+
+    bpms = np.arange(lo, hi, 0.5)
+    best = float(bpms[int(np.argmax(score(bpms)))])
+    if 1.5 * best <= hi and _ternary_faster(kick, snare, frame_rate, best):
+        best *= 1.5
+    family = sorted((b for b in (best / 2, best, 2 * best) if lo <= b <= hi), reverse=True)
+    chosen = family[-1]
+    for bpm in family:
+        if bpm / 2 < lo or _supports_double(kick, snare, frame_rate, bpm):
+            chosen = bpm
+            break
+    fine = np.arange(0.97 * chosen, 1.03 * chosen, 0.05)
+    chosen = float(fine[int(np.argmax(score(fine)))])
+    lag = 60.0 * frame_rate / chosen
+    if n < 2 * lag:
+        return chosen, 0.0  # not two whole periods yet: nothing to call a pulse
+    # Unbiased at that lag, then in units of its spread on noise (1/√overlap): ~N(0, 1) without a beat.
+    return chosen, float(np.interp(lag, grid, acf)) * n / (n - lag) ** 0.5
+
+
 class AudioBeatTracker:
     """Feed it blocks with `process()`; it returns the beats it commits to; `grid()` is its prediction."""
 
@@ -171,6 +241,7 @@ class AudioBeatTracker:
         self._state: SourceState = "listening"
         self._tempo = 0.0  # BPM of the tempo estimate the grid follows
         self._candidate: float | None = None
+        self._quick: float | None = None  # the previous quick estimate while listening
         self._pending: tuple[float, int] | None = None  # a different tempo seen `n` times in a row
         self._pulse = 0.0
         self._confidence = 0.0
@@ -279,9 +350,21 @@ class AudioBeatTracker:
         estimate = 0.0
         recent = h.window(round(self.frame_rate))
         recent_level = 10.0 * math.log10(max(float(np.mean(h.energy[recent])), 1e-20)) if n else -200.0
-        if n >= p.min_window * self.frame_rate and level > SILENCE_DB and recent_level > SILENCE_DB:
+        if self._state in ("listening", "no-beat") and recent_level > SILENCE_DB and self._quick_lock():
+            return
+        # Multi-resolution: until the long window holds `long_after` s, a lock is watched by the estimate
+        # that made it, on the short window (the long one, on 2–4 s, swings between octaves).
+        early = self._state in ("locked", "holding") and n < p.long_after * self.frame_rate
+        if early:
+            rows = h.window(round(p.quick_window * self.frame_rate))
+            n = rows.stop - rows.start
+        enough = n >= (p.quick_min if early else p.min_window) * self.frame_rate
+        if enough and level > SILENCE_DB and recent_level > SILENCE_DB:
             full, kick, snare = h.full[rows], h.kick[rows], h.snare[rows]
-            estimate = estimate_tempo(full, self.frame_rate, kick_env=kick, snare_env=snare)
+            if early:
+                estimate = quick_tempo(full, kick, snare, self.frame_rate)[0]
+            else:
+                estimate = estimate_tempo(full, self.frame_rate, kick_env=kick, snare_env=snare)
             env = beat_envelope(full, kick)
             self._pulse = _periodicity(env, 60.0 * self.frame_rate / estimate)
             if self._state in ("locked", "holding"):
@@ -323,6 +406,8 @@ class AudioBeatTracker:
             self._pending = None
             self._lock(0.5 * (self._tempo + estimate), reset_phase=False)
             return
+        if early:
+            return  # a few seconds of music settle no argument against the lock: the long estimate will
         # A different tempo (a new track, or an octave the evidence now prefers): switch only once it
         # has been seen `switch_after` times in a row; hold the old grid meanwhile.
         if self._pending is not None and abs(estimate / self._pending[0] - 1.0) < 0.04:
@@ -333,11 +418,32 @@ class AudioBeatTracker:
             self._pending = None
             self._lock(estimate, reset_phase=True)
 
+    def _quick_lock(self) -> bool:
+        """While listening: lock on two agreeing `quick_tempo` estimates with a clear pulse."""
+        p = self.params
+        h = self._hist
+        rows = h.window(round(p.quick_window * self.frame_rate))
+        n = rows.stop - rows.start
+        if n < p.quick_min * self.frame_rate:
+            return False
+        estimate, pulse = quick_tempo(h.full[rows], h.kick[rows], h.snare[rows], self.frame_rate)
+        if pulse < p.quick_lock:
+            self._quick = None
+            return False
+        previous, self._quick = self._quick, estimate
+        if previous is None or abs(estimate / previous - 1.0) >= 0.04:
+            return False
+        self._quick = None
+        self._pulse = _periodicity(beat_envelope(h.full[rows], h.kick[rows]), 60.0 * self.frame_rate / estimate)
+        self._lock(estimate, reset_phase=True)
+        return True
+
     def _lock(self, tempo: float, *, reset_phase: bool) -> None:
         self._tempo = tempo
         self._state = "locked"
         self._hold_since = None
         self._candidate = None
+        self._quick = None
         self._confidence = float(np.clip(self._pulse / 0.3, 0.0, 1.0))
         if reset_phase:
             self._has_grid = False
