@@ -11,7 +11,10 @@ __all__ = ["ANALYSIS_VERSION", "SECTION_LABELS", "Section", "TrackAnalysis"]
 # 3: metre detection (3/4), backbeat-based octave choice, phrases, sections, overrides.
 # 4: silence and beat-less tracks come back without beats (tempo 0, confidence 0); faster, same grids.
 # 5: analysed at 11025 Hz from one spectrogram (chroma included): beat times move by a few ms.
-ANALYSIS_VERSION = "5"
+# 6: beats stop at silence (>= 1 s, 50 dB below the loudest moment) and at the file's end instead of going on
+#    over the noise floor or a ring-out, and are tracked afresh after a silent break; confidence scaled by
+#    the share of the track that sounds. Demo tracks unchanged.
+ANALYSIS_VERSION = "6"
 
 SECTION_LABELS = ("intro", "build", "drop", "breakdown", "outro")
 

@@ -5,6 +5,11 @@
                   kick band)          prior, kick      programming,     strongest bass accent
                                       evidence)        kick-weighted)   and chord change)
 
+Silence splits the chain: onsets are zeroed where the track is silent (`silent_frames`) and where the
+sound is cut off (the file's end, the start of a long silence), and each stretch between silences of
+`MIN_SILENT_GAP` s or more (`sounding_spans`) gets its own beats and bars, so beats stop where the music
+stops and come back in phase after a break.
+
 Nothing here reads files; `showctl.analysis.analyze_file` loads audio and calls `analyze_signal`.
 Everything is plain numpy (spectrogram, mel bands, chroma, tempo search, the beat dynamic programme):
 librosa's versions of these import scipy.signal and numba-compiled code, which costs ~2 s per process,
@@ -32,8 +37,10 @@ __all__ = [
     "ANALYSIS_RATE",
     "HOP_LENGTH",
     "MIN_DURATION",
+    "MIN_SILENT_GAP",
     "NO_BEAT_CONFIDENCE",
     "N_FFT",
+    "SILENCE_DROP_DB",
     "SILENCE_PEAK",
     "alternate_beat_ratio",
     "analyze_signal",
@@ -51,7 +58,9 @@ __all__ = [
     "onset_envelopes",
     "refine_beats",
     "resample",
+    "silent_frames",
     "snare_envelope",
+    "sounding_spans",
     "spectrogram",
     "tempo_from_beats",
     "track_beats",
@@ -80,6 +89,13 @@ SILENCE_PEAK = 10 ** (-60 / 20)  # a track whose peak stays below -60 dBFS is tr
 # Below this confidence there is no beat to speak of (white noise scores ~0.001, a drone 0; every corpus
 # and demo track > 0.5): the track is reported beat-less instead of with a grid made up from noise.
 NO_BEAT_CONFIDENCE = 0.02
+# A frame whose power lies this far below the track's loudest half second is silence: a noise floor, the
+# end of a fade. Its flux is noise, not onsets (log flux rises as much for noise at -80 dB as for a kick),
+# and the tracker neither places beats on it nor lets it into the tempo search.
+SILENCE_DROP_DB = 50.0
+# Silence at least this long (s) ends the beat: beats stop before it and are tracked afresh after it, so a
+# silent break neither fills with beats nor drags the grid after it out of phase.
+MIN_SILENT_GAP = 1.0
 
 # The tempo range class music lives in (spinning, HIIT, running): where the tempo octave is chosen.
 CLASS_MIN_BPM = 85.0
@@ -631,6 +647,60 @@ def confidence(env: FloatArray, frame_rate: float, beats: FloatArray) -> float:
     return float(np.clip(pulse * salience * steadiness, 0.0, 1.0))
 
 
+# --- silence: where the beat stops --------------------------------------------------------------------
+
+
+def silent_frames(loudness: FloatArray, frame_rate: float, drop_db: float = SILENCE_DROP_DB) -> npt.NDArray[np.bool_]:
+    """Per frame, whether it is silence: its power (`loudness`, linear) more than `drop_db` below the
+    track's loudest half second (a moving mean, so one click does not set the reference)."""
+    power = np.asarray(loudness, dtype=np.float64)
+    if len(power) == 0:
+        return np.zeros(0, dtype=bool)
+    width = max(1, min(len(power), round(0.5 * frame_rate)))
+    running = np.concatenate([[0.0], np.cumsum(power)])
+    reference = float(np.max(running[width:] - running[:-width])) / width
+    if reference <= 0:
+        return np.ones(len(power), dtype=bool)
+    return np.asarray(power < reference * 10.0 ** (-drop_db / 10.0), dtype=np.bool_)
+
+
+def sounding_spans(silent: npt.NDArray[np.bool_], frame_rate: float,
+                   min_gap: float = MIN_SILENT_GAP) -> list[tuple[int, int]]:
+    """The stretches [start, stop) of frames between silences of at least `min_gap` s: each is tracked on
+    its own. Shorter silences (a pause between hits) stay inside a stretch, and so does a short silence
+    at either end of the track."""
+    n = len(silent)
+    gap = max(1, round(min_gap * frame_rate))
+    flags = np.concatenate([[False], silent, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(flags))
+    runs = [(int(a), int(b)) for a, b in zip(edges[0::2], edges[1::2], strict=True) if b - a >= gap]
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for a, b in runs:
+        if a > start:
+            spans.append((start, a))
+        start = b
+    if start < n:
+        spans.append((start, n))
+    return spans
+
+
+def _grid_tempo(segments: list[FloatArray]) -> float | None:
+    """`tempo_from_beats` over several stretches of beats: one slope, each stretch its own intercept
+    (beat indices do not run on across a silence)."""
+    usable = [b for b in segments if len(b) >= 2]
+    if sum(len(b) for b in usable) < 4:
+        return None
+    sxx = sxt = 0.0
+    for b in usable:
+        x = np.arange(len(b), dtype=np.float64)
+        x -= x.mean()
+        sxx += float(np.dot(x, x))
+        sxt += float(np.dot(x, b - b.mean()))
+    slope = sxt / sxx if sxx > 0 else 0.0
+    return 60.0 / slope if slope > 0 else None
+
+
 # --- the whole chain ---------------------------------------------------------------------------------
 
 
@@ -701,6 +771,9 @@ def analyze_signal(y: npt.ArrayLike, sr: int, path: str = "", *, tempo_hint: flo
 
     Silence, and a track whose grid scores below `NO_BEAT_CONFIDENCE` (noise, a drone: no pulse the beats
     could sit on), come back without beats, with tempo 0 and confidence 0, rather than with a made-up grid.
+    Within a track, silences of `MIN_SILENT_GAP` s or more (`silent_frames`, `sounding_spans`) hold no
+    beats: each stretch between them is tracked on its own (same tempo, its own phase and bars), and the
+    confidence is the stretches' own, weighted by length, times the share of the track that sounds.
 
     `tempo_hint` (a cue file's override) makes the tempo search stay within ±4 % of it.
     """
@@ -733,19 +806,61 @@ def _analyze(samples: npt.NDArray[np.float32], sr: int, path: str, tempo_hint: f
     kick_hits = band_flux(power, sr, 0.0, KICK_FMAX)
     pitch = chroma(power, sr)
     del power  # 40 MB for a 7-minute track: gone before the beat search
-    tempo = estimate_tempo(full, frame_rate, kick_env=kick, snare_env=snare, hint=tempo_hint)
-    env = beat_envelope(full, kick)
-    beats = refine_beats(track_beats(env, frame_rate, tempo), frame_rate, onset_lead=n_fft / 4 / sr)
-    refined = tempo_from_beats(beats)
+    # No onsets in silence, nor in the frames whose window reaches past either end of the signal: those
+    # hold reflected padding, and a sound cut off by the end of the file flares in the flux there.
+    # Sound that stops dead before a long silence is cut off the same way.
+    silent = silent_frames(loudness, frame_rate)
+    spans = sounding_spans(silent, frame_rate)
+    no_onsets = silent.copy()
+    no_onsets[: n_fft // (2 * hop) + 1] = True
+    cut = n_fft // hop + 1  # every frame whose window holds the cut (up to half a window on either side)
+    for _, stop in spans:
+        no_onsets[max(0, stop - cut) : stop] = True
+    for flux in (full, kick, snare, kick_hits):
+        flux[no_onsets[: len(flux)]] = 0.0
+    sounding = np.zeros(len(full), dtype=bool)
+    for a, b in spans:
+        sounding[a:b] = True
+    if not sounding.any():
+        return _beatless(path, duration)
+    # The tempo and the envelope's weighting from the sounding stretches only (the whole track, when it
+    # has no long silence): minutes of silence would otherwise weigh in the autocorrelation.
+    tempo = estimate_tempo(full[sounding], frame_rate, kick_env=kick[sounding], snare_env=snare[sounding],
+                           hint=tempo_hint)
+    env = np.zeros(len(full))
+    env[sounding] = beat_envelope(full[sounding], kick[sounding])
+    period = 60.0 * frame_rate / tempo
+    segments: list[FloatArray] = []
+    weights: list[float] = []
+    scores: list[float] = []
+    for a, b in spans:
+        if b - a < 4 * period:
+            continue  # a blip between silences: too short to hold a beat
+        found = track_beats(env[a:b], frame_rate, tempo)
+        if len(found) == 0:
+            continue
+        seg = refine_beats(found, frame_rate, onset_lead=n_fft / 4 / sr) + a / frame_rate
+        segments.append(seg)
+        weights.append(float(b - a))
+        scores.append(confidence(env[a:b], frame_rate, seg - a / frame_rate))
+    if not segments:
+        return _beatless(path, duration)
+    beats = np.concatenate(segments)
+    refined = tempo_from_beats(beats) if len(segments) == 1 else _grid_tempo(segments)
     # The beat grid's own slope is a finer tempo than the autocorrelation peak, when the two agree.
     if refined is not None and abs(refined / tempo - 1.0) < 0.04:
         tempo = refined
-    conf = confidence(env, frame_rate, beats)
+    # Each stretch's grid confidence, weighted by its length, times the share of the track that sounds:
+    # a track that is mostly silence is mostly without a grid to trust.
+    conf = float(np.dot(weights, scores) / np.sum(weights)) * float(np.mean(sounding))
     if conf < NO_BEAT_CONFIDENCE:
         return _beatless(path, duration)
-    cue = downbeat_cues(beats, kick, pitch, frame_rate)
-    beats_per_bar = estimate_metre(cue)
-    downbeats = estimate_downbeats(beats, cue, beats_per_bar)
+    # Bars per stretch: after a silence the music may come back on any beat of the bar.
+    cues = [downbeat_cues(seg, kick, pitch, frame_rate) for seg in segments]
+    longest = int(np.argmax([len(seg) for seg in segments]))
+    beats_per_bar = estimate_metre(cues[longest])
+    downbeats = np.concatenate([estimate_downbeats(seg, cue, beats_per_bar)
+                                for seg, cue in zip(segments, cues, strict=True)])
     structure = analyze_structure(loudness, low, kick_hits, snare, frame_rate, downbeats, duration)
     return TrackAnalysis(
         path=path,
