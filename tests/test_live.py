@@ -28,7 +28,7 @@ from showctl.live import (
     TapTempo,
     follow_signal,
 )
-from showctl.live.audio import blocks, quick_tempo
+from showctl.live.audio import blocks, pulse_at, quick_tempo
 from showctl.live.midi_clock import TICKS_PER_BEAT
 from showctl.live.scoring import score_live
 from showctl.sim import JackServer
@@ -282,6 +282,23 @@ def test_quick_tempo_from_a_second_and_a_half_of_drums(bpm: float, style: str) -
     h = noise._hist
     rows = h.window(round(2.5 * noise.frame_rate))
     assert quick_tempo(h.full[rows], h.kick[rows], h.snare[rows], noise.frame_rate)[1] < noise.params.quick_lock
+
+
+def test_a_quick_lock_gives_way_to_a_clearly_stronger_pulse() -> None:
+    # The intro's pad swells at ~117 BPM before the drums (88 BPM, from 2 s) start: the quick estimate
+    # locks on it; on the drums, 88 outscores 117 on the same window and replaces it in ~1 s, not at 4.6 s.
+    y, truth = spec("ho-warmup-88").synthesize()
+    s = score_live(follow_signal(y[: 20 * DEMO_SAMPLE_RATE], DEMO_SAMPLE_RATE).beats, truth)
+    assert s.tempo_ok and s.lock <= 2.0, s
+    tracker = AudioBeatTracker(DEMO_SAMPLE_RATE)
+    for chunk in blocks(y[: round((truth.beats[0] + 2.0) * DEMO_SAMPLE_RATE)], 512):
+        tracker.process(chunk)
+    h = tracker._hist
+    rows = h.window(round(2.5 * tracker.frame_rate))
+    full, kick, snare = h.full[rows], h.kick[rows], h.snare[rows]
+    tempo, pulse = quick_tempo(full, kick, snare, tracker.frame_rate)
+    assert pulse_at(full, kick, tracker.frame_rate, tempo) == pytest.approx(pulse)
+    assert pulse >= 2.0 * pulse_at(full, kick, tracker.frame_rate, 117.5)
 
 
 @pytest.mark.parametrize("kind", ["silence", "noise"])

@@ -12,8 +12,10 @@ It sees each block once, as it arrives (no look-ahead), and keeps, madmom-style,
 Multi-resolution tempo: the long estimate needs ~2 s of drums before its 4-beat comb sees a pulse, so
 while listening a quick estimate (`quick_tempo`: one lag and its double over the last 2.5 s, the class
 range 85–180 BPM as the prior) locks on two agreeing estimates with a clear pulse, ~1 s into the drums;
-the quick estimate then watches that lock (it refines the tempo, never switches it) until 4 s of history
-are there, and the long estimate takes over with its usual switching rules.
+the quick estimate then watches that lock until 4 s of history are there (it refines the tempo, and
+replaces a quick lock only with an estimate whose pulse clearly beats the lock's on the same window, or
+with the double tempo at an equal pulse: a lock on an intro, a 4:3 cousin or an octave too slow), and the
+long estimate takes over with its usual switching rules.
 
 Beats are committed `commit_lead` s (plus at most one block) before they happen, from the predicted grid,
 so the lights can be sent early. The tracker holds the last good grid through breakdowns (weak pulse),
@@ -56,6 +58,7 @@ __all__ = [
     "blocks",
     "follow_file",
     "follow_signal",
+    "pulse_at",
     "quick_tempo",
 ]
 
@@ -91,6 +94,10 @@ class TrackerParams:
     quick_min: float = 0.6  # s of sound needed before the first quick estimate
     quick_lock: float = 4.5  # z-score of the quick estimate's pulse needed to lock (noise: below ~3.5)
     long_after: float = 4.0  # s of history before the long estimate replaces the quick one while locked
+    # Until then a quick lock gives way to a quick estimate that outscores it on the same window:
+    switch_margin: float = 2.0  # its pulse at least this many times the locked tempo's (and ≥ quick_lock)
+    double_tie: float = 0.9  # or it is the double tempo and its pulse is at least this share of the lock's
+    early_switch_after: int = 2  # agreeing estimates in a row before such a switch
 
 
 @dataclass
@@ -197,11 +204,23 @@ def quick_tempo(full: FloatArray, kick: FloatArray, snare: FloatArray, frame_rat
             break
     fine = np.arange(0.97 * chosen, 1.03 * chosen, 0.05)
     chosen = float(fine[int(np.argmax(score(fine)))])
-    lag = 60.0 * frame_rate / chosen
-    if n < 2 * lag:
-        return chosen, 0.0  # not two whole periods yet: nothing to call a pulse
-    # Unbiased at that lag, then in units of its spread on noise (1/√overlap): ~N(0, 1) without a beat.
-    return chosen, float(np.interp(lag, grid, acf)) * n / (n - lag) ** 0.5
+    return chosen, _pulse_z(acf, n, 60.0 * frame_rate / chosen)
+
+
+def _pulse_z(acf: FloatArray, n: int, lag: float) -> float:
+    """The biased autocorrelation `acf` of `n` frames at `lag`, unbiased, in units of its spread on noise
+    (1/√overlap): ~N(0, 1) without a beat; 0 before two whole periods (nothing to call a pulse yet)."""
+    if n < 2 * lag or lag + 1 >= len(acf):
+        return 0.0
+    return float(np.interp(lag, np.arange(len(acf)), acf)) * n / math.sqrt(n - lag)
+
+
+def pulse_at(full: FloatArray, kick: FloatArray, frame_rate: float, bpm: float) -> float:
+    """`quick_tempo`'s pulse (a z-score) at a given tempo, on the same window: how two tempos compare."""
+    x = beat_envelope(full, kick)
+    x = x - x.mean()
+    lag = 60.0 * frame_rate / bpm
+    return _pulse_z(_biased_acf(x, int(np.ceil(lag)) + 2), len(x), lag)
 
 
 class AudioBeatTracker:
@@ -242,6 +261,7 @@ class AudioBeatTracker:
         self._tempo = 0.0  # BPM of the tempo estimate the grid follows
         self._candidate: float | None = None
         self._quick: float | None = None  # the previous quick estimate while listening
+        self._from_quick = False  # the running tempo came from `quick_tempo` (not the long estimate)
         self._pending: tuple[float, int] | None = None  # a different tempo seen `n` times in a row
         self._pulse = 0.0
         self._confidence = 0.0
@@ -348,6 +368,7 @@ class AudioBeatTracker:
         level = 10.0 * math.log10(max(float(np.mean(h.energy[rows])), 1e-20)) if n else -200.0
         strong = False
         estimate = 0.0
+        z_new = z_run = 0.0
         recent = h.window(round(self.frame_rate))
         recent_level = 10.0 * math.log10(max(float(np.mean(h.energy[recent])), 1e-20)) if n else -200.0
         if self._state in ("listening", "no-beat") and recent_level > SILENCE_DB and self._quick_lock():
@@ -362,7 +383,8 @@ class AudioBeatTracker:
         if enough and level > SILENCE_DB and recent_level > SILENCE_DB:
             full, kick, snare = h.full[rows], h.kick[rows], h.snare[rows]
             if early:
-                estimate = quick_tempo(full, kick, snare, self.frame_rate)[0]
+                estimate, z_new = quick_tempo(full, kick, snare, self.frame_rate)
+                z_run = pulse_at(full, kick, self.frame_rate, self._tempo)
             else:
                 estimate = estimate_tempo(full, self.frame_rate, kick_env=kick, snare_env=snare)
             env = beat_envelope(full, kick)
@@ -407,7 +429,19 @@ class AudioBeatTracker:
             self._lock(0.5 * (self._tempo + estimate), reset_phase=False)
             return
         if early:
-            return  # a few seconds of music settle no argument against the lock: the long estimate will
+            # A few seconds of music settle no argument against the lock (the long estimate will), except
+            # against a quick lock that the same quick estimate, on the same window, now clearly outscores.
+            if self._from_quick and self._clearly_better(estimate, z_new, z_run):
+                if self._pending is not None and abs(estimate / self._pending[0] - 1.0) < 0.04:
+                    self._pending = (estimate, self._pending[1] + 1)
+                else:
+                    self._pending = (estimate, 1)
+                if self._pending[1] >= p.early_switch_after:
+                    self._pending = None
+                    self._lock(estimate, reset_phase=True, quick=True)
+            else:
+                self._pending = None
+            return
         # A different tempo (a new track, or an octave the evidence now prefers): switch only once it
         # has been seen `switch_after` times in a row; hold the old grid meanwhile.
         if self._pending is not None and abs(estimate / self._pending[0] - 1.0) < 0.04:
@@ -417,6 +451,18 @@ class AudioBeatTracker:
         if self._pending[1] >= p.switch_after:
             self._pending = None
             self._lock(estimate, reset_phase=True)
+
+    def _clearly_better(self, estimate: float, z_new: float, z_run: float) -> bool:
+        """Whether a quick estimate should replace the quick lock: its pulse is clear and clearly above the
+        locked tempo's on the same window (a lock on an intro, or on a 4:3 or 2:3 cousin of the beat), or
+        it is the double tempo, which the drums now support, with as strong a pulse (an octave too slow:
+        a period's autocorrelation can never beat its double's there, so ask only for a tie)."""
+        p = self.params
+        if z_new < p.quick_lock:
+            return False
+        if z_new >= p.switch_margin * max(z_run, 1.0):
+            return True
+        return abs(estimate / (2.0 * self._tempo) - 1.0) < 0.04 and z_new >= p.double_tie * z_run
 
     def _quick_lock(self) -> bool:
         """While listening: lock on two agreeing `quick_tempo` estimates with a clear pulse."""
@@ -435,10 +481,12 @@ class AudioBeatTracker:
             return False
         self._quick = None
         self._pulse = _periodicity(beat_envelope(h.full[rows], h.kick[rows]), 60.0 * self.frame_rate / estimate)
-        self._lock(estimate, reset_phase=True)
+        self._lock(estimate, reset_phase=True, quick=True)
         return True
 
-    def _lock(self, tempo: float, *, reset_phase: bool) -> None:
+    def _lock(self, tempo: float, *, reset_phase: bool, quick: bool = False) -> None:
+        if reset_phase:
+            self._from_quick = quick
         self._tempo = tempo
         self._state = "locked"
         self._hold_since = None
