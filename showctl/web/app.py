@@ -13,8 +13,8 @@ import contextlib
 import ipaddress
 import json
 import logging
-from collections import deque
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -30,7 +30,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from showctl.errors import ShowctlError
 from showctl.web.model import PairedDevice, RunOptions, to_json
-from showctl.web.pairing import COOKIE, Pairing, is_laptop, qr_svg
+from showctl.web.pairing import COOKIE, Pairing, PairingRefused, is_laptop, qr_svg
 from showctl.web.studio import Studio
 
 __all__ = ["STATIC", "WebApp", "create_app"]
@@ -41,7 +41,6 @@ STATIC = Path(__file__).parent / "static"
 _TICK_RUNNING = 0.1  # s between pushes while a class runs (the countdown and the beat move)
 _TICK_IDLE = 2.0
 _QUEUE_LIMIT = 256  # messages a slow screen may fall behind before it is dropped (it reconnects and resyncs)
-_ACKS = 32
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -142,7 +141,7 @@ class WebApp:
         self.pairing = pairing
         self.screens: set[_Screen] = set()
         self.seq = 0
-        self.acks: deque[dict[str, str]] = deque(maxlen=_ACKS)
+        self._acks: list[tuple[_Screen, str, str]] = []  # presses answered with the next state pushed
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         routes = [
@@ -186,16 +185,22 @@ class WebApp:
         updates every screen gets; a (re)connecting screen's first state repeats the current one."""
         self.seq += bump
         state = to_json(self.studio.view())
-        common = {"type": "state", "seq": self.seq, "state": state, "acks": list(self.acks)}
+        common = {"type": "state", "seq": self.seq, "state": state}
         phone = json.dumps({**common, "role": "phone"}, separators=(",", ":"))
         link = self.pairing.link
-        pairing = {"link": link, "version": self.pairing.version,
-                   "devices": to_json(self.pairing.devices())} if link is not None else None
+        pairing = {"link": link, "version": self.pairing.version, "expires_in": round(self.pairing.expires_in(), 1),
+                   "lifetime": self.pairing.lifetime, "devices": to_json(self.pairing.devices())} \
+            if link is not None else None
         laptop = json.dumps({**common, "role": "laptop", "pairing": pairing}, separators=(",", ":"))
         return laptop, phone
 
     def push(self) -> None:
+        """The state to every screen. A press answered since the last push gets its ack just before this
+        state, the first one built after the press, which says so by its `seq`."""
         laptop, phone = self._messages()
+        acks, self._acks = self._acks, []
+        for screen, press_id, text in acks:
+            self._enqueue(screen, json.dumps({"type": "ack", "id": press_id, "text": text, "seq": self.seq}))
         for screen in list(self.screens):
             self._enqueue(screen, laptop if screen.laptop else phone)
 
@@ -236,14 +241,17 @@ class WebApp:
         link = self.pairing.link
         if link is None:
             return PlainTextResponse("not on the network: start with --lan to pair phones\n", status_code=404)
+        if self.pairing.expires_in() <= 0:
+            return PlainTextResponse("the pairing link expired: press New link\n", status_code=404)
         return Response(qr_svg(link), media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
     async def pair(self, request: Request) -> Response:
         label = request.headers.get("user-agent", "phone")
-        token = self.pairing.pair(request.path_params["code"], _short_agent(label))
-        if token is None:
-            return PlainTextResponse("showctl: this pairing link was already used or replaced; scan the QR code "
-                                     "on the class laptop again\n", status_code=401)
+        try:
+            token = self.pairing.pair(request.path_params["code"], _short_agent(label))
+        except PairingRefused as why:
+            return PlainTextResponse(f"showctl: {why}; scan the QR code on the class laptop again\n",
+                                     status_code=401)
         self.changed()  # the laptop's list of phones and its QR code change
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=12 * 3600)
@@ -299,8 +307,10 @@ class WebApp:
         if kind == "press":
             press_id = str(message.get("id", ""))[:40]
             text = await asyncio.to_thread(studio.press, str(message["control"]))
-            self.acks.append({"id": press_id, "text": text})
+            self._acks.append((screen, press_id, text))
             self.changed()
+        elif kind == "ping":  # the bare round trip through this loop and the screen's queue (the bench's baseline)
+            self._enqueue(screen, json.dumps({"type": "pong", "id": str(message.get("id", ""))[:40]}))
         elif kind == "select":
             await asyncio.to_thread(studio.select, str(message["cue"]))
         elif kind == "options":
@@ -335,7 +345,8 @@ def _short_agent(agent: str) -> str:
 
 
 def create_app(cues_dir: Path, *, base_url: str | None = None, control_port: int | None = None,
-               workdir: Path | None = None) -> WebApp:
-    """The class screen for the classes in `cues_dir`. `base_url` (with --lan) is where phones reach it."""
+               workdir: Path | None = None, link_clock: Callable[[], float] = time.monotonic) -> WebApp:
+    """The class screen for the classes in `cues_dir`. `base_url` (with --lan) is where phones reach it;
+    `link_clock` is what pairing links expire by."""
     studio = Studio(cues_dir, control_port=control_port, workdir=workdir)
-    return WebApp(studio, Pairing(base_url))
+    return WebApp(studio, Pairing(base_url, clock=link_clock))

@@ -2,8 +2,9 @@
 
 The laptop is whoever connects from 127.0.0.1 (or ::1): it needs no token. Anyone else needs the token a
 pairing link gave them, in the `showctl_session` cookie; the laptop can revoke it at any time. A pairing
-link works once: opening it rotates the link shown on the laptop. Tokens are kept only as their SHA-256,
-so a lookup never compares secrets character by character.
+link works once and for `LINK_LIFETIME` only (a photo of the laptop's screen goes stale): opening it, or
+"New link", rotates the link shown on the laptop. Tokens are kept only as their SHA-256, so a lookup never
+compares secrets character by character. Time is injected (`clock`), so tests need not wait.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ import hashlib
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
+from showctl.errors import ShowctlError
 from showctl.web.model import PairedDevice
 
-__all__ = ["COOKIE", "LAPTOP_ADDRESSES", "Pairing", "is_laptop", "qr_svg"]
+__all__ = ["COOKIE", "LAPTOP_ADDRESSES", "LINK_LIFETIME", "Pairing", "PairingRefused", "is_laptop", "qr_svg"]
 
 COOKIE = "showctl_session"
+LINK_LIFETIME = 600.0  # s a pairing link works for, if nobody opens it first
 LAPTOP_ADDRESSES = frozenset({"127.0.0.1", "::1"})
 
 
@@ -30,28 +34,47 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
+class PairingRefused(ShowctlError):
+    """A pairing link that gives no token (used, replaced or expired): the phone gets 401 and this reason."""
+
+
 class Pairing:
     """The pairing link and the tokens it handed out. `base_url` (e.g. `http://192.168.1.20:8650`) is where
-    phones reach this server; None when the server is not on the network (no link at all)."""
+    phones reach this server; None when the server is not on the network (no link at all). `clock` counts
+    seconds (time.monotonic); a link expires `lifetime` seconds after it was made."""
 
-    def __init__(self, base_url: str | None) -> None:
+    def __init__(self, base_url: str | None, *, lifetime: float = LINK_LIFETIME,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.base_url = base_url.rstrip("/") if base_url else None
+        self.lifetime = lifetime
+        self.clock = clock
         self._lock = threading.Lock()
-        self._code = secrets.token_urlsafe(16)
         self._devices: dict[str, PairedDevice] = {}  # token digest → device
         self.version = 0
+        self._code, self._expires_at = self._fresh()
+
+    def _fresh(self) -> tuple[str, float]:
+        return secrets.token_urlsafe(16), self.clock() + self.lifetime
 
     @property
     def link(self) -> str | None:
+        """The link the laptop shows (expired or not: see `expires_in`); None when not on the network."""
         with self._lock:
             return f"{self.base_url}/pair/{self._code}" if self.base_url else None
 
-    def pair(self, code: str, label: str) -> str | None:
-        """Use the one-time `code`: a new session token, or None when the code is not (or no longer) valid."""
+    def expires_in(self) -> float:
+        """Seconds the current link still works for (0 once expired: "New link" makes another)."""
+        with self._lock:
+            return max(0.0, self._expires_at - self.clock())
+
+    def pair(self, code: str, label: str) -> str:
+        """Use the one-time `code`: a new session token; PairingRefused says why not."""
         with self._lock:
             if self.base_url is None or not secrets.compare_digest(code.encode(), self._code.encode()):
-                return None
-            self._code = secrets.token_urlsafe(16)  # used: the laptop shows a fresh link for the next phone
+                raise PairingRefused("this pairing link was already used or replaced")
+            if self.clock() >= self._expires_at:
+                raise PairingRefused(f"this pairing link expired ({self.lifetime / 60:g} minutes after it was shown)")
+            self._code, self._expires_at = self._fresh()  # used: the laptop shows a fresh link for the next phone
             token = secrets.token_urlsafe(32)
             now = time.time()
             self._devices[_digest(token)] = PairedDevice(secrets.token_hex(4), label[:80] or "phone", now, now)
@@ -79,9 +102,9 @@ class Pairing:
         return False
 
     def new_link(self) -> None:
-        """Forget the current link unused (it was shown somewhere it should not have been)."""
+        """Forget the current link unused (it expired, or was shown somewhere it should not have been)."""
         with self._lock:
-            self._code = secrets.token_urlsafe(16)
+            self._code, self._expires_at = self._fresh()
             self.version += 1
 
     def devices(self) -> tuple[PairedDevice, ...]:

@@ -36,7 +36,7 @@ from showctl.show import (
     overrides_for,
 )
 from showctl.sim import Received
-from showctl.timeline import PlanEdit
+from showctl.timeline import Event, PlanEdit
 from showctl.units import format_clock
 from showctl.web.model import (
     CheckItem,
@@ -162,6 +162,7 @@ class Studio:
         self._stopping = False
         self._last_run: RunSummary | None = None
         self.last_received: tuple[Received, ...] = ()  # what the simulated rig received in the last class
+        self.last_sent: tuple[Event, ...] = ()  # what the player sent it, in order (rehearsals only)
         self.last_edits: tuple[PlanEdit, ...] = ()  # the instructor's plan edits in the last class
         self.report = ClassReport(note=self._note, warn=self._note, error=self._note)
 
@@ -399,9 +400,13 @@ class Studio:
                     if self._stopping:
                         run.player.stop()
                 self._changed()
-                result = run.play()
+                sent: list[Event] = []
+                if run.sim_rig is not None:  # a rehearsal: what was sent is kept beside what arrived
+                    run.player.on_event = sent.append
+                result = run.play()  # waits for the simulated rig to take in the last messages
                 with self._lock:
                     self.last_received = tuple(run.sim_rig.received) if run.sim_rig is not None else ()
+                    self.last_sent = tuple(sent)
                     self.last_edits = run.controller.edits
             ending = "ended early" if not result.completed else "finished"
             text = f"class {ending}: {result.sent} messages sent; safe scene sent"

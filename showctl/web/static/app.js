@@ -12,9 +12,9 @@ let role = null;
 let lastClasses = "";
 let previewVersion = null;
 let qrVersion = null;
+let pairDeadline = null; // performance.now() when the pairing link shown stops working
 let pressCount = 0;
 const myPresses = new Set();
-const seenAcks = new Set();
 
 function clock(seconds) {
   const s = Math.max(0, Math.floor(seconds + 1e-6));
@@ -43,6 +43,7 @@ function connect() {
   socket.onmessage = (event) => {
     const message = JSON.parse(event.data);
     if (message.type === "state") render(message);
+    else if (message.type === "ack" && myPresses.delete(message.id)) toast(message.text, false);
     else if (message.type === "refused") toast(message.text, true);
   };
   socket.onclose = () => {
@@ -141,6 +142,9 @@ function renderPrep(s, message) {
       $("qr").src = `/pairing.svg?v=${pairing.version}`;
     }
     $("pair-link").textContent = pairing.link;
+    pairDeadline = performance.now() + pairing.expires_in * 1000;
+    $("pairing").dataset.lifetime = `${Math.round(pairing.lifetime / 60)} minutes`;
+    showExpiry();
     $("devices").replaceChildren(...pairing.devices.map((d) => {
       const li = document.createElement("li");
       li.textContent = `${d.label} · paired ${new Date(d.paired_at * 1000).toLocaleTimeString()}`;
@@ -154,6 +158,20 @@ function renderPrep(s, message) {
     }));
   }
 }
+
+// The pairing link works once and for a limited time: count down between pushes, hide it once it is stale.
+function showExpiry() {
+  if (pairDeadline === null) return;
+  const left = (pairDeadline - performance.now()) / 1000;
+  const expired = left <= 0;
+  $("qr").hidden = expired;
+  $("pair-link").hidden = expired;
+  $("pair-expiry").classList.toggle("bad", expired);
+  $("pair-expiry").textContent = expired
+    ? "This link expired: press New link for another."
+    : `Scan with the phone's camera: the link works once, for ${$("pairing").dataset.lifetime} (${clock(left)} left).`;
+}
+setInterval(showExpiry, 1000);
 
 function renderLive(live) {
   const part = $("part");
@@ -205,12 +223,6 @@ function render(message) {
   $("live").hidden = !running;
   if (running) renderLive(s.live); else renderPrep(s, message);
   $("notices").replaceChildren(...s.notices.map((n) => item("", n)));
-  for (const ack of message.acks) {
-    if (myPresses.has(ack.id) && !seenAcks.has(ack.id)) {
-      seenAcks.add(ack.id);
-      toast(ack.text, false);
-    }
-  }
 }
 
 $("picker").addEventListener("change", (e) => { if (e.target.value) send({ type: "select", cue: e.target.value }); });
