@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["AnalysisError", "DeviceError", "Location", "Problem", "ProblemsError", "ShowctlError"]
+__all__ = ["AnalysisError", "DeviceError", "Location", "Problem", "ProblemsError", "ShowctlError", "problems_in"]
 
 
 class ShowctlError(Exception):
@@ -49,6 +49,13 @@ class ProblemsError(ShowctlError, ValueError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = sorted(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def problems_in(path: str | Path, err: ShowctlError) -> list[Problem]:
+    """`err` as `PATH:LINE:COL: message` lines: its own located problems, or one line at `path`."""
+    if isinstance(err, ProblemsError):
+        return list(err.problems)
+    return [Problem(Location(str(path)), str(err))]
 
 
 class AnalysisError(ShowctlError, ValueError):

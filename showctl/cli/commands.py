@@ -17,7 +17,7 @@ from showctl.analysis.overrides import Overrides
 from showctl.cli.live import LiveScreen, control_keys, keyboard
 from showctl.cli.progress import AnalysisProgress
 from showctl.cues.load import check_cue_style, is_cue_style
-from showctl.errors import AnalysisError, DeviceError, Location, Problem, ProblemsError, ShowctlError
+from showctl.errors import AnalysisError, DeviceError, ProblemsError, ShowctlError, problems_in
 from showctl.messages import DmxMessage
 from showctl.outputs import load_rig
 from showctl.outputs.dmx import render_messages
@@ -113,13 +113,10 @@ def check(files: Sequence[str]) -> int:
                 check_cue_style(file)  # a house style others extend: no class plan to compile
             else:
                 load_show_with_progress(file, None)
-        except ProblemsError as err:
-            failed = True
-            for problem in err.problems:
-                print(problem)
         except ShowctlError as err:
             failed = True
-            print(Problem(Location(file), str(err)))
+            for problem in problems_in(file, err):
+                print(problem)
         else:
             print(f"ok {file}")
     return 1 if failed else 0
