@@ -7,7 +7,6 @@ screen. Without a terminal (CI, `</dev/null`) `showctl run` prints plain log lin
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import select
 import sys
@@ -20,6 +19,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from showctl.live.control import LiveBeatView, beat_text, left_text, live_beat_view
 from showctl.player.controls import Controller, ControlName
 from showctl.timeline.model import PlanRow
 from showctl.units import format_clock
@@ -99,44 +99,39 @@ class LiveScreen:
 
 class LiveSourceScreen:
     """The `--live` screen: the part and its time left, and, as big, where the beat comes from and how sure
-    it is, with a plain NO BEAT when there is none (the lights then run on the last good grid)."""
+    it is, with a plain NO BEAT when there is none (the lights then run on the last good grid). Drawn from
+    `live_beat_view`, the same view the class screen shows."""
 
     def __init__(self, name: str, player: Any, steered: Any, notices: list[str]) -> None:
         self.name, self.player, self.steered, self.notices = name, player, steered, notices
 
     def __rich__(self) -> Group:
-        player, steered = self.player, self.steered
-        now = player.clock.now()
-        planner = player.planner
-        part = planner.current()
-        grid = player.grid
-        following = player.following
-        header = Text.assemble((f"{self.name}  ", "bold"), (format_clock(now), "bold cyan"))
-        if part is None:
+        view = live_beat_view(self.name, self.player, self.steered)
+        header = Text.assemble((f"{self.name}  ", "bold"), (format_clock(view.now), "bold cyan"))
+        if view.part is None:
             body = Text("starting", style="bold")
         else:
-            label = part.title.upper()
-            colour = "green" if part.phase == "rest" else _KIND_COLOURS.get(part.kind, "white")
-            body = Text(f"▶ {label}", style=f"bold {colour}")
-            fixed = planner.fixed[-1]
-            end = fixed.planned + part.seconds if part.seconds is not None else None
-            if end is not None:
-                body.append(f"\n   {format_clock(max(0.0, end - now))} left", style=f"bold {colour}")
-        if grid is None or following in ("waiting", "listening"):
-            beat = Text(f"NO BEAT  ({steered.name}: {steered.state})", style="bold red")
+            colour = "green" if view.phase == "rest" else _KIND_COLOURS.get(view.kind or "", "white")
+            body = Text(f"▶ {view.part.upper()}", style=f"bold {colour}")
+            if view.left is not None:
+                body.append(f"\n   {left_text(view)}", style=f"bold {colour}")
+        if view.tempo is None:
+            beat = Text(beat_text(view), style="bold red")
         else:
-            n = math.floor(grid.position(now))
-            dots = "".join("●" if i == grid.in_bar(n) else "○" for i in range(grid.beats_per_bar))
-            state = {"locked": ("LOCKED", "bold green"), "holding": ("HOLDING", "bold yellow")}.get(
-                following, ("NO BEAT: last good grid", "bold red"))
-            if steered.frozen is not None:
-                state = ("FROZEN", "bold cyan")
-            factor = "" if steered.factor == 1 else f"  ×{steered.factor:g}"
-            beat = Text.assemble((f"♪ {grid.tempo:.1f} BPM{factor}  {dots}  ", "bold"), state,
-                                 f"   from {grid.source}, confidence {grid.confidence:.0%}")
+            state_style = {"LOCKED": "bold green", "HOLDING": "bold yellow", "FROZEN": "bold cyan"}.get(
+                view.state, "bold red")
+            head, state, tail = _split_state(beat_text(view), view)
+            beat = Text.assemble((head, "bold"), (state, state_style), tail)
         notices = "\n".join(self.notices)
         return Group(Panel(Group(header, Text(""), body), border_style="cyan"), beat,
                      Text(notices, style="yellow"), Text(LIVE_KEYS, style="dim"))
+
+
+def _split_state(text: str, view: LiveBeatView) -> tuple[str, str, str]:
+    """`beat_text` cut around its state word, to colour it."""
+    word = "NO BEAT: last good grid" if view.state == "LAST GRID" else view.state
+    head, _, tail = text.partition(word)
+    return head, word, tail
 
 
 @contextlib.contextmanager

@@ -1,26 +1,35 @@
-"""The instructor's controls over OSC (`/showctl/next`, `/showctl/blackout` …): a tablet or a console button
-reaches the same `Controller` as the keyboard and the class screen."""
+"""The instructor's controls over OSC (`/showctl/next`, `/showctl/blackout` …, or for a live class
+`/showctl/tap`, `/showctl/one` …): a tablet or a console button reaches the same controller as the keyboard
+and the class screen."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
-from showctl.player.controls import CONTROLS, Controller
+from showctl.player.controls import CONTROLS
 
-__all__ = ["osc_remote"]
+__all__ = ["Pressable", "osc_remote"]
+
+
+class Pressable(Protocol):
+    """A controller the remote can press: `Controller` (a class on its playlist) or `LiveController`."""
+
+    def press(self, name: Any) -> str: ...
 
 
 @contextmanager
-def osc_remote(controller: Controller, host: str, port: int) -> Iterator[Any]:
-    """The same controls over OSC (`/showctl/next`, `/showctl/blackout` …), for a tablet or a console button."""
+def osc_remote(controller: Pressable, host: str, port: int, controls: Sequence[str] | None = None) -> Iterator[Any]:
+    """The same controls over OSC (`/showctl/NAME`), for a tablet or a console button. `controls`: the names
+    to answer (default: the controller's `controls`, else those of `Controller`)."""
     from pythonosc.dispatcher import Dispatcher
     from pythonosc.osc_server import BlockingOSCUDPServer
 
+    names = tuple(controls if controls is not None else getattr(controller, "controls", CONTROLS))
     dispatcher = Dispatcher()
-    for name in CONTROLS:
+    for name in names:
         dispatcher.map(f"/showctl/{name}", lambda _address, *_args, name=name: controller.press(name))
     try:
         server = BlockingOSCUDPServer((host, port), dispatcher)

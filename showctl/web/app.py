@@ -306,21 +306,30 @@ class WebApp:
         studio = self.studio
         if kind == "press":
             press_id = str(message.get("id", ""))[:40]
-            text = await asyncio.to_thread(studio.press, str(message["control"]))
+            at = message.get("at")  # a live tap stamped on the page, mapped to this clock (time.monotonic)
+            stamp = float(at) if isinstance(at, (int, float)) and not isinstance(at, bool) else None
+            text = await asyncio.to_thread(studio.press, str(message["control"]), stamp)
             self._acks.append((screen, press_id, text))
             self.changed()
         elif kind == "ping":  # the bare round trip through this loop and the screen's queue (the bench's baseline)
-            self._enqueue(screen, json.dumps({"type": "pong", "id": str(message.get("id", ""))[:40]}))
+            # `clock`: this server's time.monotonic(), so a page can map its own clock (performance.now) onto it
+            # and stamp live taps where they were made, not where they arrived (phones on Wi-Fi jitter).
+            self._enqueue(screen, json.dumps({"type": "pong", "id": str(message.get("id", ""))[:40],
+                                              "clock": time.monotonic()}))
         elif kind == "select":
             await asyncio.to_thread(studio.select, str(message["cue"]))
         elif kind == "options":
             options = RunOptions(sim=bool(message["sim"]), speed=float(message["speed"]),
-                                 music=bool(message.get("music", True)))
+                                 music=bool(message.get("music", True)), live=bool(message.get("live", False)),
+                                 source=str(message.get("source", "auto")),
+                                 midi_in=_port(message.get("midi_in")), audio_in=_port(message.get("audio_in")))
             await asyncio.to_thread(studio.set_options, options)
         elif kind == "start":
             await asyncio.to_thread(studio.start)
         elif kind == "recheck":
             await asyncio.to_thread(studio.recheck_rig)
+        elif kind == "check-sources":
+            await asyncio.to_thread(studio.check_sources)
         elif kind in ("revoke", "new-link"):
             if not screen.laptop:
                 await self._reply(screen, "refused", "only the class laptop can do that")
@@ -335,6 +344,12 @@ class WebApp:
             self.changed()
         else:
             await self._reply(screen, "refused", f"unknown message type '{kind}'")
+
+
+def _port(value: object) -> str | None:
+    """A MIDI port or audio input named on the page; blank: the default (a virtual input, the default input)."""
+    text = str(value).strip() if value is not None else ""
+    return text[:200] or None
 
 
 def _short_agent(agent: str) -> str:

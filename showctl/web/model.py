@@ -7,6 +7,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from showctl.live.control import LiveBeatView
+from showctl.live.session import SourceCheck
+
 __all__ = [
     "CheckItem", "ClassChoice", "LiveView", "OutputHealthView", "PairedDevice", "PendingView", "Phase",
     "RunOptions", "RunSummary", "StudioView", "TrackView", "to_json",
@@ -55,11 +58,18 @@ class CheckItem:
 @dataclass(frozen=True)
 class RunOptions:
     """How Start runs the class: on the simulated rig (rehearsal) or not, how many times faster than real time,
-    and whether the playlist plays from this laptop (at 1×; otherwise the music comes from elsewhere)."""
+    and whether the playlist plays from this laptop (at 1×; otherwise the music comes from elsewhere).
+
+    `live`: the music plays elsewhere and the beat comes from a live `source` (`showctl run --live --source`),
+    with `midi_in` / `audio_in` as `--midi-in` / `--audio-in`; speed and music do not apply."""
 
     sim: bool = False
     speed: float = 1.0
     music: bool = True
+    live: bool = False
+    source: str = "auto"
+    midi_in: str | None = None
+    audio_in: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +147,9 @@ class StudioView:
     ready: bool
     options: RunOptions
     live: LiveView | None
+    live_source: LiveBeatView | None  # a live class running (the music from elsewhere)
+    live_controls: tuple[str, ...]  # what its buttons may press
+    sources: tuple[SourceCheck, ...] | None  # the live sources tried before class (None: not checked yet)
     last_run: RunSummary | None
     notices: tuple[str, ...]
     version: int

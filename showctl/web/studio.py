@@ -5,7 +5,9 @@ Thread-safe and free of HTTP: the app calls `select`, `set_options`, `start`, `p
 class itself) runs on threads, and every change calls `on_change` so the app pushes the new view.
 
 A class runs through `showctl.show.open_class`, the same path as `showctl run`, and every button
-goes through `Controller.press`, the same path as the keyboard and the OSC remote.
+goes through `Controller.press`, the same path as the keyboard and the OSC remote. A live class (the music
+from elsewhere, the beat from a live source) runs through `showctl.live.session.open_live_class`, the same
+path as `showctl run --live`, and its buttons go through `LiveController.press`.
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from showctl.analysis import analyze_paths
-from showctl.cues.load import is_cue_style, load_cue_sheet
+from showctl.cues.load import LoadedCueSheet, check_against_rig, is_cue_style, load_cue_sheet
 from showctl.errors import AnalysisError, DeviceError, Location, Problem, ProblemsError, ShowctlError
-from showctl.outputs import open_output
+from showctl.live.control import LIVE_CONTROLS, live_beat_view
+from showctl.live.plan import LivePlan, live_plan
+from showctl.live.session import SOURCES, LiveClass, SourceCheck, SourceInputs, check_sources, open_live_class
+from showctl.outputs import load_rig, open_output
 from showctl.outputs.resilient import Checkable
 from showctl.outputs.rig import Rig, device_label
 from showctl.player.controls import CONTROLS, ControlName
@@ -34,6 +39,7 @@ from showctl.show import (
     load_show,
     open_class,
     overrides_for,
+    rig_path_for,
 )
 from showctl.sim import Received
 from showctl.timeline import Event, PlanEdit
@@ -132,6 +138,11 @@ def live_view(run: ClassRun, speed: float) -> LiveView:
         outputs=health, sent=player.sent)
 
 
+def _source_key(options: RunOptions) -> tuple[str, str | None, str | None]:
+    """What a source check depends on."""
+    return options.source, options.midi_in, options.audio_in
+
+
 class Studio:
     """One studio laptop: the class picker, readiness, and at most one class running at a time."""
 
@@ -157,6 +168,10 @@ class Studio:
         self._classes: tuple[ClassChoice, ...] = ()
         self._notices: deque[str] = deque(maxlen=6)
         self._run: ClassRun | None = None
+        self._live: LiveClass | None = None  # a live class running
+        self._live_plan: LivePlan | None = None  # the picked class, prepared to run live
+        self._sources: tuple[SourceCheck, ...] | None = None
+        self._sources_for: tuple[str, str | None, str | None] | None = None  # the source check was made for
         self._run_options = RunOptions()
         self._run_thread: threading.Thread | None = None
         self._stopping = False
@@ -164,6 +179,7 @@ class Studio:
         self.last_received: tuple[Received, ...] = ()  # what the simulated rig received in the last class
         self.last_sent: tuple[Event, ...] = ()  # what the player sent it, in order (rehearsals only)
         self.last_edits: tuple[PlanEdit, ...] = ()  # the instructor's plan edits in the last class
+        self.last_taps: tuple[float, ...] = ()  # when the last live class's taps were made (time.monotonic)
         self.report = ClassReport(note=self._note, warn=self._note, error=self._note)
 
     # -- notifications --------------------------------------------------------------------------------
@@ -200,7 +216,7 @@ class Studio:
             generation = self._generation
             self._phase, self._selected, self._class_name = "preparing", cue, None
             self._problems, self._tracks, self._outputs, self._show = (), [], (), None
-            self._preview = None
+            self._preview, self._live_plan = None, None
         self._changed()
         threading.Thread(target=self._prepare, args=(generation, cue), name="web-prepare", daemon=True).start()
 
@@ -228,6 +244,9 @@ class Studio:
             return
         except ShowctlError as err:
             self._fail(generation, [str(Problem(Location(cue), str(err)))])
+            return
+        if self._options.live:
+            self._prepare_live(generation, cue, loaded)
             return
         paths = [str(p) for p in loaded.track_paths]
         with self._lock:
@@ -267,6 +286,60 @@ class Studio:
             self._check_rig(generation, show.rig)
         self._draw_preview(generation, show)
 
+    def _prepare_live(self, generation: int, cue: str, loaded: LoadedCueSheet) -> None:
+        """A class whose music plays elsewhere: no analysis, no preview; the plan as `run --live` makes it."""
+        with self._lock:
+            if not self._current(generation):
+                return
+            self._class_name = loaded.sheet.name
+        try:
+            rig = load_rig(rig_path_for(loaded, None))
+            problems = check_against_rig(loaded, rig)
+            if problems:
+                raise ProblemsError(problems)
+            plan = live_plan(loaded, rig)
+        except ProblemsError as err:
+            self._fail(generation, [str(p) for p in err.problems])
+            return
+        except ShowctlError as err:
+            self._fail(generation, [str(Problem(Location(cue), str(err)))])
+            return
+        with self._lock:
+            if not self._current(generation):
+                return
+            self._live_plan = plan
+        self._changed()
+        if self._options.sim:
+            self._simulated_outputs(generation, rig)
+        else:
+            self._check_rig(generation, rig)
+
+    def _rig(self) -> Rig | None:
+        if self._options.live:
+            return self._live_plan.rig if self._live_plan is not None else None
+        return self._show.rig if self._show is not None else None
+
+    def check_sources(self) -> None:
+        """Try the live sources the class would use (open and close each), on a thread."""
+        with self._lock:
+            options = self._options
+            if not options.live or self.running:
+                return
+            self._sources, self._sources_for = None, _source_key(options)
+        self._changed()
+
+        def check() -> None:
+            found = check_sources(options.source, SourceInputs(options.midi_in, options.audio_in))
+            with self._lock:
+                if self._sources_for != _source_key(options):
+                    return  # the options changed meanwhile: that check follows
+                self._sources = found
+                if self._phase in ("ready", "not-ready"):
+                    self._phase = "ready" if self._ready()[0] else "not-ready"
+            self._changed()
+
+        threading.Thread(target=check, name="web-source-check", daemon=True).start()
+
     def _simulated_outputs(self, generation: int, rig: Rig) -> None:
         outputs = tuple(OutputHealthView(name, config.transport, device_label(name, config), None,
                                          "simulated rig stands in (rehearsal); not checked")
@@ -298,10 +371,10 @@ class Studio:
     def recheck_rig(self) -> None:
         """Check the rig's outputs again (a tech plugged the console in)."""
         with self._lock:
-            show, generation = self._show, self._generation
-            if show is None or self._run_thread is not None:
+            rig, generation = self._rig(), self._generation
+            if rig is None or self._run_thread is not None:
                 return
-        threading.Thread(target=self._check_rig, args=(generation, show.rig), name="web-rig-check",
+        threading.Thread(target=self._check_rig, args=(generation, rig), name="web-rig-check",
                          daemon=True).start()
 
     def _draw_preview(self, generation: int, show: Show) -> None:
@@ -326,6 +399,8 @@ class Studio:
 
     # -- readiness --------------------------------------------------------------------------------------
     def _checklist(self) -> tuple[CheckItem, ...]:
+        if self._options.live:
+            return self._live_checklist()
         show, options = self._show, self._options
         items: list[CheckItem] = []
         if self._problems:
@@ -352,6 +427,36 @@ class Studio:
         items.append(CheckItem("tempo source", tracks_ok, "the playlist's analysed beat grid" + music))
         return tuple(items)
 
+    def _live_checklist(self) -> tuple[CheckItem, ...]:
+        """Live mode: no tracks to analyse; the plan, the rig and the beat source."""
+        plan, options = self._live_plan, self._options
+        items: list[CheckItem] = []
+        if self._problems:
+            items.append(CheckItem("class file", False, f"{len(self._problems)} problem(s) to fix"))
+        elif plan is None:
+            items.append(CheckItem("class file", False, "checking…" if self._selected else "pick a class"))
+        else:
+            cap = f", cap {format_clock(plan.cap)}" if plan.cap is not None else ", until you end it"
+            parts = f"{len(plan.parts)} part{'s' if len(plan.parts) != 1 else ''}"
+            items.append(CheckItem("class file", True, f"{parts}, live{cap}"))
+        if options.sim:
+            items.append(CheckItem("rig", plan is not None, "simulated rig (rehearsal): nothing goes to the studio"))
+        else:
+            down = [f"{o.name}: {o.reason}" for o in self._outputs if o.reachable is False]
+            checked = bool(self._outputs) and all(o.reachable is not None for o in self._outputs)
+            items.append(CheckItem("rig", checked and not down,
+                                   "; ".join(down) if down else "every output reachable" if checked else "checking…"))
+        sources = self._sources if self._sources_for == _source_key(options) else None
+        if sources is None:
+            items.append(CheckItem("tempo source", False, f"live ({options.source}): checking the sources…"))
+        else:
+            opened = [c.name for c in sources if c.ok]
+            shut = [f"{c.name}: {c.detail}" for c in sources if not c.ok]
+            detail = f"live ({options.source}): " + (", ".join(opened) or "nothing opens") + \
+                (f" — not {'; '.join(shut)}" if shut and opened else f" — {'; '.join(shut)}" if shut else "")
+            items.append(CheckItem("tempo source", bool(opened), detail))
+        return tuple(items)
+
     def _ready(self) -> tuple[bool, tuple[CheckItem, ...]]:
         items = self._checklist()
         return all(i.ok for i in items), items
@@ -359,14 +464,23 @@ class Studio:
     def set_options(self, options: RunOptions) -> None:
         if not 0 < options.speed <= MAX_SPEED:
             raise Refused(f"speed must be more than 0 and at most {MAX_SPEED:g}")
+        if options.source not in SOURCES:
+            raise Refused(f"unknown beat source '{options.source}' (choose from {', '.join(SOURCES)})")
         with self._lock:
-            recheck = self._options.sim and not options.sim and self._show is not None
+            old = self._options
+            remode = old.live != options.live and self._selected is not None and self._run_thread is None
+            recheck = old.sim and not options.sim and self._rig() is not None and not remode
             self._options = options
             if self._phase in ("ready", "not-ready"):
                 self._phase = "ready" if self._ready()[0] else "not-ready"
+            selected = self._selected
         self._changed()
-        if recheck:
+        if remode and selected is not None:
+            self.select(selected)  # live and not live prepare differently (analysis, preview)
+        elif recheck:
             self.recheck_rig()  # the real rig was not checked while rehearsing
+        if options.live and self._sources_for != _source_key(options):
+            self.check_sources()
 
     # -- the class -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -378,15 +492,20 @@ class Studio:
                 name = self._class_name if run is None else run.show.loaded.sheet.name
                 raise Refused(f"a class is already running ('{name}'{where}): end it before starting another")
             ready, items = self._ready()
-            if not ready or self._show is None:
+            if not ready or (self._live_plan if self._options.live else self._show) is None:
                 missing = "; ".join(f"{i.label}: {i.detail}" for i in items if not i.ok)
                 raise Refused(f"not ready to start: {missing}")
             if self._stopping:
                 raise Refused("the server is stopping")
-            show, options = self._show, self._options
+            show, options, plan = self._show, self._options, self._live_plan
             self._phase, self._run_options = "running", options
-            self._run_thread = threading.Thread(target=self._run_class, args=(show, options), name="web-class",
-                                                daemon=True)
+            if options.live:
+                assert plan is not None
+                self._run_thread = threading.Thread(target=self._run_live_class, args=(plan, options),
+                                                    name="web-live-class", daemon=True)
+            else:
+                self._run_thread = threading.Thread(target=self._run_class, args=(show, options), name="web-class",
+                                                    daemon=True)
             self._run_thread.start()
         self._changed()
 
@@ -425,8 +544,53 @@ class Studio:
                 self._note(summary.text)
             self._changed()
 
-    def press(self, name: str) -> str:
-        """An instructor's button: through the same controls as the keyboard and the OSC remote."""
+    def _run_live_class(self, plan: LivePlan, options: RunOptions) -> None:
+        summary: RunSummary | None = None
+        try:
+            sent: list[Event] = []
+            with open_live_class(plan, source=options.source, inputs=SourceInputs(options.midi_in, options.audio_in),
+                                 sim=options.sim, report=self.report, on_notice=self._note, on_missing=self._note,
+                                 on_event=sent.append if options.sim else None,
+                                 control_port=self.control_port) as live:
+                with self._lock:
+                    self._live = live
+                    if self._stopping:
+                        live.player.stop()
+                self._changed()
+                result = live.play()  # waits for the simulated rig to take in the last messages
+                with self._lock:
+                    self.last_received = tuple(live.sim_rig.received) if live.sim_rig is not None else ()
+                    self.last_sent = tuple(sent)
+                    self.last_edits = ()
+                    self.last_taps = tuple(live.controller.taps)
+            ending = "stopped by the instructor" if result.stopped else "finished"
+            text = f"class {ending}: {result.sent} messages sent; safe scene sent"
+            summary = RunSummary(plan.sheet_name, text, result.completed, result.sent)
+        except ShowctlError as err:
+            summary = RunSummary(plan.sheet_name, f"the class could not start: {err}", False, 0)
+        except Exception as err:
+            log.exception("the live class stopped on an error")
+            summary = RunSummary(plan.sheet_name, f"the class stopped on an error: {err!r}", False, 0)
+        finally:
+            with self._lock:
+                self._live, self._run_thread = None, None
+                self._last_run = summary
+                self._phase = "stopping" if self._stopping else "ready" if self._ready()[0] else "not-ready"
+            if summary is not None:
+                self._note(summary.text)
+            self._changed()
+
+    def press(self, name: str, at: float | None = None) -> str:
+        """An instructor's button: through the same controls as the keyboard and the OSC remote. `at`: when a
+        live tap was made (time.monotonic, as the page measured it), else it counts when it arrives."""
+        with self._lock:
+            live = self._live
+        if live is not None:
+            if name not in LIVE_CONTROLS:
+                raise Refused(f"'{name}' is not a live control (live: {', '.join(LIVE_CONTROLS)})")
+            text = live.controller.press(name, at)
+            self._changed()
+            return text
         if name not in CONTROLS:
             raise Refused(f"no control '{name}' (controls: {', '.join(CONTROLS)})")
         with self._lock:
@@ -441,15 +605,17 @@ class Studio:
     @property
     def running(self) -> bool:
         with self._lock:
-            return self._run is not None
+            return self._run is not None or self._live is not None
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop the running class (safe scene sent) and wait for it: the server is going away."""
         with self._lock:
             self._stopping = True
-            run, thread = self._run, self._run_thread
+            run, live, thread = self._run, self._live, self._run_thread
         if run is not None:
             run.player.stop()
+        if live is not None:
+            live.player.stop()
         if thread is not None:
             thread.join(timeout)
 
@@ -457,16 +623,23 @@ class Studio:
     def view(self) -> StudioView:
         with self._lock:
             ready, items = self._ready()
-            run = self._run
+            run, live_class = self._run, self._live
             live = live_view(run, self._run_options.speed) if run is not None else None
+            live_source = live_beat_view(live_class.plan.sheet_name, live_class.player, live_class.steered) \
+                if live_class is not None else None
+            options = self._options
+            tempo_source = "analysed playlist (beat grid per track)" if not options.live else \
+                f"live: {options.source}" + (f" (MIDI in {options.midi_in})" if options.midi_in else "") + \
+                (f" (audio in {options.audio_in})" if options.audio_in else "")
             notices = [*self._notices, *(run.controller.notices if run is not None else ())]
             return StudioView(
                 phase=self._phase, classes=self._classes, selected=self._selected, class_name=self._class_name,
                 problems=self._problems, tracks=tuple(self._tracks),
                 analysed=sum(1 for t in self._tracks if t.state in ("cached", "analysed")),
                 outputs=self._outputs,
-                tempo_source="analysed playlist (beat grid per track); live sources (tap, MIDI clock, audio) run "
-                             "from the terminal: showctl run --live",
+                tempo_source=tempo_source,
                 preview=self._preview_version if self._preview is not None else None,
                 checklist=items, ready=ready and run is None and self._run_thread is None, options=self._options,
-                live=live, last_run=self._last_run, notices=tuple(notices[-6:]), version=self._version)
+                live=live, live_source=live_source, live_controls=LIVE_CONTROLS if live_class is not None else (),
+                sources=self._sources if self._sources_for == _source_key(options) else None, last_run=self._last_run,
+                notices=tuple(notices[-6:]), version=self._version)

@@ -3,7 +3,8 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const metrics = { loadedAt: performance.now(), firstStateAt: null, states: 0, lastSeq: 0, reconnects: 0 };
+const metrics = { loadedAt: performance.now(), firstStateAt: null, states: 0, lastSeq: 0, reconnects: 0,
+  clockOffset: null, clockRtt: null, taps: [] };
 window.showctl = metrics;
 
 let socket = null;
@@ -15,6 +16,28 @@ let qrVersion = null;
 let pairDeadline = null; // performance.now() when the pairing link shown stops working
 let pressCount = 0;
 const myPresses = new Set();
+
+// The server's clock (time.monotonic, ms) = performance.now() + offset, from the ping/pong round trip with the
+// shortest time (half of it each way): live taps are stamped where the finger was, not where the Wi-Fi put them.
+const sync = { pings: new Map(), samples: [] };
+function ping() {
+  if (!socket || socket.readyState !== WebSocket.OPEN) return;
+  const id = `clk-${(pressCount++).toString(36)}`;
+  sync.pings.set(id, performance.now());
+  socket.send(JSON.stringify({ type: "ping", id }));
+}
+function pong(message) {
+  const sent = sync.pings.get(message.id);
+  if (sent === undefined || typeof message.clock !== "number") return;
+  sync.pings.delete(message.id);
+  const now = performance.now();
+  sync.samples.push({ rtt: now - sent, offset: message.clock * 1000 - (sent + now) / 2 });
+  if (sync.samples.length > 12) sync.samples.shift();
+  const best = sync.samples.reduce((a, b) => (b.rtt < a.rtt ? b : a));
+  metrics.clockOffset = best.offset;
+  metrics.clockRtt = best.rtt;
+}
+setInterval(ping, 5000);
 
 function clock(seconds) {
   const s = Math.max(0, Math.floor(seconds + 1e-6));
@@ -39,12 +62,18 @@ function toast(text, bad) {
 function connect() {
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
   socket = new WebSocket(url);
-  socket.onopen = () => { retry = 0; setConn("connected", "connected"); };
+  socket.onopen = () => {
+    retry = 0;
+    setConn("connected", "connected");
+    sync.samples = [];
+    for (let i = 0; i < 6; i++) setTimeout(ping, 60 * i);
+  };
   socket.onmessage = (event) => {
     const message = JSON.parse(event.data);
     if (message.type === "state") render(message);
     else if (message.type === "ack" && myPresses.delete(message.id)) toast(message.text, false);
     else if (message.type === "refused") toast(message.text, true);
+    else if (message.type === "pong") pong(message);
   };
   socket.onclose = () => {
     socket = null;
@@ -92,6 +121,19 @@ function renderPrep(s, message) {
   const speed = $("speed");
   sim.checked = s.options.sim;
   $("music").checked = s.options.music;
+  const live = s.options.live;
+  $("live-mode").checked = live;
+  $("live-options").hidden = !live;
+  $("speed-label").hidden = live;
+  $("music-label").hidden = live;
+  if (document.activeElement !== $("source")) $("source").value = s.options.source;
+  for (const [id, key] of [["midi-in", "midi_in"], ["audio-in", "audio_in"]]) {
+    if (document.activeElement !== $(id)) $(id).value = s.options[key] || "";
+  }
+  $("midi-in-label").hidden = !["auto", "midi-clock"].includes(s.options.source);
+  $("audio-in-label").hidden = !["auto", "audio"].includes(s.options.source);
+  $("sources").replaceChildren(...(s.sources || []).map((c) => item(c.ok ? "ok" : "bad", c.name, c.detail)));
+  $("check-sources").disabled = s.phase === "running";
   if (document.activeElement !== speed) speed.value = s.options.speed;
   $("start").disabled = !s.ready;
   $("start").textContent = s.phase === "preparing" ? "Getting ready…" : "Start class";
@@ -131,6 +173,8 @@ function renderPrep(s, message) {
     const img = $("preview");
     img.hidden = s.preview == null;
     $("no-preview").hidden = s.preview != null;
+    $("no-preview").textContent = live ? "Live: the plan runs in wall-clock time on the live beat (no preview)."
+      : "Pick a class to see its plan.";
     if (s.preview != null) img.src = `/preview.png?v=${s.preview}`;
   }
 
@@ -202,11 +246,41 @@ function renderLive(live) {
   const pendingNames = new Set(live.pending.map((p) => p.name));
   $("pending").textContent = live.pending.map((p) =>
     `pending: ${p.label} — lands on next bar (${clock(p.lands_at)})`).join(" · ");
-  for (const button of document.querySelectorAll(".controls button")) {
+  for (const button of document.querySelectorAll(".controls button[data-control]")) {
     button.classList.toggle("pending", pendingNames.has(button.dataset.control));
   }
   $("live-outputs").replaceChildren(...live.outputs.map((o) =>
     item(o.reachable ? "ok" : "bad", o.name, o.reachable ? o.reason : `down: ${o.reason}`)));
+}
+
+function factorText(f) { return f >= 1 ? `${f}` : `1/${Math.round(1 / f)}`; }
+
+function renderLiveBeat(v) {
+  const part = $("lpart");
+  part.dataset.kind = v.kind || "";
+  if (v.phase) part.dataset.phase = v.phase; else delete part.dataset.phase;
+  document.body.dataset.segment = v.part || "";
+  document.body.dataset.beat = v.state;
+  $("lsegment").textContent = v.part || "starting";
+  $("lcountdown").textContent = v.left != null ? clock(v.left) : "";
+  $("ltempo").textContent = v.tempo != null ? `${v.tempo.toFixed(1)} BPM${v.factor !== 1 ? ` ×${factorText(v.factor)}` : ""}`
+    : "";
+  const dots = [];
+  for (let i = 0; i < v.beats_per_bar; i++) {
+    const dot = document.createElement("i");
+    dot.className = (i === 0 ? "one" : "") + (i === v.beat ? " on" : "");
+    dots.push(dot);
+  }
+  $("lbeats").replaceChildren(...(v.tempo != null ? dots : []));
+  $("lstate").textContent = v.state === "LAST GRID" ? "NO BEAT: last good grid" : v.state;
+  $("lstate").dataset.state = v.state;
+  $("lsource").textContent = v.tempo != null ? `from ${v.source}, confidence ${Math.round(v.confidence * 100)}%`
+    : `${v.source}: ${v.source_state}`;
+  $("lnext").textContent = v.next_part || "end of class";
+  $("lclock").textContent = clock(v.now);
+  const tap = document.querySelector("button[data-live=tap]");
+  tap.classList.toggle("elsewhere", !v.taps_count);
+  tap.querySelector("small").textContent = v.taps_count ? "on the beat" : `the beat comes from ${v.source}`;
 }
 
 function render(message) {
@@ -218,29 +292,55 @@ function render(message) {
   document.body.dataset.phase = s.phase;
   document.body.dataset.role = role;
   $("title").textContent = s.live ? s.live.name : (s.class_name || "");
-  const running = !!s.live;
+  const running = !!s.live || !!s.live_source;
   $("prep").hidden = running;
-  $("live").hidden = !running;
-  if (running) renderLive(s.live); else renderPrep(s, message);
+  $("live").hidden = !s.live;
+  $("live-beat").hidden = !s.live_source;
+  if (s.live) renderLive(s.live);
+  else if (s.live_source) renderLiveBeat(s.live_source);
+  else renderPrep(s, message);
   $("notices").replaceChildren(...s.notices.map((n) => item("", n)));
 }
 
 $("picker").addEventListener("change", (e) => { if (e.target.value) send({ type: "select", cue: e.target.value }); });
 function sendOptions() {
   const speed = parseFloat($("speed").value);
-  send({ type: "options", sim: $("sim").checked, speed: Number.isFinite(speed) ? speed : 1, music: $("music").checked });
+  send({ type: "options", sim: $("sim").checked, speed: Number.isFinite(speed) ? speed : 1, music: $("music").checked,
+    live: $("live-mode").checked, source: $("source").value, midi_in: $("midi-in").value,
+    audio_in: $("audio-in").value });
 }
+for (const id of ["live-mode", "source", "midi-in", "audio-in"]) $(id).addEventListener("change", sendOptions);
+$("check-sources").addEventListener("click", () => send({ type: "check-sources" }));
 $("sim").addEventListener("change", sendOptions);
 $("music").addEventListener("change", sendOptions);
 $("speed").addEventListener("change", sendOptions);
 $("start").addEventListener("click", () => send({ type: "start" }));
 $("recheck").addEventListener("click", () => send({ type: "recheck" }));
 $("new-link").addEventListener("click", () => send({ type: "new-link" }));
-for (const button of document.querySelectorAll(".controls button")) {
+function pressId() {
+  return `${Date.now().toString(36)}-${(pressCount++).toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+}
+for (const button of document.querySelectorAll(".controls button[data-control]")) {
   button.addEventListener("click", () => {
-    const id = `${Date.now().toString(36)}-${(pressCount++).toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+    const id = pressId();
     myPresses.add(id);
     send({ type: "press", control: button.dataset.control, id });
   });
+}
+// Live buttons act on touch (pointerdown), stamped with the event's own time; a click without a pointer
+// (keyboard, assistive tech) acts too. `at` is that moment on the server's clock, when the clock is known.
+function livePress(name, stamp) {
+  const id = pressId();
+  myPresses.add(id);
+  const message = { type: "press", control: name, id };
+  if ((name === "tap" || name === "one") && metrics.clockOffset !== null) {
+    message.at = (stamp + metrics.clockOffset) / 1000;
+    if (name === "tap") metrics.taps.push(stamp);
+  }
+  send(message);
+}
+for (const button of document.querySelectorAll("button[data-live]")) {
+  button.addEventListener("pointerdown", (e) => { e.preventDefault(); livePress(button.dataset.live, e.timeStamp); });
+  button.addEventListener("click", (e) => { if (e.detail === 0) livePress(button.dataset.live, e.timeStamp); });
 }
 connect();

@@ -1,0 +1,185 @@
+"""The instructor's live controls and what the live screens show, shared by every front end.
+
+`LiveController.press(name)` is the one code path for the terminal keys (t, 1, x, /, f, q), the class
+screen's buttons and the OSC remote (`/showctl/tap`, `/showctl/one` …). `live_beat_view` is the state of a
+live class at one moment (part, time left, tempo, beat, LOCKED/HOLDING/NO BEAT/FROZEN, source, ×factor),
+computed once and drawn by the terminal screen (`showctl.cli.live.LiveSourceScreen`) and the page alike.
+
+Blackout and house lights are not live controls (yet): `LivePlayer` does not apply overlays, so offering
+them would promise a look the player would overwrite on the next part.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from showctl.live.steer import FallbackSource, Steered
+from showctl.live.tap import TapTempo
+from showctl.player.controls import QUIT_CONFIRM_SECONDS
+from showctl.units import format_clock
+
+__all__ = ["LIVE_CONTROLS", "LIVE_KEY_CONTROLS", "LiveBeatView", "LiveControlName", "LiveController", "Stoppable",
+           "follows_tap", "live_beat_view"]
+
+LiveControlName = Literal["tap", "one", "double", "halve", "freeze", "quit"]
+LIVE_CONTROLS: tuple[LiveControlName, ...] = ("tap", "one", "double", "halve", "freeze", "quit")
+# The terminal's keys for them (`x2` and `/2` are typed as x and /).
+LIVE_KEY_CONTROLS: dict[str, LiveControlName] = {"t": "tap", "1": "one", "x": "double", "/": "halve", "f": "freeze",
+                                                 "q": "quit"}
+# A stamped tap further than this from its arrival (s) is not trusted: the sender's clock is off.
+MAX_STAMP_SKEW = 1.0
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+def follows_tap(steered: Steered) -> bool:
+    """Whether taps set the beat now: the source is the tap, or `auto` has no beat yet and tap is in it."""
+    source = steered.source
+    active = source.active if isinstance(source, FallbackSource) else source
+    return isinstance(active, TapTempo) or (isinstance(source, FallbackSource) and active is None
+                                            and any(isinstance(s, TapTempo) for s in source.sources))
+
+
+class LiveController:
+    """The live controls on `steered` (and `tap`, and `player` for quit). `notice` gets each one-line answer.
+
+    Times are on the sources' clock (`time.monotonic`, injected as `now`). A press may carry the moment it was
+    made (`at`, e.g. a phone's tap stamped on the phone and mapped to this clock): within `MAX_STAMP_SKEW` of
+    now it is used instead of the arrival time, so network jitter does not reach the tap tempo.
+    """
+
+    controls = LIVE_CONTROLS
+
+    def __init__(self, player: Stoppable | None, steered: Steered, tap: TapTempo, *,
+                 notice: Callable[[str], None] | None = None, now: Callable[[], float] = time.monotonic) -> None:
+        self.player, self.steered, self.tap = player, steered, tap
+        self.notice = notice or (lambda _text: None)
+        self.now = now
+        self.notices: deque[str] = deque(maxlen=5)
+        self.taps: deque[float] = deque(maxlen=16)  # when the taps were made (the sources' clock)
+        self._quit_until = 0.0
+        self._lock = threading.Lock()
+
+    def key(self, key: str) -> None:
+        """A terminal key (LIVE_KEY_CONTROLS); other keys are ignored."""
+        if key in LIVE_KEY_CONTROLS:
+            self.press(LIVE_KEY_CONTROLS[key])
+
+    def press(self, name: str, at: float | None = None) -> str:
+        """Act on a live control; returns (and tells `notice`) the one line the screens show."""
+        if name not in LIVE_CONTROLS:
+            raise ValueError(f"no live control '{name}' (controls: {', '.join(LIVE_CONTROLS)})")
+        now = self.now()
+        when = at if at is not None and abs(at - now) <= MAX_STAMP_SKEW else now
+        with self._lock:
+            text = self._act(name, now, when)
+        self.notices.append(text)
+        self.notice(text)
+        return text
+
+    def _act(self, name: str, now: float, when: float) -> str:
+        steered = self.steered
+        if name == "quit":
+            if now < self._quit_until:
+                if self.player is not None:
+                    self.player.stop()
+                return "quit: ending the class with house lights"
+            self._quit_until = now + QUIT_CONFIRM_SECONDS
+            return f"quit? press q again within {QUIT_CONFIRM_SECONDS:g} s"
+        if name == "tap":
+            self.taps.append(when)
+            grid = self.tap.tap(when)
+            where = "" if follows_tap(steered) else \
+                f" (the beat comes from {steered.name}; taps count when it has none)"
+            return f"tap: {f'{grid.tempo:.1f} BPM' if grid else 'tap again'}{where}"
+        if name == "one":
+            if follows_tap(steered):
+                self.tap.downbeat(when)
+                return "this is the one: the bar starts on that beat"
+            return steered.downbeat(when)
+        if name == "double":
+            return steered.double()
+        if name == "halve":
+            return steered.halve()
+        return steered.freeze()
+
+
+BeatState = Literal["LOCKED", "HOLDING", "FROZEN", "NO BEAT", "LAST GRID"]
+
+
+@dataclass(frozen=True)
+class LiveBeatView:
+    """A live class at one moment, for the terminal screen and the page."""
+
+    name: str
+    now: float  # class time
+    part: str | None  # the part's title (None before the first part)
+    kind: str | None
+    phase: str | None  # work / rest
+    left: float | None  # s left in the part (None: counted in bars, or open-ended)
+    next_part: str | None
+    state: BeatState  # LOCKED · HOLDING · FROZEN · NO BEAT (none yet) · LAST GRID (lost: the last good one runs)
+    source: str  # where the beat comes from (the grid's source, else the steered source's name)
+    source_state: str  # the source's own state: listening, locked, holding, no-beat
+    tempo: float | None  # BPM the lights follow (None: no beat)
+    confidence: float | None
+    factor: float  # the instructor's ×2 / ÷2
+    beats_per_bar: int
+    beat: int | None  # 0-based place in the bar of the beat playing now (None: no beat)
+    taps_count: bool  # taps set the beat now
+    sent: int
+
+
+def live_beat_view(name: str, player: object, steered: Steered) -> LiveBeatView:
+    """What `player` (a `LivePlayer`) and `steered` show now."""
+    from showctl.player.live import LivePlayer
+
+    assert isinstance(player, LivePlayer)
+    now = player.clock.now()
+    planner = player.planner
+    part = planner.current()
+    left: float | None = None
+    upcoming: str | None = None
+    if part is not None:
+        if part.seconds is not None:
+            left = max(0.0, planner.fixed[-1].planned + part.seconds - now)
+        k = len(planner.fixed)
+        upcoming = planner.plan.parts[k].title if k < len(planner.plan.parts) else None
+    grid, following = player.grid, player.following
+    state: BeatState
+    if grid is None or following in ("waiting", "listening"):
+        state, tempo, confidence, beat, per_bar, source = "NO BEAT", None, None, None, 4, steered.name
+    else:
+        n = math.floor(grid.position(now))
+        state = "LOCKED" if following == "locked" else "HOLDING" if following == "holding" else "LAST GRID"
+        if steered.frozen is not None:
+            state = "FROZEN"
+        tempo, confidence, beat = grid.tempo, grid.confidence, grid.in_bar(n)
+        per_bar, source = grid.beats_per_bar, grid.source
+    return LiveBeatView(
+        name=name, now=now, part=part.title if part else None, kind=part.kind if part else None,
+        phase=part.phase if part else None, left=left, next_part=upcoming, state=state, source=source,
+        source_state=steered.state, tempo=tempo, confidence=confidence, factor=steered.factor,
+        beats_per_bar=per_bar, beat=beat, taps_count=follows_tap(steered), sent=player.sent)
+
+
+def beat_text(view: LiveBeatView) -> str:
+    """The beat line without colour: `♪ 126.0 BPM ×2  ●○○○  LOCKED   from audio, confidence 80%`."""
+    if view.tempo is None:
+        return f"NO BEAT  ({view.source}: {view.source_state})"
+    factor = "" if view.factor == 1 else f"  ×{view.factor:g}"
+    dots = "".join("●" if i == view.beat else "○" for i in range(view.beats_per_bar))
+    state = "NO BEAT: last good grid" if view.state == "LAST GRID" else view.state
+    return f"♪ {view.tempo:.1f} BPM{factor}  {dots}  {state}   from {view.source}, confidence {view.confidence:.0%}"
+
+
+def left_text(view: LiveBeatView) -> str:
+    return f"{format_clock(view.left)} left" if view.left is not None else ""
