@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from types import TracebackType
@@ -19,6 +20,17 @@ __all__ = ["JackServer", "jack_running"]
 def _env() -> dict[str, str]:
     # JACK clients must never start a server of their own; JACK_DEFAULT_SERVER (if set) picks the server.
     return {**os.environ, "JACK_NO_START_SERVER": "1"}
+
+
+def realtime_permitted() -> bool:
+    """Whether a process started here may run realtime (SCHED_FIFO) threads: asked of the kernel by trying,
+    since root in a container may lack the capability and a user may have an rtprio limit."""
+    probe = "import os; os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))"
+    try:
+        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0
 
 
 def jack_running() -> bool:
@@ -53,11 +65,15 @@ class JackServer:
             self._restore()
             raise DeviceError("jackd", "not installed; MIDI needs JACK here (apt-get install jackd2)")
         named = ["-n", self.name] if self.name is not None else []
+        # Realtime when allowed: JACK then runs its own and its clients' process threads (the simulated rig's
+        # MIDI ports among them) ahead of everything else, so a busy machine cannot make a client miss its
+        # cycle, which loses that cycle's MIDI ("client was not finished" xruns).
+        realtime = ["--realtime"] if realtime_permitted() else ["--no-realtime"]
         # jackd's messages go to a file, not a pipe nobody reads: a long run's xrun lines would fill a pipe
         # and block jackd.
         self._log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
-            [jackd, *named, "--no-realtime", "-d", "dummy", "-r", str(self.rate), "-p", str(self.period)],
+            [jackd, *named, *realtime, "-d", "dummy", "-r", str(self.rate), "-p", str(self.period)],
             stdout=subprocess.DEVNULL, stderr=self._log, env=_env(),
         )
         deadline = time.monotonic() + 10.0
