@@ -23,7 +23,7 @@ from pathlib import Path
 
 from showctl.analysis import analyze_paths
 from showctl.cues.load import LoadedCueSheet, check_against_rig, is_cue_style, load_cue_sheet
-from showctl.errors import AnalysisError, DeviceError, Location, Problem, ProblemsError, ShowctlError
+from showctl.errors import AnalysisError, DeviceError, ProblemsError, ShowctlError, problems_in
 from showctl.live.control import LIVE_CONTROLS, live_beat_view
 from showctl.live.plan import LivePlan, live_plan
 from showctl.live.session import SOURCES, LiveClass, SourceCheck, SourceInputs, check_sources, open_live_class
@@ -239,11 +239,8 @@ class Studio:
     def _prepare_steps(self, generation: int, cue: str) -> None:
         try:
             loaded = load_cue_sheet(cue)
-        except ProblemsError as err:
-            self._fail(generation, [str(p) for p in err.problems])
-            return
         except ShowctlError as err:
-            self._fail(generation, [str(Problem(Location(cue), str(err)))])
+            self._fail(generation, [str(p) for p in problems_in(cue, err)])
             return
         if self._options.live:
             self._prepare_live(generation, cue, loaded)
@@ -265,11 +262,8 @@ class Studio:
         analyze_paths(paths, on_progress=progress, on_error=failed, overrides=overrides_for(loaded), workers=1)
         try:
             show = load_show(cue, None)  # the analyses come from the cache now: the same checks as `run`
-        except ProblemsError as err:
-            self._fail(generation, [str(p) for p in err.problems])
-            return
         except ShowctlError as err:
-            self._fail(generation, [str(Problem(Location(cue), str(err)))])
+            self._fail(generation, [str(p) for p in problems_in(cue, err)])
             return
         states = {t.path: t.state for t in self._tracks}
         tracks = [TrackView(a.path, Path(a.path).name, states.get(a.path, "analysed"), a.tempo, a.confidence,
@@ -298,11 +292,8 @@ class Studio:
             if problems:
                 raise ProblemsError(problems)
             plan = live_plan(loaded, rig)
-        except ProblemsError as err:
-            self._fail(generation, [str(p) for p in err.problems])
-            return
         except ShowctlError as err:
-            self._fail(generation, [str(Problem(Location(cue), str(err)))])
+            self._fail(generation, [str(p) for p in problems_in(cue, err)])
             return
         with self._lock:
             if not self._current(generation):
