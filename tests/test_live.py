@@ -301,6 +301,15 @@ def test_a_quick_lock_gives_way_to_a_clearly_stronger_pulse() -> None:
     assert pulse >= 2.0 * pulse_at(full, kick, tracker.frame_rate, 117.5)
 
 
+def test_a_beat_less_intro_pad_is_no_beat() -> None:
+    # The pop intro's pad beats and swells with a clear ~115 BPM pulse, but holds no hit: no lock, no beats.
+    y, truth = spec("pop-122").synthesize()
+    tracker = AudioBeatTracker(DEMO_SAMPLE_RATE)
+    beats = [b for chunk in blocks(y[: round((truth.beats[0] - 0.1) * DEMO_SAMPLE_RATE)], 512)
+             for b in tracker.process(chunk)]
+    assert beats == [] and tracker.state in ("listening", "no-beat")
+
+
 @pytest.mark.parametrize("kind", ["silence", "noise"])
 def test_silence_and_noise_give_no_beat(kind: str) -> None:
     rng = np.random.default_rng(3)

@@ -28,6 +28,7 @@ __all__ = [
     "DEMO_SAMPLE_RATE",
     "DEMO_TRACKS",
     "HELD_OUT_2",
+    "HELD_OUT_3",
     "PLAYLIST",
     "CorpusSpec",
     "DemoSpec",
@@ -172,6 +173,32 @@ HELD_OUT_2: tuple[CorpusSpec, ...] = (
     CorpusSpec("h2-live-152", 152.0, 60.0, 218, "live", 1.0, drift=0.02, pickup=3, held_out=True),
     CorpusSpec("h2-waltz-90", 90.0, 60.0, 219, "waltz", 1.0, pickup=1, held_out=True),
     CorpusSpec("h2-waltz-132", 132.0, 60.0, 220, "waltz", 3.0, held_out=True),
+)
+
+# A third held-out set, for the live tracker after it was tuned on `HELD_OUT_2` (`bench/bench_live.py
+# --held-out-3`, scored once): new seeds and tempos, the same styles and features as `HELD_OUT_2` (intros
+# without drums up to 8 beats, pop breakdowns, swing up to half a step, drift up to ±3.5 %, pickups).
+HELD_OUT_3: tuple[CorpusSpec, ...] = (
+    CorpusSpec("h3-house-92", 92.0, 60.0, 301, "house", 3.0, held_out=True),
+    CorpusSpec("h3-house-126", 126.0, 70.0, 302, "house", 1.0, held_out=True),
+    CorpusSpec("h3-house-172", 172.0, 60.0, 303, "house", 2.5, held_out=True),
+    CorpusSpec("h3-warmup-86", 86.0, 60.0, 304, "warmup", 1.0, held_out=True),
+    CorpusSpec("h3-warmup-164", 164.0, 65.0, 305, "warmup", 4.0, held_out=True),
+    CorpusSpec("h3-run-145", 145.0, 60.0, 306, "run", 0.5, held_out=True),
+    CorpusSpec("h3-run-178", 178.0, 60.0, 307, "run", 2.0, held_out=True),
+    CorpusSpec("h3-offbeat-118", 118.0, 60.0, 308, "offbeat", 1.0, pickup=1, held_out=True),
+    CorpusSpec("h3-offbeat-136", 136.0, 70.0, 309, "offbeat", 5.0, pickup=3, held_out=True),
+    CorpusSpec("h3-hiphop-85", 85.0, 70.0, 310, "hiphop", 2.0, swing=0.45, held_out=True),
+    CorpusSpec("h3-hiphop-98", 98.0, 60.0, 311, "hiphop", 1.0, pickup=2, held_out=True),
+    CorpusSpec("h3-dnb-170", 170.0, 60.0, 312, "dnb", 6.0, swing=0.2, held_out=True),
+    CorpusSpec("h3-dnb-180", 180.0, 60.0, 313, "dnb", 1.0, pickup=1, held_out=True),
+    CorpusSpec("h3-pop-112", 112.0, 120.0, 314, "pop", 1.0, held_out=True),
+    CorpusSpec("h3-pop-132", 132.0, 140.0, 315, "pop", 0.5, held_out=True),
+    CorpusSpec("h3-live-100", 100.0, 60.0, 316, "live", 3.0, drift=0.035, held_out=True),
+    CorpusSpec("h3-live-125", 125.0, 70.0, 317, "live", 1.5, drift=0.025, swing=0.4, pickup=2, held_out=True),
+    CorpusSpec("h3-live-160", 160.0, 60.0, 318, "live", 8.0, drift=0.03, held_out=True),
+    CorpusSpec("h3-waltz-96", 96.0, 60.0, 319, "waltz", 2.0, held_out=True),
+    CorpusSpec("h3-waltz-140", 140.0, 60.0, 320, "waltz", 1.0, pickup=2, held_out=True),
 )
 
 # The playlist: 60 minutes of audio in 8 tracks of 7.5 minutes (`bench/bench_analysis.py` times it).

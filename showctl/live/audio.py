@@ -98,6 +98,18 @@ class TrackerParams:
     switch_margin: float = 2.0  # its pulse at least this many times the locked tempo's (and ≥ quick_lock)
     double_tie: float = 0.9  # or it is the double tempo and its pulse is at least this share of the lock's
     early_switch_after: int = 2  # agreeing estimates in a row before such a switch
+    # Percussive evidence before any lock: a pad swelling or beating in an intro has a pulse too (z ~ 11 at
+    # ~115 BPM), but no hits. A hit raises the frame energy by `hit_rise` dB within two frames (23 ms); a
+    # pad rises that fast only where it starts out of silence, once, and its slow swells and chord changes
+    # (≤ 1.5 dB there) never. Lock only with `hit_count` hits in the quick window (drums: 2 within ~0.5 s).
+    hit_rise: float = 3.0
+    hit_count: int = 2
+    # Holding the grid once locked: a phase that moves the grid by more than `jump_tol` of a beat (a kick on
+    # the "and" of 3 winning the comb while a crash masks the hats) replaces it only once it has won every
+    # update for `jump_after` s; meanwhile the grid runs on. An octave switch waits `octave_after` estimates.
+    jump_tol: float = 0.15
+    jump_after: float = 2.5
+    octave_after: int = 16
 
 
 @dataclass
@@ -157,6 +169,18 @@ def _periodicity(env: FloatArray, lag: float, multiples: int = 4) -> float:
         b = float(np.dot(x[lo + 1 :], x[: len(x) - lo - 1])) / (len(x) - lo - 1)
         values.append(((1 - frac) * a + frac * b) / var)
     return float(np.mean(values)) if values else 0.0
+
+
+def hits(energy: FloatArray, frame_rate: float, rise_db: float) -> int:
+    """How many hits `energy` (per frame) holds: the level up by `rise_db` dB within two frames from a
+    sounding level (a sound starting out of silence is no hit), counted once per 0.1 s."""
+    if len(energy) < 3:
+        return 0
+    level = 10.0 * np.log10(np.maximum(energy, 1e-12))
+    up = np.flatnonzero((level[2:] - level[:-2] >= rise_db) & (level[:-2] > SILENCE_DB))
+    if len(up) == 0:
+        return 0
+    return 1 + int(np.count_nonzero(np.diff(up) >= 0.1 * frame_rate))
 
 
 def _biased_acf(x: FloatArray, max_lag: int) -> FloatArray:
@@ -269,6 +293,8 @@ class AudioBeatTracker:
         self._anchor = 0.0  # s: one beat of the grid
         self._period = 0.0  # s
         self._has_grid = False
+        self._grid_since = 0.0  # s: when the grid's phase was last set from scratch
+        self._jump: tuple[float, float] | None = None  # (drift in beats, since) of a phase jump held off
         self._score_ref = 0.0  # a typical best comb score while locked
         self._last_committed: float | None = None
         self._beat_number = 0
@@ -394,8 +420,9 @@ class AudioBeatTracker:
                 self._pulse = max(self._pulse, _periodicity(env, 60.0 * self.frame_rate / self._tempo))
                 strong = self._pulse >= p.pulse_hold
             else:
-                # A short window's autocorrelation is noisy (noise alone reaches ~0.2 over 2 s): ask more.
-                strong = self._pulse >= max(p.pulse_lock, 3.0 / math.sqrt(n))
+                # A short window's autocorrelation is noisy (noise alone reaches ~0.2 over 2 s): ask more;
+                # and a pulse without hits (a pad) is no beat.
+                strong = self._pulse >= max(p.pulse_lock, 3.0 / math.sqrt(n)) and self._percussive()
         else:
             self._pulse = 0.0
         now = self.now
@@ -448,7 +475,9 @@ class AudioBeatTracker:
             self._pending = (estimate, self._pending[1] + 1)
         else:
             self._pending = (estimate, 1)
-        if self._pending[1] >= p.switch_after:
+        ratio = estimate / self._tempo
+        octave = abs(ratio / 2.0 - 1.0) < 0.04 or abs(2.0 * ratio - 1.0) < 0.04
+        if self._pending[1] >= (p.octave_after if octave else p.switch_after):
             self._pending = None
             self._lock(estimate, reset_phase=True)
 
@@ -470,7 +499,8 @@ class AudioBeatTracker:
         h = self._hist
         rows = h.window(round(p.quick_window * self.frame_rate))
         n = rows.stop - rows.start
-        if n < p.quick_min * self.frame_rate:
+        if n < p.quick_min * self.frame_rate or not self._percussive():
+            self._quick = None
             return False
         estimate, pulse = quick_tempo(h.full[rows], h.kick[rows], h.snare[rows], self.frame_rate)
         if pulse < p.quick_lock:
@@ -483,6 +513,12 @@ class AudioBeatTracker:
         self._pulse = _periodicity(beat_envelope(h.full[rows], h.kick[rows]), 60.0 * self.frame_rate / estimate)
         self._lock(estimate, reset_phase=True, quick=True)
         return True
+
+    def _percussive(self) -> bool:
+        """Whether the quick window holds hits (drums), not only a pulse (a pad swelling or beating)."""
+        p = self.params
+        rows = self._hist.window(round(p.quick_window * self.frame_rate))
+        return hits(self._hist.energy[rows], self.frame_rate, p.hit_rise) >= p.hit_count
 
     def _lock(self, tempo: float, *, reset_phase: bool, quick: bool = False) -> None:
         if reset_phase:
@@ -541,9 +577,21 @@ class AudioBeatTracker:
             denom = a - 2 * b + c
             if denom < 0:
                 off += 0.5 * (a - c) / denom
-        anchor_frame = h.start + rows.start + ref - off
-        self._anchor = anchor_frame / self.frame_rate + p.onset_lead
+        anchor = (h.start + rows.start + ref - off) / self.frame_rate + p.onset_lead
+        now = self.now
+        if self._has_grid and now - self._grid_since >= p.jump_after:
+            # Hold an established grid against a phase jump until the jump has won for `jump_after` s.
+            drift = ((anchor - self._anchor) / self._period + 0.5) % 1.0 - 0.5
+            if abs(drift) > p.jump_tol:
+                if self._jump is None or abs(((drift - self._jump[0]) + 0.5) % 1.0 - 0.5) > p.jump_tol:
+                    self._jump = (drift, now)
+                if now - self._jump[1] < p.jump_after:
+                    return
+            self._jump = None
+        self._anchor = anchor
         self._period = float(periods[d]) / self.frame_rate
+        if not self._has_grid:
+            self._grid_since = now
         self._has_grid = True
 
     def _commit(self) -> list[BeatEstimate]:
