@@ -1,17 +1,20 @@
 """Benchmark the live (causal) beat tracker: `showctl follow` on the synthesized corpus, 512-sample blocks.
 
-    python bench/bench_live.py [--tuning] [--held-out] [--held-out-2] [--held-out-3] [--block N]
+    python bench/bench_live.py [--tuning] [--held-out] [--held-out-2] [--held-out-3] [--held-out-4]
+                                [--block N]
 
 Every corpus track is fed block by block as if it arrived live; per track and for each set it prints beat
 F (±70 ms), CMLt, tempo within 4 %, lock time, the share of beats committed ≥ 20 ms early, latency (median
 reported − true beat; negative = ahead), median beat error and CPU (tracker time / audio time, one core),
-then the issue's anchor figures as text. The sets (all four unless some are named):
+then the issue's anchor figures as text. The sets (all five unless some are named):
 - tuning: `CORPUS` without its held-out part;
 - held-out (`*`): `CORPUS`'s held-out part, the live tracker's first held-out set, scored and then tuned on
   (it is spent: read it as a second tuning set);
 - held-out 2 (`**`): `showctl.analysis.demo.HELD_OUT_2`, cut to 60-s excerpts as the issue's anchors are;
   scored once, then tuned on for holding, swing and the octave after 4 s (spent, like the first);
-- held-out 3 (`***`): `showctl.analysis.demo.HELD_OUT_3`, never tuned on by the live tracker, 60-s
+- held-out 3 (`***`): `showctl.analysis.demo.HELD_OUT_3`, 60-s excerpts; scored once, then tuned on for
+  drum & bass phase and the octave of hip-hop (spent);
+- held-out 4 (`****`): `showctl.analysis.demo.HELD_OUT_4`, never tuned on by the live tracker, 60-s
   excerpts: the honest figure.
 Scores come from `showctl.live.scoring` (and `showctl.analysis.evaluate`), the code the tests use.
 """
@@ -27,7 +30,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from showctl.analysis.demo import CORPUS, DEMO_SAMPLE_RATE, HELD_OUT_2, HELD_OUT_3, CorpusSpec, Truth
+from showctl.analysis.demo import (
+    CORPUS,
+    DEMO_SAMPLE_RATE,
+    HELD_OUT_2,
+    HELD_OUT_3,
+    HELD_OUT_4,
+    CorpusSpec,
+    Truth,
+)
 from showctl.live import follow_signal
 from showctl.live.scoring import LiveScores, score_live
 
@@ -56,7 +67,7 @@ def _summary(label: str, rows: list[tuple[LiveScores, float]]) -> str:
             f"{np.median([x.error for x in s]) * 1000:5.1f} {np.mean([r[1] for r in rows]) * 100:5.2f}%")
 
 
-EXCERPT = 60.0  # s: the HELD_OUT_2 and HELD_OUT_3 tracks are cut to the anchors' length
+EXCERPT = 60.0  # s: the HELD_OUT_2, _3 and _4 tracks are cut to the anchors' length
 
 
 def excerpt(y: np.ndarray, truth: Truth, seconds: float = EXCERPT) -> tuple[np.ndarray, Truth]:
@@ -71,9 +82,10 @@ SETS: dict[str, tuple[str, str, tuple[CorpusSpec, ...]]] = {
     "--tuning": ("tuning", "", tuple(s for s in CORPUS if not s.held_out)),
     "--held-out": ("held-out * (spent)", " *", tuple(s for s in CORPUS if s.held_out)),
     "--held-out-2": ("held-out 2 ** (spent)", " **", HELD_OUT_2),
-    "--held-out-3": ("held-out 3 ***", " ***", HELD_OUT_3),
+    "--held-out-3": ("held-out 3 *** (spent)", " ***", HELD_OUT_3),
+    "--held-out-4": ("held-out 4 ****", " ****", HELD_OUT_4),
 }
-EXCERPTED = ("--held-out-2", "--held-out-3")
+EXCERPTED = ("--held-out-2", "--held-out-3", "--held-out-4")
 
 
 def main(argv: list[str]) -> int:

@@ -29,6 +29,7 @@ __all__ = [
     "DEMO_TRACKS",
     "HELD_OUT_2",
     "HELD_OUT_3",
+    "HELD_OUT_4",
     "PLAYLIST",
     "CorpusSpec",
     "DemoSpec",
@@ -199,6 +200,31 @@ HELD_OUT_3: tuple[CorpusSpec, ...] = (
     CorpusSpec("h3-live-160", 160.0, 60.0, 318, "live", 8.0, drift=0.03, held_out=True),
     CorpusSpec("h3-waltz-96", 96.0, 60.0, 319, "waltz", 2.0, held_out=True),
     CorpusSpec("h3-waltz-140", 140.0, 60.0, 320, "waltz", 1.0, pickup=2, held_out=True),
+)
+
+# A fourth held-out set, for the live tracker after it was tuned on `HELD_OUT_3` (`bench/bench_live.py
+# --held-out-4`, scored once): new seeds and tempos, the same styles and features as `HELD_OUT_3`.
+HELD_OUT_4: tuple[CorpusSpec, ...] = (
+    CorpusSpec("h4-house-88", 88.0, 60.0, 401, "house", 2.5, held_out=True),
+    CorpusSpec("h4-house-130", 130.0, 70.0, 402, "house", 1.0, held_out=True),
+    CorpusSpec("h4-house-176", 176.0, 60.0, 403, "house", 3.0, held_out=True),
+    CorpusSpec("h4-warmup-90", 90.0, 60.0, 404, "warmup", 1.5, held_out=True),
+    CorpusSpec("h4-warmup-168", 168.0, 65.0, 405, "warmup", 4.0, held_out=True),
+    CorpusSpec("h4-run-150", 150.0, 60.0, 406, "run", 1.0, held_out=True),
+    CorpusSpec("h4-run-174", 174.0, 60.0, 407, "run", 2.5, held_out=True),
+    CorpusSpec("h4-offbeat-122", 122.0, 60.0, 408, "offbeat", 1.0, pickup=2, held_out=True),
+    CorpusSpec("h4-offbeat-138", 138.0, 70.0, 409, "offbeat", 6.0, pickup=1, held_out=True),
+    CorpusSpec("h4-hiphop-87", 87.0, 70.0, 410, "hiphop", 1.5, swing=0.5, held_out=True),
+    CorpusSpec("h4-hiphop-94", 94.0, 60.0, 411, "hiphop", 1.0, pickup=3, held_out=True),
+    CorpusSpec("h4-dnb-172", 172.0, 60.0, 412, "dnb", 5.0, swing=0.25, held_out=True),
+    CorpusSpec("h4-dnb-178", 178.0, 60.0, 413, "dnb", 1.0, pickup=3, held_out=True),
+    CorpusSpec("h4-pop-116", 116.0, 120.0, 414, "pop", 1.0, held_out=True),
+    CorpusSpec("h4-pop-126", 126.0, 140.0, 415, "pop", 0.5, held_out=True),
+    CorpusSpec("h4-live-104", 104.0, 60.0, 416, "live", 2.5, drift=0.03, held_out=True),
+    CorpusSpec("h4-live-130", 130.0, 70.0, 417, "live", 1.0, drift=0.035, swing=0.35, pickup=1, held_out=True),
+    CorpusSpec("h4-live-156", 156.0, 60.0, 418, "live", 8.0, drift=0.025, held_out=True),
+    CorpusSpec("h4-waltz-100", 100.0, 60.0, 419, "waltz", 2.0, held_out=True),
+    CorpusSpec("h4-waltz-144", 144.0, 60.0, 420, "waltz", 1.5, pickup=1, held_out=True),
 )
 
 # The playlist: 60 minutes of audio in 8 tracks of 7.5 minutes (`bench/bench_analysis.py` times it).

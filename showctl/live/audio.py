@@ -110,6 +110,20 @@ class TrackerParams:
     jump_tol: float = 0.15
     jump_after: float = 2.5
     octave_after: int = 16
+    # ... unless the drums settle it (`fast_beat_coverage` over `cover_window` s): up at once when they hit
+    # on `cover_fast` of the faster grid's beats, down at once when they hit on fewer than `cover_slow` of
+    # the running grid's; and a lock whose own beats stay this empty (< `cover_empty`) for `sparse_after`
+    # estimates halves its tempo even when the estimate agrees with it.
+    cover_window: float = 4.0
+    cover_fast: float = 0.7
+    cover_slow: float = 0.6
+    cover_empty: float = 0.5
+    sparse_after: int = 8
+    # The half-beat check (`_check_half_beat`): over `half_beats` beats, the half-beat points must carry
+    # `half_margin` times the beats' onset, `half_after` checks (0.25 s apart) in a row.
+    half_beats: int = 16
+    half_margin: float = 1.15
+    half_after: int = 4
 
 
 @dataclass
@@ -169,6 +183,12 @@ def _periodicity(env: FloatArray, lag: float, multiples: int = 4) -> float:
         b = float(np.dot(x[lo + 1 :], x[: len(x) - lo - 1])) / (len(x) - lo - 1)
         values.append(((1 - frac) * a + frac * b) / var)
     return float(np.mean(values)) if values else 0.0
+
+
+def _periodicity_near(env: FloatArray, lag: float, spread: float = 0.02) -> float:
+    """`_periodicity` at the best lag within ±`spread` of `lag`: an estimate 1 % off (85.9 BPM for 85)
+    misses a spiky envelope's peaks at 4 lags (0.04 instead of 0.38) and would read as no pulse."""
+    return max(_periodicity(env, lag * (1.0 + f)) for f in np.linspace(-spread, spread, 9))
 
 
 def hits(energy: FloatArray, frame_rate: float, rise_db: float) -> int:
@@ -247,6 +267,46 @@ def pulse_at(full: FloatArray, kick: FloatArray, frame_rate: float, bpm: float) 
     return _pulse_z(_biased_acf(x, int(np.ceil(lag)) + 2), len(x), lag)
 
 
+def _phase_envelope(full: FloatArray, kick: FloatArray) -> FloatArray:
+    """`beat_envelope` with the kick band compressed (square root) first: what the phase comb reads.
+
+    Log-flux makes a hit out of silence score far above the same hit over a ringing note: a dnb kick on
+    the "and" of 3 (the bass stopped half a beat before) outscores the downbeat kick, which lands while
+    the previous bass note still rings, by up to 3 times at 165-180 BPM: enough to pull the grid half a
+    beat. Compressed, each kick counts about once, and the snares and hats on the beats decide."""
+    return beat_envelope(full, np.sqrt(kick))
+
+
+def fast_beat_coverage(kick: FloatArray, snare: FloatArray, frame_rate: float, anchor: float,
+                       period: float) -> float:
+    """The share of the beats of a grid of `period` frames on which a drum (kick or snare) hits, at the
+    grid through `anchor` (frames from the window's start) or half a beat from it, whichever is better (a
+    running grid may sit half a beat off): ~1 where the drums play every beat (house, run at 160-180) or
+    alternate kick and snare (drum & bass: 0.65-0.9), ≤ 0.55 on a grid twice as fast as the drums'
+    (hip-hop at 170): the evidence for an octave that the offline kick fold cannot give (it folds
+    hip-hop's kick on the "and" of 3 onto the beat, a kick on every beat). A hit is ≥ 0.3 of the louder
+    phase's strong beats (90th percentile), so the weaker phase's hats do not count as hits."""
+    n = min(len(kick), len(snare))
+    if n < 4 * period:
+        return 0.0
+    drums = _normalise_sd(kick[:n]) + _normalise_sd(snare[:n])
+    reach = 2  # frames either side: the grid's error plus a played part's timing
+    # The strongest value within ±reach of every frame, then read at the grid's beats.
+    padded = np.concatenate([np.full(reach, -np.inf), drums, np.full(reach, -np.inf)])
+    near = np.lib.stride_tricks.sliding_window_view(padded, 2 * reach + 1).max(axis=1)
+    strengths = [near[np.round(np.arange(first, n - reach, period)).astype(np.int64)]
+                 for first in (anchor % period, (anchor + 0.5 * period) % period)]
+    top = max(float(np.percentile(x, 90)) for x in strengths)
+    if top <= 0:
+        return 0.0
+    return max(float(np.mean(x >= 0.3 * top)) for x in strengths)
+
+
+def _normalise_sd(env: FloatArray) -> FloatArray:
+    sd = float(np.std(env))
+    return env / sd if sd > 0 else env
+
+
 class AudioBeatTracker:
     """Feed it blocks with `process()`; it returns the beats it commits to; `grid()` is its prediction."""
 
@@ -287,6 +347,8 @@ class AudioBeatTracker:
         self._quick: float | None = None  # the previous quick estimate while listening
         self._from_quick = False  # the running tempo came from `quick_tempo` (not the long estimate)
         self._pending: tuple[float, int] | None = None  # a different tempo seen `n` times in a row
+        self._half = 0  # half-beat checks in a row that found the half-beat points stronger than the beats
+        self._sparse = 0  # estimates in a row that agreed with a lock whose beats the drums leave empty
         self._pulse = 0.0
         self._confidence = 0.0
         self._hold_since: float | None = None
@@ -414,10 +476,10 @@ class AudioBeatTracker:
             else:
                 estimate = estimate_tempo(full, self.frame_rate, kick_env=kick, snare_env=snare)
             env = beat_envelope(full, kick)
-            self._pulse = _periodicity(env, 60.0 * self.frame_rate / estimate)
+            self._pulse = _periodicity_near(env, 60.0 * self.frame_rate / estimate)
             if self._state in ("locked", "holding"):
                 # The running tempo keeps its lock while its own pulse is there, whatever one estimate says.
-                self._pulse = max(self._pulse, _periodicity(env, 60.0 * self.frame_rate / self._tempo))
+                self._pulse = max(self._pulse, _periodicity_near(env, 60.0 * self.frame_rate / self._tempo))
                 strong = self._pulse >= p.pulse_hold
             else:
                 # A short window's autocorrelation is noisy (noise alone reaches ~0.2 over 2 s): ask more;
@@ -427,6 +489,8 @@ class AudioBeatTracker:
             self._pulse = 0.0
         now = self.now
 
+        if strong and self._state == "locked" and self._has_grid:
+            self._check_half_beat()
         if not strong:
             self._candidate = None
             self._pending = None
@@ -453,12 +517,26 @@ class AudioBeatTracker:
 
         if abs(estimate / self._tempo - 1.0) < 0.04:
             self._pending = None
+            if not early and self._tempo / 2.0 >= 0.97 * CLASS_MIN_BPM and self._coverage(1.0) < p.cover_empty:
+                # The estimate agrees, but the drums leave most beats empty: a double-tempo lock (hip-hop's
+                # kick on the "and" of 3 makes the kick fold look like a kick on every beat).
+                self._sparse += 1
+                if self._sparse >= p.sparse_after:
+                    self._sparse = 0
+                    self._lock(0.5 * self._tempo, reset_phase=True)
+                    return
+            else:
+                self._sparse = 0
             self._lock(0.5 * (self._tempo + estimate), reset_phase=False)
             return
         if early:
             # A few seconds of music settle no argument against the lock (the long estimate will), except
             # against a quick lock that the same quick estimate, on the same window, now clearly outscores.
-            if self._from_quick and self._clearly_better(estimate, z_new, z_run):
+            double = abs(estimate / (2.0 * self._tempo) - 1.0) < 0.04
+            if (self._from_quick and self._clearly_better(estimate, z_new, z_run)
+                    and (double or self._coverage(1.0) < p.cover_fast)):
+                # (Not to a cousin of a grid whose every beat the drums hit: a dnb two-step repeats
+                # strongly every 1.5 beats, so 110 outscores a right 165 on a short window.)
                 if self._pending is not None and abs(estimate / self._pending[0] - 1.0) < 0.04:
                     self._pending = (estimate, self._pending[1] + 1)
                 else:
@@ -476,10 +554,59 @@ class AudioBeatTracker:
         else:
             self._pending = (estimate, 1)
         ratio = estimate / self._tempo
-        octave = abs(ratio / 2.0 - 1.0) < 0.04 or abs(2.0 * ratio - 1.0) < 0.04
-        if self._pending[1] >= (p.octave_after if octave else p.switch_after):
+        needed = p.switch_after
+        if abs(ratio / 2.0 - 1.0) < 0.04:
+            # Up an octave: at once if the drums hit on (nearly) every beat of the faster grid.
+            needed = p.switch_after if self._coverage(0.5) >= p.cover_fast else p.octave_after
+        elif abs(2.0 * ratio - 1.0) < 0.04:
+            # Down an octave: at once if the drums leave beats of the running grid empty (hip-hop at 170).
+            needed = p.switch_after if self._coverage(1.0) < p.cover_slow else p.octave_after
+        if self._pending[1] >= needed:
             self._pending = None
             self._lock(estimate, reset_phase=True)
+
+    def _check_half_beat(self) -> None:
+        """Move the grid half a beat when, over the last `half_beats` beats (whole bars, equal weights),
+        the half-beat points carry clearly more onset than the beats, `half_after` checks in a row.
+
+        The phase comb weighs the last beats most, so which half of a beat wins it changes through a
+        bar (a dnb kick on the "and" of 3 wins for a beat or two); its jumps are held off, and this
+        check, blind to where in the bar it is, settles the half-beat question instead."""
+        p = self.params
+        h = self._hist
+        period = self._period * self.frame_rate
+        beats = min(p.half_beats, int((h.size - 4) / period) // 4 * 4)
+        if beats < 8:
+            return
+        rows = h.window(round(beats * period) + 4)
+        n = rows.stop - rows.start
+        env = _phase_envelope(h.full[rows], h.kick[rows])
+        reach = 2
+        padded = np.concatenate([np.zeros(reach), env, np.zeros(reach)])
+        near = np.lib.stride_tricks.sliding_window_view(padded, 2 * reach + 1).max(axis=1)
+        anchor = (self._anchor - p.onset_lead) * self.frame_rate - (h.start + rows.start)
+        first = anchor % period
+        on = near[np.round(np.arange(first, n - reach, period)).astype(np.int64)][-beats:]
+        mid = near[np.round(np.arange((first + 0.5 * period) % period, n - reach, period)).astype(np.int64)][-beats:]
+        if float(mid.mean()) > p.half_margin * float(on.mean()):
+            self._half += 1
+            if self._half >= p.half_after:
+                self._half = 0
+                self._anchor += 0.5 * self._period
+                self._jump = None
+        else:
+            self._half = 0
+
+    def _coverage(self, step: float) -> float:
+        """`fast_beat_coverage` of the last `cover_window` s at the running tempo (`step` = 1.0) or at
+        twice the running tempo (`step` = 0.5)."""
+        h = self._hist
+        rows = h.window(round(self.params.cover_window * self.frame_rate))
+        if not self._has_grid:
+            return 0.0
+        anchor = (self._anchor - self.params.onset_lead) * self.frame_rate - (h.start + rows.start)
+        return fast_beat_coverage(h.kick[rows], h.snare[rows], self.frame_rate, anchor,
+                                  step * self._period * self.frame_rate)
 
     def _clearly_better(self, estimate: float, z_new: float, z_run: float) -> bool:
         """Whether a quick estimate should replace the quick lock: its pulse is clear and clearly above the
@@ -545,7 +672,7 @@ class AudioBeatTracker:
         n = rows.stop - rows.start
         if n < 2 * period:
             return
-        env = beat_envelope(h.full[rows], h.kick[rows])
+        env = _phase_envelope(h.full[rows], h.kick[rows])
         width = max(1.0, period / 32.0)
         k = np.arange(-int(3 * width), int(3 * width) + 1)
         kernel = np.exp(-0.5 * (k / width) ** 2)
