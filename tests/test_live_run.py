@@ -11,6 +11,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -66,8 +67,8 @@ segments:
 TAPS = [-3.75 + 0.5 * k for k in range(8)]
 
 
-def write_class(tmp_path: Path, cue: str = CUE) -> tuple[Path, Rig]:
-    (tmp_path / "rig.yaml").write_text(textwrap.dedent(RIG))
+def write_class(tmp_path: Path, cue: str = CUE, rig: str = RIG) -> tuple[Path, Rig]:
+    (tmp_path / "rig.yaml").write_text(textwrap.dedent(rig))
     (tmp_path / "class.yaml").write_text(textwrap.dedent(cue))
     (tmp_path / "a.wav").write_bytes(b"")
     return tmp_path / "class.yaml", load_rig(tmp_path / "rig.yaml")
@@ -196,9 +197,11 @@ class Script:
         return self._now()
 
 
-def play_live(tmp_path: Path, source: Script | TapTempo, clock: FakeClock,
-              latency: dict[str, float]) -> tuple[list[tuple[float, str, str]], list[str], list[str], LivePlayer]:
-    path, rig = write_class(tmp_path)
+def play_live(tmp_path: Path, source: Script | TapTempo, clock: FakeClock, latency: dict[str, float], *,
+              rig_text: str = RIG, setup: Callable[[LivePlayer], None] | None = None,
+              ) -> tuple[list[tuple[float, str, str]], list[str], list[str], LivePlayer]:
+    """The class played to the simulated rig; `setup` gets the player before it plays."""
+    path, rig = write_class(tmp_path, rig=rig_text)
     log: list[tuple[float, str, str]] = []
     notices: list[str] = []
     with SimulatedRig(rig) as sim:
@@ -206,6 +209,8 @@ def play_live(tmp_path: Path, source: Script | TapTempo, clock: FakeClock,
                    for n in rig.outputs}
         player = LivePlayer(LivePlanner(live_plan(load_cue_sheet(path), rig)), source, outputs, clock,
                             on_notice=notices.append)
+        if setup is not None:
+            setup(player)
         result = player.play()
         assert result.completed
         assert sim.wait_for({n: h.sent for n, h in result.health.items()}, timeout=5)
@@ -248,6 +253,113 @@ def test_when_the_source_loses_the_beat_the_lights_run_on_the_last_grid(tmp_path
     assert any(14.0 < t < 30.0 for t in pulses)
     gaps = [b - a for a, b in itertools.pairwise(pulses)]
     assert min(gaps) >= 0.5 * 60.0 / 125.0 - 1e-9  # a grid change never gives a double pulse
+
+
+# --- blackout and house lights in a live class (LiveController on the live player, fake clock) ------------
+
+RIG_LIGHTS = RIG + """
+blackout: {console: [/blackout 1], desk: [/blackout 1]}
+floor_scene: {console: [/floor 0.3]}
+"""
+
+
+class Pressed:
+    """At one press: what the screens showed as pending right after it, and the grid the lights followed."""
+
+    def __init__(self, pending: list[tuple[str, float]], grid: PredictedGrid | None) -> None:
+        self.pending, self.grid = pending, grid
+
+
+def play_pressing(tmp_path: Path, presses: list[tuple[float, str]], *, clock: FakeClock | None = None,
+                  source: Script | None = None, rig_text: str = RIG_LIGHTS,
+                  ) -> tuple[list[tuple[float, str, str]], list[str], dict[float, Pressed]]:
+    """The class on a fake clock (tapped at 120 BPM, or `source`) with the instructor's `presses` (class time,
+    control) through `LiveController`: what the rig got, what was said (answers, then the player's notices),
+    and what each press saw."""
+    from showctl.live.control import LiveController
+    from showctl.live.steer import Steered
+
+    clock = clock or FakeClock()
+    beat = source if source is not None else tapped()
+    said: list[str] = []
+    seen: dict[float, Pressed] = {}
+
+    def setup(player: LivePlayer) -> None:
+        controller = LiveController(player, Steered(beat), TapTempo(), notice=said.append)
+
+        def press(t: float, name: str) -> None:
+            controller.press(name)
+            seen[t] = Pressed([(p.label, p.lands_at) for p in controller.pending_now()], player.grid)
+
+        for t, name in presses:
+            player.at(t, lambda t=t, name=name: press(t, name))
+
+    log, _, notices, _ = play_live(tmp_path, beat, clock, {}, rig_text=rig_text, setup=setup)
+    return log, [*said, *notices], seen
+
+
+def between(log: list[tuple[float, str, str]], lo: float, hi: float) -> list[tuple[float, str, str]]:
+    """What the rig got in [lo, hi), times rounded to the µs."""
+    return [(round(t, 6), o, m) for t, o, m in log if lo - 1e-9 <= t < hi - 1e-9]
+
+
+def test_blackout_in_a_forward_part_lands_on_the_next_downbeat_and_lifting_restores_the_look(tmp_path: Path) -> None:
+    # Downbeats of the tapped grid: 1.75, 3.75, 5.75, 7.75 … The warm-up (forward) runs until 9.75.
+    log, said, seen = play_pressing(tmp_path, [(2.0, "blackout"), (6.0, "blackout")])
+    assert said[:2] == ["blackout: lands on the next bar (0:03.7)", "lights back: lands on the next bar (0:07.7)"]
+    assert seen[2.0].pending == [("blackout", pytest.approx(3.75))]  # what the screens show until it lands
+    assert between(log, 3.7, 7.75) == [(3.75, "console", "/blackout 1"), (3.75, "desk", "/blackout 1")]
+    assert any(m == "/pulse 1" for _, _, m in between(log, 3.0, 3.75))  # the look ran until the downbeat
+    restored = between(log, 7.75, 7.76)
+    assert restored[:2] == [(7.75, "console", "/scene/warm 1"), (7.75, "desk", "/scene/warm 1")]
+    assert (7.75, "console", "/pulse 1") in restored  # the effects go on from that downbeat
+    assert not any(m == "/floor 0.3" for _, _, m in log)
+
+
+def test_blackout_in_a_backwards_part_dims_to_the_floor_and_never_goes_dark(tmp_path: Path) -> None:
+    # Intervals (retro_run: people run backwards) from 9.75 to 25.75.
+    log, said, _ = play_pressing(tmp_path, [(12.0, "blackout"), (16.0, "blackout")])
+    assert said[0] == ("dim to the floor minimum 30% (people move backwards: no blackout): lands on the next bar "
+                       "(0:13.7)")
+    assert not any(m == "/blackout 1" for _, _, m in log)
+    assert between(log, 13.75, 17.75) == [(13.75, "console", "/floor 0.3")]
+    assert between(log, 17.75, 17.76)[0] == (17.75, "console", "/scene/run 1")  # the part's look back
+
+
+def test_a_backwards_part_starting_in_a_blackout_lifts_it_to_the_floor(tmp_path: Path) -> None:
+    log, said, _ = play_pressing(tmp_path, [(6.0, "blackout"), (11.0, "blackout")])
+    assert "backwards segment: blackout lifted to the floor minimum 30%" in said
+    assert between(log, 7.75, 11.75) == [(7.75, "console", "/blackout 1"), (7.75, "desk", "/blackout 1"),
+                                         (9.75, "console", "/floor 0.3")]  # as Intervals starts, not a beat later
+    # Lifting restores the look of the part playing now, whose start was held back under the overlay.
+    assert between(log, 11.75, 11.76)[0] == (11.75, "console", "/scene/run 1")
+
+
+def test_house_lights_send_the_safe_scene_and_the_beat_keeps_time_under_them(tmp_path: Path) -> None:
+    clock = FakeClock()
+    locked = PredictedGrid("script", 120.0, 0.0)  # downbeats 0, 2, 4 …
+    faster = PredictedGrid("script", 125.0, 3.0)  # from 3 s: downbeats 3.0, 4.92, 6.84 …
+    source = Script(clock, [(0.0, locked), (3.0, faster)])
+    log, said, seen = play_pressing(tmp_path, [(1.0, "house"), (5.0, "house")], clock=clock, source=source)
+    assert said[:2] == ["house lights: lands on the next bar (0:02.0)",
+                        "house lights off, show back: lands on the next bar (0:06.8)"]
+    assert between(log, 2.0, 6.84) == [(2.0, "console", "/house 1"), (2.0, "desk", "/house 1")]
+    # Under the house lights the player kept following the source: the look comes back on its new grid.
+    assert seen[5.0].grid == faster
+    assert between(log, 6.84, 6.85)[:2] == [(6.84, "console", "/scene/warm 1"), (6.84, "desk", "/scene/warm 1")]
+    back = [t for t, _, m in log if m == "/pulse 1" and 6.84 - 1e-9 <= t < 9.0]
+    assert back[0] == pytest.approx(6.84) and all(on_grid(t, faster) for t in back)
+
+
+def test_blackout_without_the_rigs_scenes_is_refused_and_without_a_beat_lands_at_once(tmp_path: Path) -> None:
+    log, said, _ = play_pressing(tmp_path, [(2.0, "blackout"), (12.0, "blackout")], rig_text=RIG)
+    assert said[:2] == ["blackout: the rig file has no 'blackout:' scene",
+                        "blackout refused: people are moving backwards and the rig has no floor_scene"]
+    assert not any(m in ("/blackout 1", "/floor 0.3") for _, _, m in log)
+    clock = FakeClock()
+    log, said, seen = play_pressing(tmp_path, [(2.5, "house")], clock=clock, source=Script(clock, [(0.0, None)]))
+    assert said[0] == "house lights: now (no beat to land on)" and seen[2.5].pending == []
+    assert between(log, 2.5, 2.51) == [(2.5, "console", "/house 1"), (2.5, "desk", "/house 1")]
 
 
 # --- a real run following a JACK MIDI clock ----------------------------------------------------------

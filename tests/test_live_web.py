@@ -88,7 +88,14 @@ def test_the_osc_remote_taps_through_the_live_controller(tmp_path: Path) -> None
         while live.steered.factor != 2 and time.monotonic() < deadline:
             time.sleep(0.01)  # as above
         assert live.steered.factor == 2
+        client.send_message("/showctl/blackout", [])  # the rig has no blackout scene: the one-line refusal
+        client.send_message("/showctl/house", [])
+        deadline = time.monotonic() + 5
+        while not live.controller.house and time.monotonic() < deadline:
+            time.sleep(0.01)  # as above
+        assert live.controller.house
     assert said[0] == "tap: tap again" and said[1].startswith("tap: ")
+    assert "blackout: the rig file has no 'blackout:' scene" in said
     assert any(s.startswith("tempo ×2 of tap: ") for s in said)
 
 
@@ -134,7 +141,21 @@ def test_live_mode_from_the_server_needs_no_analysis_and_refuses_playlist_contro
         conn.send(json.dumps({"type": "press", "control": "next", "id": "a"}))
         while (reply := json.loads(conn.recv(timeout=5)))["type"] != "refused":
             pass
-        assert reply["text"] == "'next' is not a live control (live: tap, one, double, halve, freeze, quit)"
+        assert reply["text"] == ("'next' is not a live control (live: tap, one, double, halve, freeze, blackout, "
+                                 "house, quit)")
+        # The page's Blackout and House lights reach the live controller: this rig has no blackout scene, and
+        # with no beat yet the house lights land at once.
+        for control in ("blackout", "house"):
+            conn.send(json.dumps({"type": "press", "control": control, "id": control}))
+            while (reply := json.loads(conn.recv(timeout=5)))["type"] != "ack":
+                pass
+            assert reply["id"] == control
+            said = reply["text"]
+            assert said == {"blackout": "blackout: the rig file has no 'blackout:' scene",
+                            "house": "house lights: now (no beat to land on)"}[control]
+        state = wait_state(conn, lambda m: (m["state"]["live_source"] or {}).get("overlay") == "house",
+                           timeout=5)["state"]
+        assert state["live_source"]["pending"] == []
         state = wait_state(conn, lambda m: m["state"]["last_run"] is not None, timeout=15)["state"]
         assert state["last_run"]["text"].startswith("class finished: ")
     received = srv.web.studio.last_received

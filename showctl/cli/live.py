@@ -19,7 +19,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from showctl.live.control import LiveBeatView, beat_text, left_text, live_beat_view
+from showctl.live.control import LiveBeatView, LiveController, beat_text, left_text, live_beat_view
 from showctl.player.controls import Controller, ControlName
 from showctl.timeline.model import PlanRow
 from showctl.units import format_clock
@@ -29,7 +29,8 @@ __all__ = ["KEYS", "LIVE_KEYS", "LiveScreen", "LiveSourceScreen", "control_keys"
 KEYS: dict[str, ControlName] = {" ": "pause", "n": "next", "e": "extend", "h": "hold", "b": "blackout",
                                 "l": "house", "q": "quit"}
 # `showctl run --live`: the beat is the instructor's to correct (x2 and /2 are typed as the keys x and /).
-LIVE_KEYS = "t tap · 1 this is the one · x double (x2) · / halve (/2) · f freeze tempo · q quit (twice)"
+LIVE_KEYS = ("t tap · 1 this is the one · x double (x2) · / halve (/2) · f freeze tempo · b blackout · l house lights"
+             " · q quit (twice)")
 _KIND_COLOURS = {"warmup": "yellow", "retro_run": "red", "reverse_lunge": "magenta", "sled_pull": "bright_red",
                  "recovery": "green", "cooldown": "blue"}
 
@@ -102,11 +103,13 @@ class LiveSourceScreen:
     it is, with a plain NO BEAT when there is none (the lights then run on the last good grid). Drawn from
     `live_beat_view`, the same view the class screen shows."""
 
-    def __init__(self, name: str, player: Any, steered: Any, notices: list[str]) -> None:
+    def __init__(self, name: str, player: Any, steered: Any, notices: list[str],
+                 controller: LiveController | None = None) -> None:
         self.name, self.player, self.steered, self.notices = name, player, steered, notices
+        self.controller = controller
 
     def __rich__(self) -> Group:
-        view = live_beat_view(self.name, self.player, self.steered)
+        view = live_beat_view(self.name, self.player, self.steered, self.controller)
         header = Text.assemble((f"{self.name}  ", "bold"), (format_clock(view.now), "bold cyan"))
         if view.part is None:
             body = Text("starting", style="bold")
@@ -115,6 +118,10 @@ class LiveSourceScreen:
             body = Text(f"▶ {view.part.upper()}", style=f"bold {colour}")
             if view.left is not None:
                 body.append(f"\n   {left_text(view)}", style=f"bold {colour}")
+            if view.backwards:
+                body.append("   (backwards: the floor stays lit)", style="dim")
+        if view.overlay is not None:
+            body.append(f"\n{view.overlay.upper()}", style="bold yellow")
         if view.tempo is None:
             beat = Text(beat_text(view), style="bold red")
         else:
@@ -122,9 +129,10 @@ class LiveSourceScreen:
                 view.state, "bold red")
             head, state, tail = _split_state(beat_text(view), view)
             beat = Text.assemble((head, "bold"), (state, state_style), tail)
+        pending = "  ".join(f"pending: {p.label} → {format_clock(p.lands_at)}" for p in view.pending)
         notices = "\n".join(self.notices)
         return Group(Panel(Group(header, Text(""), body), border_style="cyan"), beat,
-                     Text(notices, style="yellow"), Text(LIVE_KEYS, style="dim"))
+                     Text(pending, style="bold yellow"), Text(notices, style="yellow"), Text(LIVE_KEYS, style="dim"))
 
 
 def _split_state(text: str, view: LiveBeatView) -> tuple[str, str, str]:

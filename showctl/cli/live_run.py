@@ -5,7 +5,8 @@ from `--source link` (an Ableton Link session), `midi-clock` (`--midi-in PORT`, 
 connect), `audio` (the default input, or `--audio-in DEVICE`), `tap` (keys `t` and `1`), or `auto`:
 every source that can be opened, the beat from the first one locked in that order, each change announced.
 Keys: `t` tap, `1` this is the one, `x` double (x2) and `/` halve (/2) the tempo, `f` freeze the tempo,
-`q` twice to quit; Ctrl-C works too. Every exit sends the safe scene.
+`b` blackout (the floor minimum while people move backwards) and `l` house lights, each on the next downbeat
+and off again with the same key, `q` twice to quit; Ctrl-C works too. Every exit sends the safe scene.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def run_live(cuefile: str, rig_file: str | None, *, source: str, midi_in: str | 
         if screen_on:
             from rich.live import Live
 
-            screen = LiveSourceScreen(plan.sheet_name, live.player, live.steered, live.notices)
+            screen = LiveSourceScreen(plan.sheet_name, live.player, live.steered, live.notices, live.controller)
             stack.enter_context(Live(screen, console=out_console, refresh_per_second=8, screen=False))
         stack.enter_context(keyboard(live.controller.key))
         result = live.play()
@@ -82,7 +83,8 @@ def _print_received(item: Received) -> None:
 
 def _live_keys(player: LivePlayer | None, steered: Steered, tap: TapTempo,
                notice: Callable[[str], None]) -> Callable[[str], None]:
-    """`t` tap, `1` downbeat, `x` double, `/` halve, `f` freeze, `q` twice to quit: `LiveController.key`."""
+    """`t` tap, `1` downbeat, `x` double, `/` halve, `f` freeze, `b` blackout, `l` house lights, `q` twice to
+    quit: `LiveController.key`."""
     return LiveController(player, steered, tap, notice=notice).key
 
 

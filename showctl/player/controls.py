@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,7 +21,7 @@ from showctl.timeline.grid import ClassGrid, next_downbeat
 from showctl.timeline.model import Event, PlanRow, Timeline
 from showctl.units import format_clock
 
-__all__ = ["CONTROLS", "ControlName", "Controller", "PendingControl"]
+__all__ = ["CONTROLS", "ControlName", "Controller", "OverlayControls", "PendingControl", "overlay_events"]
 
 ControlName = Literal["pause", "next", "extend", "hold", "blackout", "house", "quit"]
 CONTROLS: tuple[ControlName, ...] = ("pause", "next", "extend", "hold", "blackout", "house", "quit")
@@ -35,12 +35,109 @@ class PendingControl:
     lands_at: float
 
 
-def _overlay_events(name: str, messages: dict[str, tuple[object, ...]]) -> tuple[Event, ...]:
+def overlay_events(name: str, messages: Mapping[str, Sequence[object]]) -> tuple[Event, ...]:
+    """An overlay's look (`Overlay.events`) from one of the rig's scenes (`blackout`, `floor_scene`)."""
     return tuple(Event(0.0, output, message, name, "scene")  # type: ignore[arg-type]
                  for output, items in messages.items() for message in items)
 
 
-class Controller:
+class OverlayControls:
+    """Blackout and house lights, shared by `Controller` (a class on its playlist) and `LiveController`.
+
+    Each lands where the controller says (`_land`: the next bar), shows as pending until then, and pressing
+    again lifts it, which restores the current look. Blackout in a backwards part gives the rig's floor
+    scene instead; a backwards part starting during a blackout lifts it to the floor (`floor_if_dark`, which
+    the controller runs as such a part starts).
+    """
+
+    rig: Rig
+    pending: list[PendingControl]
+    notices: deque[str]
+    blackout: bool
+    house: bool
+    _lock: threading.Lock
+
+    # -- what each controller provides ---------------------------------------------------------------
+    def _stage(self) -> Player:
+        """The player the overlays go to."""
+        raise NotImplementedError
+
+    def _land(self) -> float:
+        """Class time a control pressed now lands at."""
+        raise NotImplementedError
+
+    def backwards_at(self, t: float) -> bool:
+        raise NotImplementedError
+
+    def _overlay_at(self, t: float, action: Callable[[], None]) -> None:
+        """Run `action` (an overlay change) on the player's thread so that it lands at class time `t`."""
+        self._stage().at(t, action)
+
+    def _watch_backwards(self, at: float) -> None:
+        """A blackout lands at `at`: have `floor_if_dark` run as each backwards part after it starts."""
+
+    def _said(self, text: str) -> None:
+        """A line the class says by itself (not the answer to a press)."""
+        self.notices.append(text)
+
+    # -- shared --------------------------------------------------------------------------------------
+    def pending_now(self) -> list[PendingControl]:
+        now = self._stage().clock.now()
+        with self._lock:
+            self.pending = [p for p in self.pending if p.lands_at > now]
+            return list(self.pending)
+
+    def _pend(self, name: ControlName, label: str, at: float) -> str:
+        self.pending.append(PendingControl(name, label, at))
+        return f"{label}: lands on the next bar ({format_clock(at)})"
+
+    def _set_overlay_at(self, at: float, overlay: Overlay | None) -> None:
+        player = self._stage()
+        self._overlay_at(at, lambda: player.set_overlay(overlay))
+
+    def _floor_overlay(self) -> Overlay:
+        return Overlay("floor", overlay_events("floor light (backwards segment)", self.rig.floor_scene))
+
+    def _blackout(self) -> str:
+        at = self._land()
+        if self.blackout:
+            self.blackout = False
+            self._set_overlay_at(at, None)
+            return self._pend("blackout", "lights back", at)
+        if self.backwards_at(at):
+            if not self.rig.floor_scene:
+                return "blackout refused: people are moving backwards and the rig has no floor_scene"
+            self.blackout = True
+            self._set_overlay_at(at, self._floor_overlay())
+            return self._pend("blackout", f"dim to the floor minimum {self.rig.floor_light:.0%} (people move "
+                                          "backwards: no blackout)", at)
+        if not self.rig.blackout:
+            return "blackout: the rig file has no 'blackout:' scene"
+        self.blackout = True
+        self._set_overlay_at(at, Overlay("blackout", overlay_events("blackout", self.rig.blackout)))
+        # A backwards segment starting during the blackout lifts the floor to its minimum when it starts.
+        if self.rig.floor_scene:
+            self._watch_backwards(at)
+        return self._pend("blackout", "blackout", at)
+
+    def floor_if_dark(self) -> None:
+        """On the player's thread as a backwards part starts: a blackout there becomes the floor minimum."""
+        player = self._stage()
+        if self.blackout and player.overlay is not None and player.overlay.name == "blackout":
+            player.set_overlay(self._floor_overlay())
+            self._said(f"backwards segment: blackout lifted to the floor minimum {self.rig.floor_light:.0%}")
+
+    def _house(self) -> str:
+        at = self._land()
+        self.house = not self.house
+        if not self.house:
+            self._set_overlay_at(at, None)
+            return self._pend("house", "house lights off, show back", at)
+        self._set_overlay_at(at, Overlay("house", tuple(self._stage().timeline.safe_scene)))
+        return self._pend("house", "house lights", at)
+
+
+class Controller(OverlayControls):
     def __init__(self, player: Player, rig: Rig, backwards_kinds: tuple[str, ...],
                  recompile: Callable[[tuple[PlanEdit, ...]], Timeline]) -> None:
         self.player = player
@@ -63,12 +160,6 @@ class Controller:
         row = self.row_at(t)
         return row is not None and row.kind in self.backwards_kinds
 
-    def pending_now(self) -> list[PendingControl]:
-        now = self.player.clock.now()
-        with self._lock:
-            self.pending = [p for p in self.pending if p.lands_at > now]
-            return list(self.pending)
-
     # -- pressing ------------------------------------------------------------------------------------
     def press(self, name: ControlName) -> str:
         """Act on a control; returns the one line the screens show."""
@@ -81,6 +172,14 @@ class Controller:
         self.notices.append(text)
         return text
 
+    def _stage(self) -> Player:
+        return self.player
+
+    def _watch_backwards(self, at: float) -> None:
+        for row in self.player.timeline.plan:
+            if row.start > at and row.kind in self.backwards_kinds:
+                self.player.at(row.start, self.floor_if_dark)
+
     def _lead(self) -> float:
         # CONTROL_LEAD is real time (rebuilding the timeline takes tens of ms): in a rehearsal at 20× speed
         # it spans 20× more class time, or a control could land on a bar that has already been played.
@@ -88,10 +187,6 @@ class Controller:
 
     def _land(self) -> float:
         return next_downbeat(self._grid, self.player.clock.now(), self._lead())
-
-    def _pend(self, name: ControlName, label: str, at: float) -> str:
-        self.pending.append(PendingControl(name, label, at))
-        return f"{label}: lands on the next bar ({format_clock(at)})"
 
     def _edit(self, kind: Literal["next", "extend", "hold", "release"]) -> Timeline:
         self.edits = (*self.edits, PlanEdit(kind, self.player.clock.now(), self._lead()))
@@ -128,47 +223,6 @@ class Controller:
         self.held = True
         self._edit("hold")
         return "hold: this part goes on until you press h or n again"
-
-    def _blackout(self) -> str:
-        at = self._land()
-        if self.blackout:
-            self.blackout = False
-            self.player.at(at, lambda: self.player.set_overlay(None))
-            return self._pend("blackout", "lights back", at)
-        if self.backwards_at(at):
-            if not self.rig.floor_scene:
-                return "blackout refused: people are moving backwards and the rig has no floor_scene"
-            self.blackout = True
-            self.player.at(at, lambda: self.player.set_overlay(
-                Overlay("floor", _overlay_events("floor light (backwards segment)", dict(self.rig.floor_scene)))))
-            return self._pend("blackout", f"dim to the floor minimum {self.rig.floor_light:.0%} (people move "
-                                          "backwards: no blackout)", at)
-        if not self.rig.blackout:
-            return "blackout: the rig file has no 'blackout:' scene"
-        self.blackout = True
-        self.player.at(at, lambda: self.player.set_overlay(
-            Overlay("blackout", _overlay_events("blackout", dict(self.rig.blackout)))))
-        # A backwards segment starting during the blackout lifts the floor to its minimum when it starts.
-        for row in self.player.timeline.plan:
-            if row.start > at and row.kind in self.backwards_kinds and self.rig.floor_scene:
-                self.player.at(row.start, self._floor_if_dark)
-        return self._pend("blackout", "blackout", at)
-
-    def _floor_if_dark(self) -> None:
-        if self.blackout and self.player.overlay is not None and self.player.overlay.name == "blackout":
-            self.player.set_overlay(Overlay("floor", _overlay_events("floor light (backwards segment)",
-                                                                     dict(self.rig.floor_scene))))
-            self.notices.append(f"backwards segment: blackout lifted to the floor minimum {self.rig.floor_light:.0%}")
-
-    def _house(self) -> str:
-        at = self._land()
-        self.house = not self.house
-        if not self.house:
-            self.player.at(at, lambda: self.player.set_overlay(None))
-            return self._pend("house", "house lights off, show back", at)
-        self.player.at(at, lambda: self.player.set_overlay(
-            Overlay("house", tuple(self.player.timeline.safe_scene))))
-        return self._pend("house", "house lights", at)
 
     def _quit(self) -> str:
         now = time.monotonic()

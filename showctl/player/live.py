@@ -4,6 +4,11 @@ Before each send it asks the beat source for its grid again, lets the `LivePlann
 due within `output latency + DECIDE_AHEAD`, and sends each event at `beat − output.latency` on an absolute
 deadline. A moment is decided once, so nothing is sent twice. When the source holds or loses the beat the
 class runs on the last good grid (and says so); every exit sends the safe scene, as `Player` does.
+
+Overlays (blackout, house lights: `showctl.live.control.LiveController`) work as in `Player`: under one,
+scene and effect events are left out (the MIDI clock keeps time), and lifting it re-sends the look the class
+is in now — the last scene events sent or left out per output, since a live class has no timeline to look
+it up in. `on_part` hears of each part as its start is decided (a backwards part starting in a blackout).
 """
 
 from __future__ import annotations
@@ -16,10 +21,10 @@ from collections import deque
 from collections.abc import Callable, Mapping
 
 from showctl.live.model import BeatSource, PredictedGrid
-from showctl.live.plan import LivePlanner
+from showctl.live.plan import LivePart, LivePlanner
 from showctl.outputs.base import Output
 from showctl.player.clock import Clock
-from showctl.player.player import Player, PlayResult
+from showctl.player.player import Overlay, Player, PlayResult
 from showctl.timeline.model import Event, Timeline
 
 __all__ = ["DECIDE_AHEAD", "LivePlayer"]
@@ -58,7 +63,29 @@ class LivePlayer(Player):
         self.grid: PredictedGrid | None = None  # the grid the lights follow now (class time)
         self.following = "listening"  # what the lights follow: locked, holding, last grid, waiting
         self._last_good: PredictedGrid | None = None
-        self.lead = max((o.latency for o in outputs.values()), default=0.0) + DECIDE_AHEAD
+        self.latency = max((o.latency for o in outputs.values()), default=0.0)  # the slowest output's
+        self.lead = self.latency + DECIDE_AHEAD
+        self.on_part: Callable[[LivePart, float], None] | None = None  # a part and its start, when decided
+        self._look: dict[str, tuple[float, list[Event]]] = {}  # output → its latest scene: time, events
+
+    def set_overlay(self, overlay: Overlay | None) -> None:
+        """As `Player.set_overlay`; lifting re-sends the latest scene of each output (sent or left out)."""
+        if overlay is not None:
+            super().set_overlay(overlay)
+            return
+        self.overlay = None
+        for _, events in self._look.values():
+            for event in events:
+                self._send(event)
+
+    def _keep_look(self, event: Event) -> None:
+        if event.kind == "scene":
+            t, events = self._look.get(event.output, (math.nan, []))
+            self._look[event.output] = (t, [*events, event]) if t == event.t else (event.t, [event])
+
+    def _next_control(self) -> float:
+        with self._lock:
+            return min((p.at for p in self._pending), default=math.inf)
 
     def _notice(self, text: str) -> None:
         self.notices.append(text)
@@ -105,17 +132,22 @@ class LivePlayer(Player):
             self._due()
             now = self.clock.now()
             # Moments due soon are decided from the freshest grid, then wait in send order.
+            known = len(self.planner.fixed)
             for event in self.planner.take(self.current_grid(), now + self.lead):
                 heapq.heappush(queue, (event.t - self._latency(event), next(order), event))
+            for k in range(known, len(self.planner.fixed)):
+                if self.on_part is not None:
+                    self.on_part(self.planner.plan.parts[k], self.planner.fixed[k].start)
             while queue and queue[0][0] <= self.clock.now():
                 _, _, event = heapq.heappop(queue)
-                if self._send(event):
+                self._keep_look(event)
+                if not self._suppressed(event) and self._send(event):
                     self.sent += 1
                 if self.on_event is not None:
                     self.on_event(event)
             if self.planner.ended and not queue:
                 return
-            wake = now + _POLL
+            wake = min(now + _POLL, self._next_control())
             if queue:
                 wake = min(wake, queue[0][0])
             self.clock.sleep_until(wake)

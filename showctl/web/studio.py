@@ -612,12 +612,15 @@ class Studio:
 
     # -- the view --------------------------------------------------------------------------------------
     def view(self) -> StudioView:
+        # A live class's view takes its controller's lock: never under the studio's (a press holding the
+        # controller's may say something, which takes the studio's).
+        live_class = self._live
+        live_source = live_beat_view(live_class.plan.sheet_name, live_class.player, live_class.steered,
+                                     live_class.controller) if live_class is not None else None
         with self._lock:
             ready, items = self._ready()
-            run, live_class = self._run, self._live
+            run = self._run
             live = live_view(run, self._run_options.speed) if run is not None else None
-            live_source = live_beat_view(live_class.plan.sheet_name, live_class.player, live_class.steered) \
-                if live_class is not None else None
             options = self._options
             tempo_source = "analysed playlist (beat grid per track)" if not options.live else \
                 f"live: {options.source}" + (f" (MIDI in {options.midi_in})" if options.midi_in else "") + \

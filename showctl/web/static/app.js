@@ -242,15 +242,21 @@ function renderLive(live) {
   if (live.paused) flags.push("PAUSED");
   if (live.held) flags.push("HOLD");
   if (live.overlay) flags.push(live.overlay.toUpperCase());
-  $("flags").replaceChildren(...flags.map((f) => Object.assign(document.createElement("span"), { textContent: f })));
-  const pendingNames = new Set(live.pending.map((p) => p.name));
-  $("pending").textContent = live.pending.map((p) =>
-    `pending: ${p.label} — lands on next bar (${clock(p.lands_at)})`).join(" · ");
-  for (const button of document.querySelectorAll(".controls button[data-control]")) {
-    button.classList.toggle("pending", pendingNames.has(button.dataset.control));
-  }
+  showFlagsAndPending(flags, live.pending, "flags", "pending", "control");
   $("live-outputs").replaceChildren(...live.outputs.map((o) =>
     item(o.reachable ? "ok" : "bad", o.name, o.reachable ? o.reason : `down: ${o.reason}`)));
+}
+
+// The state flags and the controls pressed but not landed yet (their buttons marked), for either class screen:
+// `kind` is the buttons' data attribute (data-control, data-live).
+function showFlagsAndPending(flags, pending, flagsId, pendingId, kind) {
+  $(flagsId).replaceChildren(...flags.map((f) => Object.assign(document.createElement("span"), { textContent: f })));
+  const pendingNames = new Set(pending.map((p) => p.name));
+  $(pendingId).textContent = pending.map((p) =>
+    `pending: ${p.label} — lands on next bar (${clock(p.lands_at)})`).join(" · ");
+  for (const button of document.querySelectorAll(`.controls button[data-${kind}]`)) {
+    button.classList.toggle("pending", pendingNames.has(button.dataset[kind]));
+  }
 }
 
 function factorText(f) { return f >= 1 ? `${f}` : `1/${Math.round(1 / f)}`; }
@@ -278,6 +284,10 @@ function renderLiveBeat(v) {
     : `${v.source}: ${v.source_state}`;
   $("lnext").textContent = v.next_part || "end of class";
   $("lclock").textContent = clock(v.now);
+  const flags = [];
+  if (v.backwards) flags.push("BACKWARDS: FLOOR LIT");
+  if (v.overlay) flags.push(v.overlay.toUpperCase());
+  showFlagsAndPending(flags, v.pending, "lflags", "lpending", "live");
   const tap = document.querySelector("button[data-live=tap]");
   tap.classList.toggle("elsewhere", !v.taps_count);
   tap.querySelector("small").textContent = v.taps_count ? "on the beat" : `the beat comes from ${v.source}`;
