@@ -28,7 +28,7 @@ from showctl.units import format_clock
 
 __all__ = ["LOG_REPORT", "LOW_CONFIDENCE", "Analyse", "ClassReport", "ClassRun", "Show", "analyse_quietly",
            "audio_clock", "load_show", "low_confidence_warnings", "open_class", "open_outputs", "overrides_for",
-           "rig_path_for", "simulated_rig"]
+           "rig_path_for", "settle", "simulated_rig"]
 
 log = logging.getLogger("showctl")
 
@@ -173,6 +173,17 @@ def audio_clock(show: Show, start: float, speed: float, no_audio: bool, stack: E
 
 
 
+def settle(result: PlayResult, sim_rig: SimulatedRig | None, report: ClassReport) -> PlayResult:
+    """`result`, once the simulated rig (if any) has taken in the last messages (the safe scene) before it
+    closes; what never arrived is reported."""
+    if sim_rig is not None:
+        sent = {n: h.sent for n, h in result.health.items()}
+        if not sim_rig.wait_for(sent, timeout=2.0):
+            missing = {n: sent[n] - sim_rig.counts[n] for n in sent if sim_rig.counts[n] < sent[n]}
+            report.error(f"the simulated rig missed messages: {missing}")
+    return result
+
+
 @dataclass
 class ClassRun:
     """A class ready to play: outputs open, schedule built, music (or the monotonic clock) started, the
@@ -187,14 +198,7 @@ class ClassRun:
     report: ClassReport
 
     def play(self) -> PlayResult:
-        result = self.player.play(self.start)
-        if self.sim_rig is not None:
-            # Let the simulated rig take in the last messages (the safe scene) before it closes.
-            sent = {n: h.sent for n, h in result.health.items()}
-            if not self.sim_rig.wait_for(sent, timeout=2.0):
-                missing = {n: sent[n] - self.sim_rig.counts[n] for n in sent if self.sim_rig.counts[n] < sent[n]}
-                self.report.error(f"the simulated rig missed messages: {missing}")
-        return result
+        return settle(self.player.play(self.start), self.sim_rig, self.report)
 
 
 

@@ -26,7 +26,7 @@ from showctl.live.tap import TapTempo
 from showctl.player import MonotonicClock, PlayResult
 from showctl.player.live import LivePlayer
 from showctl.player.remote import osc_remote
-from showctl.show import LOG_REPORT, ClassReport, open_outputs, simulated_rig
+from showctl.show import LOG_REPORT, ClassReport, open_outputs, settle, simulated_rig
 from showctl.sim import Received, SimulatedRig
 from showctl.timeline.model import Event
 from showctl.units import format_clock
@@ -138,14 +138,7 @@ class LiveClass:
     sent: list[Event] = field(default_factory=list)
 
     def play(self) -> PlayResult:
-        result = self.player.play()
-        if self.sim_rig is not None:
-            # Let the simulated rig take in the last messages (the safe scene) before it closes.
-            sent = {n: h.sent for n, h in result.health.items()}
-            if not self.sim_rig.wait_for(sent, timeout=2.0):
-                missing = {n: sent[n] - self.sim_rig.counts[n] for n in sent if self.sim_rig.counts[n] < sent[n]}
-                self.report.error(f"the simulated rig missed messages: {missing}")
-        return result
+        return settle(self.player.play(), self.sim_rig, self.report)
 
 
 @contextmanager

@@ -65,6 +65,14 @@ MAX_SPEED = 100.0
 _PROBE_WAIT = 0.05  # s for an ICMP "port unreachable" to come back after the probe
 
 
+def _failed(name: str, err: Exception) -> RunSummary:
+    """How a class that raised ended: a user-facing problem (could not start) or a bug (logged in full)."""
+    if isinstance(err, ShowctlError):
+        return RunSummary(name, f"the class could not start: {err}", False, 0)
+    log.exception("the class %s stopped on an error", name)
+    return RunSummary(name, f"the class stopped on an error: {err!r}", False, 0)
+
+
 class Refused(ShowctlError):
     """A request the studio cannot take now (a second Start, Start before ready, a button with no class)."""
 
@@ -521,19 +529,10 @@ class Studio:
             ending = "ended early" if not result.completed else "finished"
             text = f"class {ending}: {result.sent} messages sent; safe scene sent"
             summary = RunSummary(show.loaded.sheet.name, text, result.completed, result.sent)
-        except ShowctlError as err:
-            summary = RunSummary(show.loaded.sheet.name, f"the class could not start: {err}", False, 0)
         except Exception as err:
-            log.exception("the class stopped on an error")
-            summary = RunSummary(show.loaded.sheet.name, f"the class stopped on an error: {err!r}", False, 0)
+            summary = _failed(show.loaded.sheet.name, err)
         finally:
-            with self._lock:
-                self._run, self._run_thread = None, None
-                self._last_run = summary
-                self._phase = "stopping" if self._stopping else "ready" if self._ready()[0] else "not-ready"
-            if summary is not None:
-                self._note(summary.text)
-            self._changed()
+            self._end_run(summary)
 
     def _run_live_class(self, plan: LivePlan, options: RunOptions) -> None:
         summary: RunSummary | None = None
@@ -557,19 +556,20 @@ class Studio:
             ending = "stopped by the instructor" if result.stopped else "finished"
             text = f"class {ending}: {result.sent} messages sent; safe scene sent"
             summary = RunSummary(plan.sheet_name, text, result.completed, result.sent)
-        except ShowctlError as err:
-            summary = RunSummary(plan.sheet_name, f"the class could not start: {err}", False, 0)
         except Exception as err:
-            log.exception("the live class stopped on an error")
-            summary = RunSummary(plan.sheet_name, f"the class stopped on an error: {err!r}", False, 0)
+            summary = _failed(plan.sheet_name, err)
         finally:
-            with self._lock:
-                self._live, self._run_thread = None, None
-                self._last_run = summary
-                self._phase = "stopping" if self._stopping else "ready" if self._ready()[0] else "not-ready"
-            if summary is not None:
-                self._note(summary.text)
-            self._changed()
+            self._end_run(summary)
+
+    def _end_run(self, summary: RunSummary | None) -> None:
+        """After a class (timeline or live), however it ended: the studio is free again and says how it went."""
+        with self._lock:
+            self._run, self._live, self._run_thread = None, None, None
+            self._last_run = summary
+            self._phase = "stopping" if self._stopping else "ready" if self._ready()[0] else "not-ready"
+        if summary is not None:
+            self._note(summary.text)
+        self._changed()
 
     def press(self, name: str, at: float | None = None) -> str:
         """An instructor's button: through the same controls as the keyboard and the OSC remote. `at`: when a
