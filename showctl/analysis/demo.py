@@ -30,6 +30,8 @@ __all__ = [
     "HELD_OUT_2",
     "HELD_OUT_3",
     "HELD_OUT_4",
+    "HELD_OUT_5",
+    "HELD_OUT_6",
     "PLAYLIST",
     "CorpusSpec",
     "DemoSpec",
@@ -225,6 +227,55 @@ HELD_OUT_4: tuple[CorpusSpec, ...] = (
     CorpusSpec("h4-live-156", 156.0, 60.0, 418, "live", 8.0, drift=0.025, held_out=True),
     CorpusSpec("h4-waltz-100", 100.0, 60.0, 419, "waltz", 2.0, held_out=True),
     CorpusSpec("h4-waltz-144", 144.0, 60.0, 420, "waltz", 1.5, pickup=1, held_out=True),
+)
+
+# A fifth held-out set, made for the live tracker's CPU change (phase fits spaced out): scored once.
+HELD_OUT_5: tuple[CorpusSpec, ...] = (
+    CorpusSpec("h5-house-92", 92.0, 60.0, 501, "house", 2.0, held_out=True),
+    CorpusSpec("h5-house-124", 124.0, 70.0, 502, "house", 1.5, held_out=True),
+    CorpusSpec("h5-house-170", 170.0, 60.0, 503, "house", 3.5, held_out=True),
+    CorpusSpec("h5-warmup-96", 96.0, 65.0, 504, "warmup", 1.0, held_out=True),
+    CorpusSpec("h5-warmup-160", 160.0, 60.0, 505, "warmup", 5.0, held_out=True),
+    CorpusSpec("h5-run-144", 144.0, 60.0, 506, "run", 2.0, held_out=True),
+    CorpusSpec("h5-run-178", 178.0, 60.0, 507, "run", 1.0, held_out=True),
+    CorpusSpec("h5-offbeat-118", 118.0, 70.0, 508, "offbeat", 3.0, held_out=True),
+    CorpusSpec("h5-offbeat-134", 134.0, 60.0, 509, "offbeat", 1.0, pickup=3, held_out=True),
+    CorpusSpec("h5-hiphop-90", 90.0, 60.0, 510, "hiphop", 2.0, swing=0.4, held_out=True),
+    CorpusSpec("h5-hiphop-98", 98.0, 70.0, 511, "hiphop", 1.0, pickup=1, held_out=True),
+    CorpusSpec("h5-dnb-170", 170.0, 60.0, 512, "dnb", 2.0, pickup=2, held_out=True),
+    CorpusSpec("h5-dnb-175", 175.0, 60.0, 513, "dnb", 4.0, swing=0.2, held_out=True),
+    CorpusSpec("h5-pop-110", 110.0, 130.0, 514, "pop", 1.0, held_out=True),
+    CorpusSpec("h5-pop-132", 132.0, 120.0, 515, "pop", 2.0, held_out=True),
+    CorpusSpec("h5-live-100", 100.0, 60.0, 516, "live", 1.5, drift=0.035, held_out=True),
+    CorpusSpec("h5-live-122", 122.0, 60.0, 517, "live", 3.0, drift=0.02, swing=0.3, held_out=True),
+    CorpusSpec("h5-live-148", 148.0, 70.0, 518, "live", 1.0, drift=0.03, pickup=2, held_out=True),
+    CorpusSpec("h5-waltz-96", 96.0, 60.0, 519, "waltz", 1.0, pickup=2, held_out=True),
+    CorpusSpec("h5-waltz-138", 138.0, 60.0, 520, "waltz", 2.5, held_out=True),
+)
+
+# A sixth, for the phase-fit spacing finally chosen (0.06 s: 0.09 s held a grid 1.5 % slow after the music
+# stopped in a test): scored once.
+HELD_OUT_6: tuple[CorpusSpec, ...] = (
+    CorpusSpec("h6-house-86", 86.0, 60.0, 601, "house", 1.0, held_out=True),
+    CorpusSpec("h6-house-132", 132.0, 65.0, 602, "house", 2.5, held_out=True),
+    CorpusSpec("h6-house-172", 172.0, 60.0, 603, "house", 1.5, held_out=True),
+    CorpusSpec("h6-warmup-102", 102.0, 60.0, 604, "warmup", 3.0, held_out=True),
+    CorpusSpec("h6-warmup-176", 176.0, 60.0, 605, "warmup", 1.0, held_out=True),
+    CorpusSpec("h6-run-156", 156.0, 65.0, 606, "run", 1.5, held_out=True),
+    CorpusSpec("h6-run-166", 166.0, 60.0, 607, "run", 4.0, held_out=True),
+    CorpusSpec("h6-offbeat-126", 126.0, 60.0, 608, "offbeat", 2.0, pickup=1, held_out=True),
+    CorpusSpec("h6-offbeat-140", 140.0, 70.0, 609, "offbeat", 1.0, held_out=True),
+    CorpusSpec("h6-hiphop-85", 85.0, 65.0, 610, "hiphop", 1.0, swing=0.3, held_out=True),
+    CorpusSpec("h6-hiphop-96", 96.0, 60.0, 611, "hiphop", 3.0, pickup=2, held_out=True),
+    CorpusSpec("h6-dnb-174", 174.0, 60.0, 612, "dnb", 1.0, pickup=1, held_out=True),
+    CorpusSpec("h6-dnb-180", 180.0, 65.0, 613, "dnb", 2.5, held_out=True),
+    CorpusSpec("h6-pop-120", 120.0, 120.0, 614, "pop", 1.5, held_out=True),
+    CorpusSpec("h6-pop-106", 106.0, 130.0, 615, "pop", 1.0, held_out=True),
+    CorpusSpec("h6-live-112", 112.0, 60.0, 616, "live", 2.0, drift=0.03, pickup=3, held_out=True),
+    CorpusSpec("h6-live-136", 136.0, 60.0, 617, "live", 1.0, drift=0.025, held_out=True),
+    CorpusSpec("h6-live-160", 160.0, 65.0, 618, "live", 3.5, drift=0.035, swing=0.25, held_out=True),
+    CorpusSpec("h6-waltz-92", 92.0, 60.0, 619, "waltz", 1.5, held_out=True),
+    CorpusSpec("h6-waltz-150", 150.0, 60.0, 620, "waltz", 1.0, pickup=1, held_out=True),
 )
 
 # The playlist: 60 minutes of audio in 8 tracks of 7.5 minutes (`bench/bench_analysis.py` times it).

@@ -74,6 +74,10 @@ class TrackerParams:
     """The tracker's tunable settings (tuned on the non-held-out part of `CORPUS` only)."""
 
     commit_lead: float = 0.03  # s: commit each beat at least this long before it (plus ≤ one block)
+    # s between phase fits while locked: every block (23 ms) cost a third of the tracker's CPU. Spaced to
+    # 0.045–0.09 s the 58 tuning and spent held-out tracks scored the same (F 0.9904, CMLt 0.982, same
+    # locks) at 14–26 % less CPU; 0.09 s held a grid 1.5 % slow once the music stopped (a test), 0.06 did not.
+    phase_every: float = 0.06
     tempo_every: float = 0.25  # s between tempo estimates
     tempo_window: float = 8.0  # s of envelope each tempo estimate looks at
     min_window: float = 2.0  # s of sound needed before the first estimate
@@ -346,6 +350,7 @@ class AudioBeatTracker:
         self._db_peak = -200.0
         self._hist = _History(capacity=int(24 * self.frame_rate))
         self._frames_since_tempo = 0
+        self._frames_since_phase = 0
 
         self._state: SourceState = "listening"
         self._tempo = 0.0  # BPM of the tempo estimate the grid follows
@@ -413,7 +418,9 @@ class AudioBeatTracker:
             if self._frames_since_tempo >= every:
                 self._frames_since_tempo = 0
                 self._update_tempo()
-            if self._state == "locked":
+            self._frames_since_phase += new
+            if self._state == "locked" and self._frames_since_phase >= self.params.phase_every * self.frame_rate:
+                self._frames_since_phase = 0
                 self._update_phase()
         self._take_cues()
         return self._commit()
