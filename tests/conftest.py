@@ -10,7 +10,8 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,15 @@ def run_showctl(*args: str, cwd: Path = REPO, timeout: float = 300) -> subproces
     """`showctl ARGS...` in a child process, as a user runs it (wide columns: rich does not wrap lines)."""
     return subprocess.run([sys.executable, "-m", "showctl.cli.main", *args], cwd=cwd, capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, "COLUMNS": "200"}, check=False)
+
+
+def wait_for(check: Callable[[], object], what: str, timeout: float = 10.0) -> None:
+    """Poll `check` until it is true; fail the test naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"never happened: {what}")
+        time.sleep(0.01)  # polling another thread's or process's state
 
 
 def require_binary(binary: str, why: str) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import wait_for
 
 from showctl.live import LinkSource, PredictedGrid
 
@@ -72,14 +73,6 @@ def peer() -> Iterator[Peer]:
     p = Peer(128.0)
     yield p
     p.close()
-
-
-def wait_for(check: Any, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"never happened: {what}")
-        time.sleep(0.01)  # polling another thread's state
 
 
 def beat_error(grid: PredictedGrid, peer: Peer) -> float:

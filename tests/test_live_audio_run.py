@@ -13,24 +13,15 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 import soundfile as sf
-from conftest import REPO
-from test_live_sources import PLAYER, jack_ports
+from conftest import REPO, wait_for
+from test_live_sources import jack_ports, play_into
 
 from showctl.analysis.demo import synthesize_track
 from showctl.sim import JackServer
-
-
-def _wait(check: object, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            pytest.fail(f"never happened: {what}")
-        time.sleep(0.05)  # polling another process's output
 
 
 @pytest.mark.rig
@@ -56,27 +47,17 @@ def test_the_demo_class_runs_on_line_in_audio(tmp_path: Path, demo_tracks: list[
         return sum(1 for line in list(out) if line.startswith("rig: desk") and "note_on" in line)
 
     try:
-        _wait(lambda: any(line.startswith("live class ") for line in list(err)), "the live class started")
+        wait_for(lambda: any(line.startswith("live class ") for line in list(err)), "the live class started", 30)
         ours = [p for p in jack_ports() if p.endswith(":in_0") and p not in before]
         assert len(ours) == 1, (jack_ports(), "".join(err))
-        player = subprocess.Popen([sys.executable, "-c", PLAYER, str(track), str(tmp_path / "written.json")],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert player.stdout is not None and player.stdin is not None
-        assert player.stdout.readline().strip() == "ready"
-        theirs = [p for p in jack_ports() if p.endswith(":out_0") and p not in before]
-        assert len(theirs) == 1, jack_ports()
-        for capture in [p for p in jack_ports() if p.startswith("system:capture")]:
-            subprocess.run(["jack_disconnect", capture, ours[0]], capture_output=True, check=False)
-        subprocess.run(["jack_connect", theirs[0], ours[0]], check=True, timeout=10)
-        player.stdin.write("go\n")
-        player.stdin.flush()
-        _wait(lambda: any("audio: locked at " in line for line in list(err)), "locked on the line-in audio")
-        _wait(lambda: accents() >= 3, "bar accents on the audio grid")
-        _wait(lambda: player is not None and player.poll() is not None, "the track played out", 60)
-        _wait(lambda: any(line.startswith("audio: ") and "last good grid" in line for line in list(err)),
+        player = play_into(track, ours[0], tmp_path / "written.json")
+        wait_for(lambda: any("audio: locked at " in line for line in list(err)), "locked on the line-in audio", 30)
+        wait_for(lambda: accents() >= 3, "bar accents on the audio grid", 30)
+        wait_for(lambda: player is not None and player.poll() is not None, "the track played out", 60)
+        wait_for(lambda: any(line.startswith("audio: ") and "last good grid" in line for line in list(err)),
               "the music stopping announced", 30)
         after = accents()
-        _wait(lambda: accents() >= after + 2, "the lights running on after the music stopped")
+        wait_for(lambda: accents() >= after + 2, "the lights running on after the music stopped", 30)
     finally:
         if player is not None and player.poll() is None:
             player.kill()

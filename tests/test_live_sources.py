@@ -150,6 +150,24 @@ def jack_ports(*flags: str) -> list[str]:
     return out.splitlines()
 
 
+def play_into(track: Path, ours: str, written: Path) -> subprocess.Popen[str]:
+    """Start PLAYER on `track`, connect its JACK output to our input port `ours` (alone: the system capture
+    is unplugged) and let it play; it writes (time.monotonic(), first sample) of each block to `written`."""
+    before = set(jack_ports())
+    player = subprocess.Popen([sys.executable, "-c", PLAYER, str(track), str(written)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert player.stdout is not None and player.stdin is not None
+    assert player.stdout.readline().strip() == "ready"
+    theirs = [p for p in jack_ports() if p.endswith(":out_0") and p not in before]
+    assert len(theirs) == 1, jack_ports()
+    for capture in [p for p in jack_ports() if p.startswith("system:capture")]:
+        subprocess.run(["jack_disconnect", capture, ours], capture_output=True, check=False)
+    subprocess.run(["jack_connect", theirs[0], ours], check=True, timeout=10)
+    player.stdin.write("go\n")
+    player.stdin.flush()
+    return player
+
+
 @pytest.mark.rig
 @pytest.mark.slow
 def test_line_in_locks_to_a_track_played_into_it_over_jack(tmp_path: Path, jack: JackServer) -> None:
@@ -163,18 +181,8 @@ def test_line_in_locks_to_a_track_played_into_it_over_jack(tmp_path: Path, jack:
     with LineInSource() as source:
         ours = [p for p in jack_ports() if p.endswith(":in_0")]
         assert len(ours) == 1, jack_ports()
-        player = subprocess.Popen([sys.executable, "-c", PLAYER, str(track), str(tmp_path / "written.json")],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        player = play_into(track, ours[0], tmp_path / "written.json")
         try:
-            assert player.stdout is not None and player.stdin is not None
-            assert player.stdout.readline().strip() == "ready"
-            theirs = [p for p in jack_ports() if p.endswith(":out_0") and not p.startswith(ours[0].split(":")[0] + ":")]
-            assert len(theirs) == 1, jack_ports()
-            for capture in [p for p in jack_ports() if p.startswith("system:capture")]:
-                subprocess.run(["jack_disconnect", capture, ours[0]], capture_output=True, check=False)
-            subprocess.run(["jack_connect", theirs[0], ours[0]], check=True, timeout=10)
-            player.stdin.write("go\n")
-            player.stdin.flush()
             seen: list[tuple[float, PredictedGrid]] = []
             while player.poll() is None:
                 g = source.grid()

@@ -401,14 +401,8 @@ class Studio:
         if self._options.live:
             return self._live_checklist()
         show, options = self._show, self._options
-        items: list[CheckItem] = []
-        if self._problems:
-            items.append(CheckItem("class file", False, f"{len(self._problems)} problem(s) to fix"))
-        elif show is None:
-            items.append(CheckItem("class file", False, "checking…" if self._selected else "pick a class"))
-        else:
-            tl = show.timeline
-            items.append(CheckItem("class file", True, f"{len(tl.plan)} parts, {format_clock(tl.duration)}"))
+        tl = show.timeline if show is not None else None
+        items = [self._class_file_item(f"{len(tl.plan)} parts, {format_clock(tl.duration)}" if tl else None)]
         done = sum(1 for t in self._tracks if t.state in ("cached", "analysed"))
         low = [t.name for t in self._tracks if t.low_confidence]
         tracks_ok = bool(self._tracks) and done == len(self._tracks) and show is not None
@@ -426,18 +420,22 @@ class Studio:
         items.append(CheckItem("tempo source", tracks_ok, "the playlist's analysed beat grid" + music))
         return tuple(items)
 
+    def _class_file_item(self, detail: str | None) -> CheckItem:
+        """The checklist's first line: problems to fix, still checking (`detail` None), or what the class is."""
+        if self._problems:
+            return CheckItem("class file", False, f"{len(self._problems)} problem(s) to fix")
+        if detail is None:
+            return CheckItem("class file", False, "checking…" if self._selected else "pick a class")
+        return CheckItem("class file", True, detail)
+
     def _live_checklist(self) -> tuple[CheckItem, ...]:
         """Live mode: no tracks to analyse; the plan, the rig and the beat source."""
         plan, options = self._live_plan, self._options
-        items: list[CheckItem] = []
-        if self._problems:
-            items.append(CheckItem("class file", False, f"{len(self._problems)} problem(s) to fix"))
-        elif plan is None:
-            items.append(CheckItem("class file", False, "checking…" if self._selected else "pick a class"))
-        else:
+        detail: str | None = None
+        if plan is not None:
             cap = f", cap {format_clock(plan.cap)}" if plan.cap is not None else ", until you end it"
-            parts = f"{len(plan.parts)} part{'s' if len(plan.parts) != 1 else ''}"
-            items.append(CheckItem("class file", True, f"{parts}, live{cap}"))
+            detail = f"{len(plan.parts)} part{'s' if len(plan.parts) != 1 else ''}, live{cap}"
+        items = [self._class_file_item(detail)]
         if options.sim:
             items.append(CheckItem("rig", plan is not None, "simulated rig (rehearsal): nothing goes to the studio"))
         else:
