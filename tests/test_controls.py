@@ -73,7 +73,8 @@ def run_with_presses(tmp_path: Path, presses: dict[float, ControlName],
 
         player.on_event = on_event
         player.play()
-        sim.wait_for({"console": player.health["console"].sent}, timeout=5)
+        sent = player.health["console"].sent
+        assert sim.wait_for({"console": sent}, timeout=5), f"the rig received {sim.counts['console']} of {sent}"
         log = [(0.0, r.message) for r in sim.received]
     return log, controller
 

@@ -34,6 +34,26 @@ __all__ = ["Received", "SimulatedRig"]
 
 _MIDI_QUEUE = 65536  # messages rtmidi may hold between two drains (a burst of clock ticks at 100× speed)
 _MIDI_POLL = 0.001  # s between drains of an idle MIDI input
+# A receive buffer for ~20 000 small datagrams. The default (rmem_default, 208 KiB ≈ 170 datagrams with the
+# kernel's per-packet overhead) overflows when a fake clock sends a whole class in one burst while the
+# receiving thread waits for the GIL: the kernel drops datagrams silently (RcvbufErrors) and a test would
+# blame the player. A real console on a real network sees one message per cue, never such a burst.
+_UDP_RECEIVE_BUFFER = 16 * 1024 * 1024
+_SO_RCVBUFFORCE = 33  # Linux's option number; Python's socket module does not name it
+
+
+def _enlarge_receive_buffer(sock: socket.socket) -> None:
+    """Ask for `_UDP_RECEIVE_BUFFER`: forced past rmem_max when allowed (root, as in CI), else up to it."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, _UDP_RECEIVE_BUFFER)
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _UDP_RECEIVE_BUFFER)
+
+
+class _RecordingOscServer(BlockingOSCUDPServer):
+    def server_bind(self) -> None:
+        _enlarge_receive_buffer(self.socket)
+        super().server_bind()
 
 
 @dataclass(frozen=True)
@@ -88,7 +108,7 @@ class SimulatedRig:
         # A blocking server (one datagram at a time, on its own thread) keeps arrival order.
         try:
             port = config.port if self.at_rig_addresses else self.osc_ports.get(name, 0)
-            server = BlockingOSCUDPServer(("127.0.0.1", port), dispatcher)
+            server = _RecordingOscServer(("127.0.0.1", port), dispatcher)
         except OSError as err:
             raise DeviceError(f"simulated OSC output '{name}'", f"cannot listen ({err.strerror or err})") from None
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -136,6 +156,7 @@ class SimulatedRig:
 
     def _start_dmx(self, name: str, config: DmxOutputConfig) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        _enlarge_receive_buffer(sock)
         try:
             sock.bind(("127.0.0.1", config.udp_port if self.at_rig_addresses else 0))
         except OSError as err:
