@@ -13,6 +13,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -361,8 +362,10 @@ def _listening(pid: int) -> set[str]:
 @contextmanager
 def serve_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], int, list[str]]]:
     """`showctl serve --port 0 ARGS` in a child process; yields it, its port and the lines it printed."""
+    # Paired phones are kept in the XDG state folder: a fresh one per server, not the test runner's own.
+    env = {**os.environ, "XDG_STATE_HOME": tempfile.mkdtemp(prefix="showctl-state-")}
     process = subprocess.Popen([sys.executable, "-m", "showctl.cli.main", "serve", "--port", "0", *args], cwd=REPO,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True, env=env)
     assert process.stderr is not None
     lines: list[str] = []
     try:

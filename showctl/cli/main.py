@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8650, help="port (default 8650)")
     p.add_argument("--lan", action="store_true",
                    help="listen on the studio network; phones pair with a one-time QR code and need its token")
+    p.add_argument("--state-dir", type=Path, default=None, metavar="DIR",
+                   help="with --lan: where paired phones are kept across restarts (default: "
+                   "$XDG_STATE_HOME/showctl, or ~/.local/state/showctl)")
 
     from showctl.cli.live_commands import block_size
 
@@ -175,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             from showctl.web import serve
 
-            return serve(host=args.host, port=args.port, lan=args.lan)
+            return serve(host=args.host, port=args.port, lan=args.lan, state_dir=args.state_dir)
         if args.command == "follow":
             from showctl.cli import live_commands
 

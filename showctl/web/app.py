@@ -30,7 +30,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from showctl.errors import ShowctlError
 from showctl.web.model import PairedDevice, RunOptions, to_json
-from showctl.web.pairing import COOKIE, Pairing, PairingRefused, is_laptop, qr_svg
+from showctl.web.pairing import COOKIE, SESSION_LIFETIME, DeviceStore, Pairing, PairingRefused, is_laptop, qr_svg
 from showctl.web.studio import Studio
 
 __all__ = ["STATIC", "WebApp", "create_app"]
@@ -168,6 +168,7 @@ class WebApp:
         finally:
             # The server is stopping (Ctrl-C, SIGTERM): the class ends here with the safe scene.
             await asyncio.to_thread(self.studio.shutdown)
+            await asyncio.to_thread(self.pairing.flush)  # the phones' last-seen times, for the next start
             pusher.cancel()
             for screen in list(self.screens):
                 screen.queue.put_nowait(None)
@@ -254,7 +255,7 @@ class WebApp:
                                      status_code=401)
         self.changed()  # the laptop's list of phones and its QR code change
         response = RedirectResponse("/", status_code=303)
-        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=12 * 3600)
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=SESSION_LIFETIME)
         return response
 
     # -- WebSocket -----------------------------------------------------------------------------------------
@@ -360,8 +361,10 @@ def _short_agent(agent: str) -> str:
 
 
 def create_app(cues_dir: Path, *, base_url: str | None = None, control_port: int | None = None,
-               workdir: Path | None = None, link_clock: Callable[[], float] = time.monotonic) -> WebApp:
+               workdir: Path | None = None, link_clock: Callable[[], float] = time.monotonic,
+               device_store: DeviceStore | None = None, warn: Callable[[str], None] | None = None) -> WebApp:
     """The class screen for the classes in `cues_dir`. `base_url` (with --lan) is where phones reach it;
-    `link_clock` is what pairing links expire by."""
+    `link_clock` is what pairing links expire by; `device_store` keeps paired phones across restarts (none:
+    in memory only), and `warn` gets a line when it fails."""
     studio = Studio(cues_dir, control_port=control_port, workdir=workdir)
-    return WebApp(studio, Pairing(base_url, clock=link_clock))
+    return WebApp(studio, Pairing(base_url, clock=link_clock, store=device_store, warn=warn))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from showctl.errors import DeviceError, ShowctlError
 from showctl.web.app import create_app
+from showctl.web.pairing import DEVICES_FILE, PairedDeviceStore, default_state_dir
 
 __all__ = ["LAN_HOST", "bind", "lan_address", "serve"]
 
@@ -65,8 +66,25 @@ def _print_qr(link: str) -> None:
     qr.print_ascii(out=sys.stderr, invert=True)
 
 
-def serve(host: str = DEFAULT_HOST, port: int = 8650, lan: bool = False, cues_dir: Path | None = None) -> int:
-    """Serve until Ctrl-C or SIGTERM; a running class then ends with the safe scene."""
+def _warn(text: str) -> None:
+    print(f"showctl serve: {text}", file=sys.stderr, flush=True)
+
+
+def _device_store(state_dir: Path | None) -> PairedDeviceStore | None:
+    """Where paired phones are kept across restarts: `state_dir`, or the user's XDG state folder."""
+    try:
+        folder = state_dir if state_dir is not None else default_state_dir()
+    except RuntimeError as err:  # no home folder to find (HOME unset, no passwd entry)
+        _warn(f"no folder to keep paired phones in ({err}; use --state-dir): they stay paired only until the "
+              "server stops")
+        return None
+    return PairedDeviceStore(folder / DEVICES_FILE)
+
+
+def serve(host: str = DEFAULT_HOST, port: int = 8650, lan: bool = False, cues_dir: Path | None = None,
+          state_dir: Path | None = None) -> int:
+    """Serve until Ctrl-C or SIGTERM; a running class then ends with the safe scene. With `lan`, paired phones
+    are kept in `state_dir` (default: the user's XDG state folder) and stay paired across restarts."""
     import uvicorn
 
     if lan and host == DEFAULT_HOST:
@@ -80,10 +98,17 @@ def serve(host: str = DEFAULT_HOST, port: int = 8650, lan: bool = False, cues_di
     if lan:
         shown = lan_address() if host in (LAN_HOST, "::") else host
         base_url = f"http://{shown}:{port}" if ":" not in shown else f"http://[{shown}]:{port}"
-    web = create_app(cues_dir or Path("cues"), base_url=base_url, control_port=CONTROL_PORT)
     print(f"class screen: http://127.0.0.1:{port}/ on this laptop"
           + (f"; phones on the studio network pair at {base_url}" if lan else " (this machine only; --lan for "
              "phones)"), file=sys.stderr, flush=True)
+    # The store's warnings (a corrupt file, a folder that cannot be written) come after that first line.
+    store = _device_store(state_dir) if lan else None
+    web = create_app(cues_dir or Path("cues"), base_url=base_url, control_port=CONTROL_PORT, device_store=store,
+                     warn=_warn)
+    if store is not None:
+        kept = len(web.pairing.devices())
+        print(f"paired phones are kept in {store.path}" + (f" ({kept} still paired from before)" if kept else ""),
+              file=sys.stderr, flush=True)
     link = web.pairing.link
     if link is not None:
         print(f"pairing link (one phone, once, for {web.pairing.lifetime / 60:g} minutes; the laptop page shows a new "
