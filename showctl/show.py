@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from showctl.outputs import Output, Rig, load_rig, open_output
 from showctl.outputs.resilient import open_resilient_output
 from showctl.player import Clock, MonotonicClock, Player, PlayResult
 from showctl.player.audio import AudioClock, audio_unavailable_reason
+from showctl.player.clock import LateClock
 from showctl.player.controls import Controller
 from showctl.player.remote import osc_remote
 from showctl.sim import JackServer, Received, SimulatedRig
@@ -135,14 +137,16 @@ def simulated_rig(rig: Rig, on_receive: Callable[[Received], None] | None = None
 
 
 def open_outputs(rig: Rig, stack: ExitStack, *, resilient: bool = False,
-                  on_status: Callable[[str], None] | None = None) -> dict[str, Output]:
+                  on_status: Callable[[str], None] | None = None,
+                  class_time: Callable[[], float] = time.monotonic) -> dict[str, Output]:
     """Every output of `rig`. `resilient` (a class): an output that is down at start or drops out later is
-    reported in one line (`on_status`) and reconnected in the background while the class keeps time."""
+    reported in one line (`on_status`) and reconnected in the background while the class keeps time. DMX
+    fades run on `class_time`."""
     outputs: dict[str, Output] = {}
     for name, config in rig.outputs.items():
         if resilient:
             output: Output = open_resilient_output(
-                name, config, rig=rig, on_status=on_status or LOG_REPORT.warn)
+                name, config, rig=rig, on_status=on_status or LOG_REPORT.warn, class_time=class_time)
         else:
             output = open_output(name, rig)
         stack.callback(output.close)
@@ -219,7 +223,9 @@ def open_class(show: Show, *, start: float = 0.0, speed: float = 1.0, sim: bool 
             outputs_text = ", ".join(f"{n} ({o.transport})" for n, o in show.rig.outputs.items())
             shown = "" if on_receive is None else " — lines below are what it received"
             report.note(f"simulated rig: {outputs_text}{shown}")
-        outputs = open_outputs(rig, stack, resilient=True, on_status=report.warn)
+        # DMX fades follow the class clock (faster in a rehearsal, still while paused); it starts below.
+        class_time = LateClock(start)
+        outputs = open_outputs(rig, stack, resilient=True, on_status=report.warn, class_time=class_time.now)
         notes = [f"{len(tl.plan)} parts", format_clock(tl.duration)]
         notes += [f"from {format_clock(start)}"] if start else []
         notes += [f"{speed:g}× speed"] if speed != 1 else []
@@ -233,7 +239,7 @@ def open_class(show: Show, *, start: float = 0.0, speed: float = 1.0, sim: bool 
         gc.freeze()
         stack.callback(gc.unfreeze)  # a server runs more than one class: let the next one collect this one
         clock = audio_clock(show, start, speed, no_audio, stack, report.note)  # the music starts here
-        player.clock = clock
+        player.clock = class_time.clock = clock
         controller = Controller(player, show.rig, show.loaded.sheet.backwards_kinds, show.recompile)
         if control_port is not None:
             try:

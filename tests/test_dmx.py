@@ -37,6 +37,7 @@ from showctl.outputs import load_rig, open_output
 from showctl.outputs.dmx import SAFE_REPEATS, DmxState, open_dmx_output, render_messages
 from showctl.outputs.dmx_rig import DmxOutputConfig, build_patch
 from showctl.outputs.resilient import open_resilient_output
+from showctl.player.clock import FakeClock
 from showctl.outputs.rig import Rig
 from showctl.sim import SimulatedRig
 from showctl.sim.process import stop_process
@@ -312,6 +313,33 @@ def test_simulated_rig_waits_for_a_dmx_look() -> None:
             output.send(DmxMessage.parse("@par1 dimmer=50% color=red"))
             assert sim.wait_for_dmx("lights", red, timeout=2.0)
             assert not sim.wait_for_dmx("lights", blue, timeout=0.2)  # a look the rig never got is not seen
+        finally:
+            output.close()
+
+
+def test_fades_run_on_the_class_clock_still_while_paused_and_faster_in_a_rehearsal() -> None:
+    rig = load_rig(RIG_FILE)
+    safe = [m for m in rig.safe_scene["lights"] if isinstance(m, DmxMessage)]
+    state = DmxState(build_patch(rig), (1,))  # the frames the fade should give, class second by class second
+    for message in [*safe, *dmx("@par1 dimmer=100% color=red")]:
+        state.apply(message, 0.0, instant=True)
+    state.apply(DmxMessage.parse("@par1 dimmer=0 fade=2s"), 0.0)
+    full, half, dark = (state.render(t) for t in (0.0, 1.0, 2.0))
+    assert full[1][0] == 255 and half[1][0] == 128 and dark[1][0] == 0
+    clock = FakeClock()  # class time moves only when the test moves it: a paused class, then 1 s steps
+    with SimulatedRig(rig) as sim:
+        config = sim.rig_for_outputs.outputs["lights"]
+        output = open_resilient_output("lights", config, rig=sim.rig_for_outputs, class_time=clock.now)
+        try:
+            output.send(DmxMessage.parse("@par1 dimmer=100% color=red"))
+            output.send(DmxMessage.parse("@par1 dimmer=0 fade=2s"))
+            assert sim.wait_for_dmx("lights", full, timeout=2.0)
+            time.sleep(0.3)  # 12 frames of wall time, no class time: the fade has not moved
+            assert sim.dmx[("lights", 1)] == full[1]
+            clock.t = 1.0  # at --speed 20 this second of class time is 50 ms of wall time
+            assert sim.wait_for_dmx("lights", half, timeout=2.0)
+            clock.t = 2.0
+            assert sim.wait_for_dmx("lights", dark, timeout=2.0)
         finally:
             output.close()
 

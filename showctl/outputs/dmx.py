@@ -2,7 +2,9 @@
 
 `send()` only changes the state (levels per fixture attribute, with fades and flashes); a frame thread
 renders every universe and sends it on absolute deadlines (`t0 + n / frame_rate`), so a change goes out in
-the next frame, at most one frame period after it was sent, and a fade moves a step every frame.
+the next frame, at most one frame period after it was sent, and a fade moves a step every frame. Fades and
+flashes run on `class_time` (the class clock in a class: a fade of 2 s takes 0.1 s at --speed 20 and stands
+still while the class is paused); frames are paced on the monotonic clock whatever the class does.
 `close()` sends the rig's safe frame a few times, one frame apart, so one lost packet cannot leave the room
 strobing. Errors from the frame thread (olad gone: ICMP "port unreachable") surface on the next `send()`
 and in `check()`, so the player and the resilient wrapper see them like any other output's.
@@ -18,7 +20,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from showctl.errors import DeviceError
@@ -189,10 +191,12 @@ class E131Sender:
 
 class DmxOutput:
     """A rig's `transport: dmx` output. `safe` is the rig's safe scene for it: the look before the first
-    message and the frame `close()` leaves behind."""
+    message and the frame `close()` leaves behind. `class_time` is the clock fades and flashes run on."""
 
-    def __init__(self, name: str, config: DmxOutputConfig, patch: DmxPatch, safe: Sequence[DmxMessage] = ()) -> None:
+    def __init__(self, name: str, config: DmxOutputConfig, patch: DmxPatch, safe: Sequence[DmxMessage] = (),
+                 class_time: Callable[[], float] = time.monotonic) -> None:
         self.name = name
+        self.class_time = class_time
         self.latency = config.latency_ms / 1000.0
         self.device = device_label(name, config)
         self.config = config
@@ -210,7 +214,7 @@ class DmxOutput:
         self._socket, address = udp_socket_for(self.device, config.host, config.udp_port)
         try:
             self._socket.connect(address)
-            self._send_frame(time.monotonic(), raise_errors=True)
+            self._send_frame(raise_errors=True)
             time.sleep(_PROBE_WAIT)  # not scheduling: letting an ICMP "port unreachable" come back
             self._raise_pending()
         except OSError as err:
@@ -227,7 +231,7 @@ class DmxOutput:
             raise TypeError(f"{self.device} cannot send {message}: not a DMX message")
         with self._lock:
             try:
-                self._state.apply(message, time.monotonic())
+                self._state.apply(message, self.class_time())
             except KeyError:
                 raise DeviceError(self.device, f"no fixture or group '{message.target}' in the patch") from None
         self.check()
@@ -257,7 +261,7 @@ class DmxOutput:
         start = time.monotonic()
         for i in range(SAFE_REPEATS):
             time.sleep(max(0.0, start + i * self.period - time.monotonic()))
-            self._send_frame(time.monotonic(), raise_errors=False)
+            self._send_frame(raise_errors=False)
         self._socket.close()
 
     # -- frames -----------------------------------------------------------------------------------------
@@ -266,7 +270,8 @@ class DmxOutput:
         if code:
             raise OSError(code, os.strerror(code))
 
-    def _send_frame(self, now: float, *, raise_errors: bool) -> None:
+    def _send_frame(self, *, raise_errors: bool) -> None:
+        now = self.class_time()
         with self._lock:
             frames = self._state.render(now)
             version = self._state.version
@@ -287,18 +292,18 @@ class DmxOutput:
         deadline = time.monotonic() + self.period
         while not self._stop.wait(max(0.0, deadline - time.monotonic())):
             now = time.monotonic()
-            self._send_frame(now, raise_errors=False)
+            self._send_frame(raise_errors=False)
             deadline += self.period
             if deadline <= now:  # stalled for more than a frame: skip the missed frames, do not burst them
                 deadline += math.ceil((now - deadline) / self.period) * self.period
 
 
-def open_dmx_output(name: str, rig: Rig) -> DmxOutput:
-    """The rig's DMX output `name`, its patch and safe scene taken from the rig."""
+def open_dmx_output(name: str, rig: Rig, class_time: Callable[[], float] = time.monotonic) -> DmxOutput:
+    """The rig's DMX output `name`, its patch and safe scene taken from the rig; fades run on `class_time`."""
     config = rig.outputs[name]
     assert isinstance(config, DmxOutputConfig)
     problems = patch_problems(rig)
     if problems:  # load_rig reports these with locations; a rig built in code gets the first one here
         raise DeviceError(device_label(name, config), f"the rig's DMX patch has problems: {problems[0][2]}")
     safe = tuple(m for m in rig.safe_scene.get(name, ()) if isinstance(m, DmxMessage))
-    return DmxOutput(name, config, build_patch(rig), safe)
+    return DmxOutput(name, config, build_patch(rig), safe, class_time)

@@ -252,8 +252,10 @@ class ResilientOutput:
 
 
 def open_resilient_output(name: str, config: object, *, on_status: Callable[[str], None] | None = None,
-                          rig: Rig | None = None, **options: float) -> ResilientOutput:
-    """`ResilientOutput` for one rig output config (OSC, MIDI, or DMX: that needs the `rig` for its patch)."""
+                          rig: Rig | None = None, class_time: Callable[[], float] = time.monotonic,
+                          **options: float) -> ResilientOutput:
+    """`ResilientOutput` for one rig output config (OSC, MIDI, or DMX: that needs the `rig` for its patch;
+    its fades run on `class_time`)."""
     from showctl.outputs.midi import MidiOutput
     from showctl.outputs.osc import OscOutput
     from showctl.outputs.rig import DmxOutputConfig, MidiOutputConfig, OscOutputConfig, device_label
@@ -267,7 +269,7 @@ def open_resilient_output(name: str, config: object, *, on_status: Callable[[str
         dmx_rig = rig
 
         def open_dmx() -> Output:
-            return open_dmx_output(name, dmx_rig)
+            return open_dmx_output(name, dmx_rig, class_time)
 
         opener: Callable[[], Output] = open_dmx
     elif isinstance(config, OscOutputConfig):

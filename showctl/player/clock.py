@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-__all__ = ["Clock", "FakeClock", "MonotonicClock"]
+__all__ = ["Clock", "FakeClock", "LateClock", "MonotonicClock"]
 
 # Sleep until this close to a deadline, then spin: the OS wakes us up to a few ms late on a busy machine.
 _SPIN = 0.0015
@@ -97,3 +97,16 @@ class FakeClock:
 
     def resume(self) -> None:
         pass
+
+
+class LateClock:
+    """Class time for what is built before the class clock exists (the outputs open before the music starts
+    that clock): `start` until `clock` is set, then `clock.now()`."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.start = start
+        self.clock: Clock | None = None
+
+    def now(self) -> float:
+        clock = self.clock
+        return self.start if clock is None else clock.now()
