@@ -19,13 +19,14 @@ import mido
 from showctl.units import parse_clock, parse_percent
 
 __all__ = [
-    "DMX_COLORS", "DMX_LEVELS", "REALTIME_TYPES", "DmxMessage", "MidiMessage", "OscArg", "OscMessage", "OutMessage",
-    "format_osc_arg",
+    "CLOCK_PPQN", "DMX_COLORS", "DMX_LEVELS", "REALTIME_TYPES", "DmxMessage", "MidiMessage", "OscArg", "OscMessage",
+    "OutMessage", "format_osc_arg",
 ]
 
 OscArg = int | float | str
 
 REALTIME_TYPES = frozenset({"clock", "start", "stop", "continue", "reset", "active_sensing"})
+CLOCK_PPQN = 24  # MIDI clock: 24 `clock` messages per quarter note (beat), sent and received
 
 
 def format_osc_arg(value: OscArg) -> str:

@@ -37,8 +37,8 @@ from showctl.outputs import load_rig, open_output
 from showctl.outputs.dmx import SAFE_REPEATS, DmxState, open_dmx_output, render_messages
 from showctl.outputs.dmx_rig import DmxOutputConfig, build_patch
 from showctl.outputs.resilient import open_resilient_output
-from showctl.player.clock import FakeClock
 from showctl.outputs.rig import Rig
+from showctl.player.clock import FakeClock
 from showctl.sim import SimulatedRig
 from showctl.sim.process import stop_process
 

@@ -29,8 +29,8 @@ from showctl.live import (
     follow_signal,
 )
 from showctl.live.audio import blocks, fast_beat_coverage, pulse_at, quick_tempo
-from showctl.live.midi_clock import TICKS_PER_BEAT
 from showctl.live.scoring import score_live
+from showctl.messages import CLOCK_PPQN
 from showctl.sim import JackServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -107,7 +107,7 @@ def test_this_is_the_one_sets_the_downbeat() -> None:
 
 def _clock_ticks(fit: ClockFit, t0: float, bpm: float, ticks: int, period: float = 256 / 48000) -> float:
     """Feed `ticks` clocks at `bpm` from t0, each snapped up to the next JACK period; return the next t."""
-    step = 60.0 / bpm / TICKS_PER_BEAT
+    step = 60.0 / bpm / CLOCK_PPQN
     for k in range(ticks):
         fit.clock(float(np.ceil((t0 + k * step) / period) * period))
     return t0 + ticks * step
@@ -116,9 +116,9 @@ def _clock_ticks(fit: ClockFit, t0: float, bpm: float, ticks: int, period: float
 def test_clock_fit_is_steady_despite_period_jitter_and_follows_a_step() -> None:
     fit = ClockFit()
     fit.start(0.0)
-    t = _clock_ticks(fit, 0.0123, 120.0, 8 * TICKS_PER_BEAT)
+    t = _clock_ticks(fit, 0.0123, 120.0, 8 * CLOCK_PPQN)
     assert fit.tempo == pytest.approx(120.0, abs=0.1)
-    t = _clock_ticks(fit, t, 126.0, 4 * TICKS_PER_BEAT)  # a tempo step: followed within 4 beats
+    t = _clock_ticks(fit, t, 126.0, 4 * CLOCK_PPQN)  # a tempo step: followed within 4 beats
     assert fit.tempo == pytest.approx(126.0, abs=0.1)
     grid = fit.grid_at(t)
     assert grid is not None and grid.state == "locked"
@@ -132,11 +132,11 @@ def test_clock_transport_start_stop_continue_song_position() -> None:
     fit = ClockFit()
     assert fit.grid_at(0.0) is None and fit.state_at(0.0) == "listening"
     fit.start(0.0)
-    t = _clock_ticks(fit, 0.0, 120.0, 6 * TICKS_PER_BEAT)  # ticks 0..143: beat 6 starts at tick 144
+    t = _clock_ticks(fit, 0.0, 120.0, 6 * CLOCK_PPQN)  # ticks 0..143: beat 6 starts at tick 144
     grid = fit.grid_at(t)
     assert grid is not None and grid.in_bar(0) == 1  # newest beat boundary is beat 5 (0-based 5 = bar 2, beat 2)
     fit.stop(t)
-    t = _clock_ticks(fit, t, 120.0, 2 * TICKS_PER_BEAT)  # clocks keep coming while stopped
+    t = _clock_ticks(fit, t, 120.0, 2 * CLOCK_PPQN)  # clocks keep coming while stopped
     assert fit.state_at(t) == "holding"
     held = fit.grid_at(t)
     assert held is not None and held.in_bar(0) == 1 and held.confidence < 1
@@ -173,13 +173,13 @@ def test_midi_clock_from_a_real_jack_port(jack: JackServer) -> None:
                 t = time.monotonic() + 0.05
                 k = 0
                 for bpm, beats in ((120.0, 8), (126.0, 4)):
-                    for _ in range(beats * TICKS_PER_BEAT):
+                    for _ in range(beats * CLOCK_PPQN):
                         while (left := t - time.monotonic()) > 0:
                             time.sleep(left)  # to an absolute deadline: no drift
                         seen[k] = source.tempo  # everything sent so far has arrived (one JACK period)
                         out.send_message([0xF8])
                         k += 1
-                        t += 60.0 / bpm / TICKS_PER_BEAT
+                        t += 60.0 / bpm / CLOCK_PPQN
                 time.sleep(0.02)
                 seen[k] = source.tempo
                 out.send_message([0xFC])  # stop
@@ -190,7 +190,7 @@ def test_midi_clock_from_a_real_jack_port(jack: JackServer) -> None:
         finally:
             out.close_port()
             out.delete()
-        steady, stepped = seen[8 * TICKS_PER_BEAT], seen[12 * TICKS_PER_BEAT]
+        steady, stepped = seen[8 * CLOCK_PPQN], seen[12 * CLOCK_PPQN]
         assert steady is not None and abs(steady - 120.0) <= 0.1, steady
         assert stepped is not None and abs(stepped - 126.0) <= 0.1, stepped
         time.sleep(0.6)

@@ -70,6 +70,8 @@ def run_live(cuefile: str, rig_file: str | None, *, source: str, midi_in: str | 
 
 
 def _print_event(event: Event, transport: str) -> None:
+    if event.kind == "clock":
+        return  # 48 lines a second of MIDI clock would bury the cues (as in a timeline class)
     if event.kind == "scene" or event.kind == "safe":
         out_console.print(f"[bold cyan]{format_clock(event.t)}  {event.output:<10} {transport:<4} {event.message}"
                           f"  ({event.reason})[/bold cyan]")
@@ -78,6 +80,8 @@ def _print_event(event: Event, transport: str) -> None:
 
 
 def _print_received(item: Received) -> None:
+    if item.message == "clock":
+        return
     out_console.print(f"rig: {item.output:<10} {item.transport:<4} {item.message}")
 
 

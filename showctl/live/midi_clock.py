@@ -22,11 +22,11 @@ import numpy.typing as npt
 
 from showctl.errors import DeviceError
 from showctl.live.model import PredictedGrid, SourceState
+from showctl.messages import CLOCK_PPQN
 
-__all__ = ["TICKS_PER_BEAT", "ClockFit", "MidiClockSource"]
+__all__ = ["ClockFit", "MidiClockSource"]
 
-TICKS_PER_BEAT = 24
-SHORT = TICKS_PER_BEAT  # the newest beat of ticks, checked against the long fit for a tempo step
+SHORT = CLOCK_PPQN  # the newest beat of ticks, checked against the long fit for a tempo step
 
 
 FloatArray = npt.NDArray[np.float64]
@@ -49,7 +49,7 @@ class ClockFit:
 
     name = "midi-clock"
 
-    def __init__(self, *, window: int = 4 * TICKS_PER_BEAT, latency: float = 0.0, beats_per_bar: int = 4,
+    def __init__(self, *, window: int = 4 * CLOCK_PPQN, latency: float = 0.0, beats_per_bar: int = 4,
                  timeout: float = 0.5, hold_seconds: float = 60.0) -> None:
         self.window, self.latency, self.beats_per_bar = window, latency, beats_per_bar
         self.timeout, self.hold_seconds = timeout, hold_seconds
@@ -117,7 +117,7 @@ class ClockFit:
         """BPM from the fit, None before a beat of ticks."""
         if self._fit is None:
             return None
-        return 60.0 / (TICKS_PER_BEAT * self._fit[1])
+        return 60.0 / (CLOCK_PPQN * self._fit[1])
 
     def state_at(self, now: float) -> SourceState:
         if self._fit is None:
@@ -135,13 +135,13 @@ class ClockFit:
         if self._fit is None or state == "no-beat":
             return None
         a, b, _ = self._fit
-        tempo = 60.0 / (TICKS_PER_BEAT * b)
+        tempo = 60.0 / (CLOCK_PPQN * b)
         # Without start/song position the position is unknown: every 24th tick from the first is a beat.
         ticks, seq = (self._song, self._song_seq) if self._song >= 0 else (self._seq - 1, self._seq)
         # The newest beat boundary at or before that tick, on the fitted line.
-        back = ticks % TICKS_PER_BEAT
+        back = ticks % CLOCK_PPQN
         anchor = a + b * (seq - back)
-        beat = ticks // TICKS_PER_BEAT
+        beat = ticks // CLOCK_PPQN
         confidence = 1.0 if state == "locked" else 0.5
         return PredictedGrid(self.name, tempo, anchor, beat % self.beats_per_bar, self.beats_per_bar, confidence,
                              state)
@@ -182,7 +182,7 @@ class MidiClockSource:
     name = "midi-clock"
 
     def __init__(self, port: str | None = None, *, api: str = "auto", client: str = "showctl-clock",
-                 latency: float = 0.0, window: int = 4 * TICKS_PER_BEAT) -> None:
+                 latency: float = 0.0, window: int = 4 * CLOCK_PPQN) -> None:
         import mido
         import rtmidi
 

@@ -8,6 +8,9 @@ now. `LivePlan` is the cue sheet turned into parts (segments and interval phases
 - a part starts on the predicted downbeat nearest its planned time (within `max_snap` bars, else at the
   planned time, as the compiler snaps);
 - effects tick on predicted beats (every beat / bar / half beat …), never faster than the 3 Hz limit;
+- MIDI outputs with `clock: true` get MIDI clock as in a timeline class: `start` on the first predicted
+  downbeat, 24 ticks a beat on the grid (`showctl.live.clock_out`), `stop` at the end; under an overlay the
+  player still sends it, so a console's chases keep time;
 - the class ends, with the safe scene, at the cap or the end of the last part.
 
 Lengths in bars count bars of the tempo playing when the part starts. `end of track` means nothing without
@@ -22,8 +25,9 @@ from dataclasses import dataclass, field
 
 from showctl.cues.load import LoadedCueSheet, resolve_look
 from showctl.errors import Problem, ProblemsError
+from showctl.live.clock_out import ClockMoment, LiveClockOut
 from showctl.live.model import PredictedGrid
-from showctl.messages import OutMessage
+from showctl.messages import CLOCK_PPQN, MidiMessage, OutMessage
 from showctl.outputs.rig import Rig
 from showctl.timeline.compile import FLASH_LIMIT_HZ, _note_off, _title
 from showctl.timeline.model import KIND_ORDER, Event, EventKind
@@ -60,6 +64,7 @@ class LivePlan:
     rig: Rig
     parts: tuple[LivePart, ...]
     cap: float | None
+    clocked: tuple[str, ...]  # the MIDI outputs that get MIDI clock (`clock: true` in the rig)
 
     @property
     def sheet_name(self) -> str:
@@ -100,7 +105,7 @@ def live_plan(loaded: LoadedCueSheet, rig: Rig) -> LivePlan:
                               bars))
     if problems:
         raise ProblemsError(problems)
-    return LivePlan(loaded, rig, tuple(parts), sheet.cap)
+    return LivePlan(loaded, rig, tuple(parts), sheet.cap, rig.clocked_outputs)
 
 
 @dataclass
@@ -123,6 +128,7 @@ class LivePlanner:
     decided_until: float = 0.0
     fixed: list[_Fixed] = field(default_factory=list)
     last_tick: dict[str, float] = field(default_factory=dict)  # effect → class time of its latest tick
+    clock: LiveClockOut = field(default_factory=LiveClockOut)  # the MIDI clock of every clocked output
     ended: bool = False
     end: float | None = None  # class time the class ended (set when the end is decided)
 
@@ -211,6 +217,7 @@ class LivePlanner:
                 break
             self._start_part(nxt[0], stop, nxt[1], add)
             lo = stop
+        self._clock(grid, self.decided_until, self.end if self.end is not None else until, add)
         self.decided_until = until
         return [e for *_, e in sorted(out, key=lambda x: x[:3])]
 
@@ -221,6 +228,34 @@ class LivePlanner:
         for output, messages in self.plan.loaded.sheet.scenes[part.scene].send.items():
             for message in messages:
                 add(t, output, message, f"{part.title} starts: scene '{part.scene}'; {note}", "scene")
+
+    def stop_clock(self, t: float) -> list[Event]:
+        """`stop` to every clocked output at class time `t`, when the class ends before the plan does (quit,
+        Ctrl-C, a crash): a class that runs until the instructor quits ends this way. Nothing when stopped."""
+        return [Event(*event) for event in self._clock_events(self.clock.stop(t), None)]
+
+    def _clock(self, grid: PredictedGrid | None, lo: float, hi: float, add: _Add) -> None:
+        """MIDI clock in [lo, hi) to every clocked output, and `stop` once the class has ended."""
+        if not self.plan.clocked:
+            return
+        moments = self.clock.take(grid, lo, hi) + (self.clock.stop(hi) if self.ended else [])
+        for event in self._clock_events(moments, grid):
+            add(*event)
+
+    def _clock_events(self, moments: list[ClockMoment],
+                      grid: PredictedGrid | None) -> Iterator[tuple[float, str, OutMessage, str, EventKind]]:
+        """The events of `moments` (decided on `grid`) for each clocked output, with their reasons."""
+        for moment in moments:
+            kind: EventKind = "clock" if moment.message == "clock" else "transport"
+            if moment.message == "stop":
+                reason = "end of class: MIDI clock stops"
+            else:
+                assert grid is not None  # start and ticks are only decided on a grid
+                reason = (f"MIDI clock starts on the predicted downbeat, {_tempo_text(grid)}"
+                          if moment.message == "start" else f"MIDI clock {CLOCK_PPQN} ppqn: live: {_tempo_text(grid)}")
+            message = MidiMessage(moment.message)
+            for output in self.plan.clocked:
+                yield moment.t, output, message, reason, kind
 
     def _effects(self, k: int, grid: PredictedGrid | None, lo: float, hi: float, part_end: float, add: _Add) -> None:
         """Ticks of part `k`'s effects at predicted beats in [lo, hi) (the part ends at `part_end`)."""

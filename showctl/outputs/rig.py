@@ -169,6 +169,11 @@ class Rig(Strict):
     def transport_of(self, output: str) -> str:
         return self.outputs[output].transport
 
+    @property
+    def clocked_outputs(self) -> tuple[str, ...]:
+        """The MIDI outputs that send MIDI clock (`clock: true`)."""
+        return tuple(n for n, o in self.outputs.items() if isinstance(o, MidiOutputConfig) and o.clock)
+
 
 def device_label(name: str, config: OscOutputConfig | MidiOutputConfig | DmxOutputConfig) -> str:
     """How errors name an output: `output 'console' (OSC 127.0.0.1:9000)`."""

@@ -3,7 +3,8 @@
 Before each send it asks the beat source for its grid again, lets the `LivePlanner` decide the moments
 due within `output latency + DECIDE_AHEAD`, and sends each event at `beat − output.latency` on an absolute
 deadline. A moment is decided once, so nothing is sent twice. When the source holds or loses the beat the
-class runs on the last good grid (and says so); every exit sends the safe scene, as `Player` does.
+class runs on the last good grid (and says so); every exit sends the safe scene, as `Player` does, after
+`stop` to each MIDI clock still running (quitting is how a class without a cap ends).
 
 Overlays (blackout, house lights: `showctl.live.control.LiveController`) work as in `Player`: under one,
 scene and effect events are left out (the MIDI clock keeps time), and lifting it re-sends the look the class
@@ -77,6 +78,12 @@ class LivePlayer(Player):
         for _, events in self._look.values():
             for event in events:
                 self._send(event)
+
+    def send_safe_scene(self) -> None:
+        """Every early way out (quit, Ctrl-C, a crash): the MIDI clock stops, then the safe scene, as at the end."""
+        for event in self.planner.stop_clock(self.clock.now()):
+            self._send(event)
+        super().send_safe_scene()
 
     def _keep_look(self, event: Event) -> None:
         if event.kind == "scene":

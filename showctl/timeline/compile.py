@@ -19,8 +19,8 @@ from showctl.analysis.model import TrackAnalysis
 from showctl.cues.load import LoadedCueSheet, ResolvedLook, countdown_message, resolve_look
 from showctl.cues.model import Segment
 from showctl.errors import Problem, ProblemsError
-from showctl.messages import MidiMessage, OutMessage
-from showctl.outputs.rig import MidiOutputConfig, Rig
+from showctl.messages import CLOCK_PPQN, MidiMessage, OutMessage
+from showctl.outputs.rig import Rig
 from showctl.timeline.grid import ClassGrid, next_downbeat
 from showctl.timeline.model import KIND_ORDER, Event, EventKind, PlanRow, Timeline, TrackSlot
 from showctl.units import Length, format_clock
@@ -29,7 +29,6 @@ __all__ = ["CONTROL_LEAD", "FLASH_LIMIT_HZ", "PlanEdit", "compile_timeline"]
 
 FLASH_LIMIT_HZ = 3.0  # photosensitive epilepsy guidance: no flashing faster than 3 per second
 _MIN_PHASE = 0.25  # s: a snapped phase shorter than this would be a glitch, not a look
-CLOCK_PPQN = 24
 CONTROL_LEAD = 0.15  # real s: a control lands on a downbeat at least this far ahead, so nothing is sent late
 
 
@@ -262,7 +261,7 @@ class _Compiler:
             self.problems.append(problem)
 
     def clock_events(self, class_end: float) -> None:
-        clocked = [n for n, o in self.rig.outputs.items() if isinstance(o, MidiOutputConfig) and o.clock]
+        clocked = self.rig.clocked_outputs
         if not clocked:
             return
         times = [t for t in self.grid.boundaries("downbeat", 1) if t < class_end]
