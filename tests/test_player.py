@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from showctl.messages import OscMessage
+from showctl.messages import MidiMessage, OscMessage
 from showctl.outputs import Rig, open_output
-from showctl.outputs.rig import OscOutputConfig
+from showctl.outputs.rig import MidiOutputConfig, OscOutputConfig
 from showctl.player import FakeClock, MonotonicClock, Player
-from showctl.sim import SimulatedRig
+from showctl.sim import JackServer, SimulatedRig
 from showctl.timeline import Event, Timeline
 
 
@@ -106,3 +106,32 @@ def test_a_swapped_timeline_sends_each_event_of_the_current_instant_once() -> No
         player.play()
         assert sim.wait_for({"console": 5}, timeout=5)
     assert [r.message for r in sim.received] == ["/x 1", "/a 1", "/b 1", "/new 1", "/end 1"]
+
+
+def test_an_early_exit_stops_the_midi_clock_before_the_safe_scene(jack: JackServer) -> None:
+    # A console following MIDI clock holds its chases mid-step when ticks just stop: an early exit (Ctrl-C
+    # here; quit and crashes take the same path) sends `stop` as the end of the class would.
+    safe_desk = MidiMessage.parse("control_change channel=0 control=7 value=127")
+    rig = Rig(name="clocked", outputs={"desk": MidiOutputConfig(transport="midi", port="desk", api="jack",
+                                                               clock=True)},
+              safe_scene={"desk": (safe_desk,)})
+    ticks = tuple(Event(i / 48, "desk", MidiMessage("clock"), "MIDI clock", "clock") for i in range(96))
+    events = (Event(0.0, "desk", MidiMessage("start"), "MIDI clock starts", "transport"), *ticks,
+              Event(2.0, "desk", MidiMessage("stop"), "end of class", "transport"))
+    timeline = Timeline(events, (), (), 2.0, (Event(0.0, "desk", safe_desk, "safe scene", "safe"),))
+
+    def interrupt_at_one_second(event: Event) -> None:
+        if event.t >= 1.0:
+            raise KeyboardInterrupt
+
+    with SimulatedRig(rig) as sim:
+        output = open_output("desk", sim.rig_for_outputs)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                Player(timeline, {"desk": output}, FakeClock(), on_event=interrupt_at_one_second).play()
+        finally:
+            output.close()
+        assert sim.wait_for({"desk": 1 + 49 + 2}, timeout=5)
+    received = [r.message for r in sim.received]
+    assert received[0] == "start" and received[1:50] == ["clock"] * 49
+    assert received[50:] == ["stop", str(safe_desk)]

@@ -229,11 +229,6 @@ class LivePlanner:
             for message in messages:
                 add(t, output, message, f"{part.title} starts: scene '{part.scene}'; {note}", "scene")
 
-    def stop_clock(self, t: float) -> list[Event]:
-        """`stop` to every clocked output at class time `t`, when the class ends before the plan does (quit,
-        Ctrl-C, a crash): a class that runs until the instructor quits ends this way. Nothing when stopped."""
-        return [Event(*event) for event in self._clock_events(self.clock.stop(t), None)]
-
     def _clock(self, grid: PredictedGrid | None, lo: float, hi: float, add: _Add) -> None:
         """MIDI clock in [lo, hi) to every clocked output, and `stop` once the class has ended."""
         if not self.plan.clocked:

@@ -79,12 +79,6 @@ class LivePlayer(Player):
             for event in events:
                 self._send(event)
 
-    def send_safe_scene(self) -> None:
-        """Every early way out (quit, Ctrl-C, a crash): the MIDI clock stops, then the safe scene, as at the end."""
-        for event in self.planner.stop_clock(self.clock.now()):
-            self._send(event)
-        super().send_safe_scene()
-
     def _keep_look(self, event: Event) -> None:
         if event.kind == "scene":
             t, events = self._look.get(event.output, (math.nan, []))

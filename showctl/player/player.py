@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from showctl.errors import DeviceError
+from showctl.messages import MidiMessage
 from showctl.outputs.base import Output
 from showctl.player.clock import Clock
 from showctl.timeline.model import Event, Timeline
@@ -63,7 +64,8 @@ class Player:
     """Plays `timeline` to `outputs` on `clock`.
 
     A failing output is logged once per failure streak and skipped; the class keeps time. Whatever ends
-    the run (end of class, Ctrl-C, an exception, quit), the rig's safe scene goes out before `play` returns.
+    the run (end of class, Ctrl-C, an exception, quit), the rig's safe scene goes out before `play` returns,
+    after `stop` to each MIDI clock still running.
     """
 
     def __init__(
@@ -87,6 +89,7 @@ class Player:
         self._pending: list[_Pending] = []
         self._stop = False
         self._prepared: dict[float, list[tuple[float, Event]]] = {}
+        self._clocks_running: dict[str, None] = {}  # outputs sent a MIDI clock `start`/`continue`, no `stop` yet
         self.sent = 0  # messages sent by the current play()
 
     # -- controls (any thread) -----------------------------------------------------------------------
@@ -126,6 +129,11 @@ class Player:
         output = self.outputs.get(event.output)
         if output is None:
             return False
+        if event.kind == "transport":
+            if str(event.message) in ("start", "continue"):
+                self._clocks_running[event.output] = None
+            elif str(event.message) == "stop":
+                self._clocks_running.pop(event.output, None)
         health = self.health[event.output]
         try:
             output.send(event.message)
@@ -142,6 +150,11 @@ class Player:
         return True
 
     def send_safe_scene(self) -> None:
+        # A class that ends early (quit, Ctrl-C, a crash) stops the consoles' MIDI clocks as its end would:
+        # a console left waiting for ticks would hold its chases mid-step.
+        for output in list(self._clocks_running):
+            self._send(Event(self.clock.now(), output, MidiMessage("stop"), "class ended early: MIDI clock stops",
+                             "transport"))
         for event in self.timeline.safe_scene:
             self._send(event)
 
