@@ -94,10 +94,20 @@ def rig_path_for(loaded: LoadedCueSheet, rig_file: str | Path | None) -> Path:
 
 
 def low_confidence_warnings(results: Sequence[TrackAnalysis]) -> list[str]:
-    """One line per track whose beat grid should be checked by ear."""
-    # A fixed grid from the cue file is the tech's word: no warning about the tracker's confidence.
-    return [f"warning: {r.path}: low beat-grid confidence {r.confidence:.2f}; check the grid"
-            for r in results if r.confidence < LOW_CONFIDENCE and "grid" not in r.overrides]
+    """One line per track whose beat grid should be checked by ear; for a track trusted as a whole, one line
+    per section that is not (a breakdown without drums, a silence): where in the track to listen."""
+    lines: list[str] = []
+    for r in results:
+        if "grid" in r.overrides:
+            continue  # a fixed grid from the cue file is the tech's word, in every section
+        if r.confidence < LOW_CONFIDENCE:
+            # The whole grid is in doubt: a line per section would only repeat it.
+            lines.append(f"warning: {r.path}: low beat-grid confidence {r.confidence:.2f}; check the grid")
+            continue
+        lines.extend(f"warning: {r.path}: {format_clock(s.start)}–{format_clock(s.end)} {s.label}: low beat-grid "
+                     f"confidence {s.confidence:.2f}; check the grid there"
+                     for s in r.sections if s.confidence < LOW_CONFIDENCE)
+    return lines
 
 
 def load_show(cuefile: str | Path, rig_file: str | Path | None = None, *, analyse: Analyse = analyse_quietly,

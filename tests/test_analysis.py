@@ -15,11 +15,22 @@ import soundfile as sf
 from rich.console import Console
 
 import showctl.analysis as analysis
-from showctl.analysis import ANALYSIS_VERSION, TrackAnalysis, analyze_file, analyze_paths, cache, read_audio
+from showctl.analysis import (
+    ANALYSIS_VERSION,
+    Section,
+    TrackAnalysis,
+    analyze_file,
+    analyze_paths,
+    apply_overrides,
+    cache,
+    read_audio,
+)
 from showctl.analysis.demo import DEMO_TRACKS, Truth, beat_f_measure, ensure_demo_tracks, synthesize_track
-from showctl.analysis.tracker import analyze_signal, confidence, onset_envelope
+from showctl.analysis.tracker import analyze_signal, confidence, onset_envelope, section_confidence
 from showctl.cli.progress import AnalysisProgress
 from showctl.errors import AnalysisError
+from showctl.show import LOW_CONFIDENCE, low_confidence_warnings
+from showctl.units import format_clock
 
 SR = 22050
 
@@ -407,3 +418,136 @@ def test_analyze_command_reports_bad_compressed_files(tmp_path: Path) -> None:
     # Exactly one line per bad file, nothing else: no traceback, no decoder chatter (mpg123's notes).
     lines = [line for line in result.stderr.splitlines() if not line.startswith("analysed ")]
     assert sorted(lines) == sorted(wanted)
+
+
+
+# --- confidence per section --------------------------------------------------------------------------------
+
+
+def _pad(seconds: float, bpm: float) -> np.ndarray[Any, Any]:
+    """A drum-less pad: three-note chords held two bars each, swelling in over 0.8 s (no pulse to hear)."""
+    t = np.arange(round(seconds * SR)) / SR
+    hold = 2 * 4 * 60.0 / bpm
+    chords = [(57, 60, 64), (53, 57, 60), (48, 52, 55), (55, 59, 62)]
+    out = np.zeros_like(t)
+    for k, start in enumerate(np.arange(0.0, seconds, hold)):
+        inside = (t >= start) & (t < start + hold + 0.5)
+        since = t[inside] - start
+        swell = np.minimum(1.0, since / 0.8) * np.clip((hold + 0.5 - since) / 0.5, 0.0, 1.0)
+        for note in chords[k % len(chords)]:
+            out[inside] += 0.1 * swell * np.sin(2 * np.pi * 440.0 * 2 ** ((note - 69) / 12) * since)
+    return out
+
+
+def test_section_confidence_is_the_share_of_beats_on_onsets_times_the_share_that_sounds() -> None:
+    # 100 frames/s, a beat every 50 frames (120 BPM): 40 s of clicks on the beats, 40 s of flutter that the
+    # grid runs on through, 40 s of silence without beats.
+    rate = 100.0
+    rng = np.random.default_rng(1)
+    env = np.zeros(12000)
+    env[0:4000:50] = 10.0
+    env[4000:8000] = rng.uniform(0.0, 1.0, 4000)
+    sounding = np.arange(12000) < 8000
+    beats = np.arange(0, 8000, 50) / rate
+    clicks, flutter, silence, half_clicks, half_silent = section_confidence(
+        env, sounding, rate, beats, 120.0, [(0.0, 40.0), (40.0, 80.0), (80.0, 120.0), (20.0, 60.0), (20.0, 100.0)])
+    assert clicks == pytest.approx(1.0)
+    assert flutter < 0.1  # beats on noise stand no higher than the noise around them
+    assert silence == 0.0
+    assert half_clicks == pytest.approx(0.5, abs=0.05)  # half the beats it should hold are on clicks
+    # The same clicks, and silence instead of the flutter: every beat where it sounds, but half of it is silent.
+    silent_after = np.where(sounding, env, 0.0)
+    silent_after[4000:] = 0.0
+    assert section_confidence(silent_after, np.arange(12000) < 4000, rate, beats[beats < 40.0], 120.0,
+                              [(20.0, 60.0)]) == [pytest.approx(0.5)]
+    # A third of the beats it should hold on clicks, three quarters of it sounding.
+    assert half_silent == pytest.approx(0.25, abs=0.03)
+    assert section_confidence(env, sounding, rate, np.zeros(0), 120.0, [(0.0, 40.0)]) == [0.0]  # no grid
+
+
+@pytest.mark.parametrize(("style", "bpm"), [("house", 128.0), ("hiphop", 90.0), ("dnb", 174.0)])
+def test_every_section_of_a_track_with_drums_throughout_has_a_trusted_grid(style: str, bpm: float) -> None:
+    # Hip-hop and drum & bass leave a beat or two of each bar without kick or snare (hats only): ~0.8.
+    y, _ = synthesize_track(bpm, 60.0, SR, seed=40, style=style, intro_beats=1.0)
+    result = analyze_signal(y, SR, path="drums.wav")
+    assert result.sections
+    assert all(s.confidence >= 0.7 for s in result.sections), result.sections
+    assert low_confidence_warnings([result]) == []
+
+
+def _section_at(result: TrackAnalysis, t: float) -> Section:
+    return next(s for s in result.sections if s.start <= t < s.end)
+
+
+def test_a_drumless_breakdown_is_a_low_confidence_section_and_the_drums_around_it_are_trusted(tmp_path: Path) -> None:
+    # 128 BPM house with its drums replaced by a pad from 30 to 60 s: the tracker carries the grid through
+    # the pad (rightly: the drums come back in phase), but nothing there is heard on it.
+    y, _ = synthesize_track(128.0, 90.0, SR, seed=41, style="house", intro_beats=1.0)
+    a, b = 30 * SR, 60 * SR
+    y[a:b] = _pad(30.0, 128.0)
+    wav = _write_wav(tmp_path / "pad.wav", y)
+    result = analyze_file(wav)
+    pad = _section_at(result, 45.0)
+    bar = 4 * 60.0 / 128.0
+    # The breakdown is found (on the 4-bar grid of phrases) around the pad and scored low ...
+    assert (pad.label, abs(pad.start - 30.0) <= 4 * bar, abs(pad.end - 60.0) <= 4 * bar) == ("breakdown", True, True)
+    assert pad.confidence < 0.4
+    # ... while the sections with drums keep a trusted grid (one may hold a bar or two of the pad: the
+    # boundaries sit on the phrase grid), and the track as a whole is trusted too.
+    drums = [s for s in result.sections if s is not pad]
+    assert drums and all(s.confidence >= 0.8 for s in drums), result.sections
+    assert result.confidence >= LOW_CONFIDENCE
+
+    # `showctl analyze`: the field in the JSON, and one warning line naming the file and the section.
+    as_json = subprocess.run([sys.executable, "-m", "showctl.cli.main", "analyze", "--json", str(wav)],
+                             capture_output=True, text=True, timeout=120, check=False)
+    assert as_json.returncode == 0, as_json.stderr
+    sections = json.loads(as_json.stdout)[0]["sections"]
+    assert {"start", "end", "label", "confidence"} <= set(sections[0])
+    assert [s["confidence"] for s in sections] == [round(s.confidence, 4) for s in result.sections]
+    table = subprocess.run([sys.executable, "-m", "showctl.cli.main", "analyze", str(wav)],
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert table.returncode == 0, table.stderr
+    warnings = [line for line in table.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [f"warning: {wav}: {format_clock(pad.start)}–{format_clock(pad.end)} breakdown: low beat-grid "
+                        f"confidence {pad.confidence:.2f}; check the grid there"]
+
+
+def test_a_silent_stretch_is_a_section_without_grid_confidence() -> None:
+    # 8 s of digital silence in the middle of a house track: the beats stop, and the silence is a section
+    # of its own (bar lines carried across it) that no beat supports.
+    y, _ = synthesize_track(128.0, 90.0, SR, seed=42, style="house", intro_beats=1.0)
+    y[40 * SR : 48 * SR] = 0.0
+    result = analyze_signal(y, SR, path="gap.wav")
+    gap = _section_at(result, 44.0)
+    assert 39.0 <= gap.start <= 41.0 and 47.0 <= gap.end <= 49.0, result.sections
+    assert gap.confidence <= 0.05
+    assert all(s.confidence >= 0.9 for s in result.sections if s is not gap), result.sections
+
+
+def test_low_confidence_warnings_name_the_section_unless_the_whole_track_is_in_doubt() -> None:
+    def track(confidence: float, *sections: Section, overrides: tuple[str, ...] = ()) -> TrackAnalysis:
+        return TrackAnalysis(path="tracks/x.wav", duration=200.0, tempo=128.0, beats=(1.0, 1.5), downbeats=(1.0,),
+                             confidence=confidence, sections=sections, overrides=overrides)
+
+    drop = Section(0.0, 130.0, "drop", 1.0, 1.0, 0.95)
+    breakdown = Section(130.0, 160.0, "breakdown", 0.3, 0.8, 0.31)
+    outro = Section(160.0, 200.0, "outro", 0.5, 0.6, 0.49)
+    assert low_confidence_warnings([track(0.9, drop, breakdown, outro)]) == [
+        "warning: tracks/x.wav: 2:10.0–2:40.0 breakdown: low beat-grid confidence 0.31; check the grid there",
+        "warning: tracks/x.wav: 2:40.0–3:20.0 outro: low beat-grid confidence 0.49; check the grid there",
+    ]
+    assert low_confidence_warnings([track(0.3, drop, breakdown)]) == [
+        "warning: tracks/x.wav: low beat-grid confidence 0.30; check the grid"]
+    assert low_confidence_warnings([track(0.9, drop)]) == []
+    # A fixed grid from the cue file: the user vouches for it, sections included.
+    fixed = apply_overrides(track(0.9, drop, breakdown), grid=(128.0, 0.5))
+    assert [s.confidence for s in fixed.sections] == [1.0, 1.0]
+    assert low_confidence_warnings([fixed]) == []
+
+
+def test_section_confidence_round_trips_through_json() -> None:
+    section = Section(12.5, 40.0, "build", 0.62, 0.8, 0.4321)
+    data = section.to_json()
+    assert (data["confidence"], data["boundary"]) == (0.4321, 0.8)
+    assert Section.from_json(data) == section

@@ -14,24 +14,34 @@ __all__ = ["ANALYSIS_VERSION", "SECTION_LABELS", "Section", "TrackAnalysis"]
 # 6: beats stop at silence (>= 1 s, 50 dB below the loudest moment) and at the file's end instead of going on
 #    over the noise floor or a ring-out, and are tracked afresh after a silent break; confidence scaled by
 #    the share of the track that sounds. Demo tracks unchanged.
-ANALYSIS_VERSION = "6"
+# 7: each section's `confidence` is the beat grid's support inside it (it was how clearly the section's start
+#    stands out, now `boundary`); a silence inside the beat gets bar lines, so it can be a section of its own.
+ANALYSIS_VERSION = "7"
 
 SECTION_LABELS = ("intro", "build", "drop", "breakdown", "outro")
 
 
 @dataclass(frozen=True)
 class Section:
-    """A stretch of a track with one energy level: `label` is one of `SECTION_LABELS`."""
+    """A stretch of a track with one energy level: `label` is one of `SECTION_LABELS`.
+
+    `confidence` is the track's `confidence` narrowed to the section: how well the beat grid is supported
+    there (`tracker.section_confidence`), so a breakdown without drums or a silence can be flagged for a
+    check by ear while the rest of the track is trusted. The structure step leaves it at 0; the tracker
+    fills it in.
+    """
 
     start: float  # s
     end: float  # s
     label: str
     energy: float  # 0..1, against the loudest, busiest part of the track
-    confidence: float  # 0..1: how clearly the section's start stands out (1 for the first section)
+    boundary: float  # 0..1: how clearly the section's start stands out (1 for the first section)
+    confidence: float = 0.0  # 0..1: share of the section's beats on clear onsets, times the share that sounds
 
     def to_json(self) -> dict[str, Any]:
         return {"start": round(self.start, 6), "end": round(self.end, 6), "label": self.label,
-                "energy": round(self.energy, 4), "confidence": round(self.confidence, 4)}
+                "energy": round(self.energy, 4), "confidence": round(self.confidence, 4),
+                "boundary": round(self.boundary, 4)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Section:
@@ -39,7 +49,7 @@ class Section:
         if label not in SECTION_LABELS:
             raise ValueError(f"unknown section label {label!r}")
         return cls(float(data["start"]), float(data["end"]), label, float(data.get("energy", 0.0)),
-                   float(data.get("confidence", 0.0)))
+                   float(data.get("boundary", 0.0)), float(data.get("confidence", 0.0)))
 
 
 @dataclass(frozen=True)

@@ -87,8 +87,11 @@ def _fixed_grid(a: TrackAnalysis, bpm: float, offset: float) -> TrackAnalysis:
     count = int(np.floor((a.duration - offset) / period)) + 1 if offset < a.duration else 0
     beats = tuple(float(offset + k * period) for k in range(max(0, count)))
     downbeats = beats[:: a.beats_per_bar]
+    # The user vouches for the grid everywhere, sections included: the tracker's support for its own grid
+    # says nothing about this one.
+    sections = tuple(dataclasses.replace(s, confidence=1.0) for s in a.sections)
     return dataclasses.replace(a, tempo=float(bpm), beats=beats, downbeats=downbeats,
-                               phrases=_rephrase(a, downbeats), confidence=1.0,
+                               phrases=_rephrase(a, downbeats), confidence=1.0, sections=sections,
                                overrides=_with(a.overrides, "grid"))
 
 
@@ -112,8 +115,8 @@ def apply_overrides(
     """`analysis` with the cue file's overrides applied; unchanged when none is given.
 
     - `grid` (BPM, offset): beats every 60/BPM s from `offset` to the end, a downbeat every
-      `beats_per_bar` from `offset` (or from `first_downbeat`), confidence 1 (the user vouches for it);
-      a `tempo` given with it is ignored.
+      `beats_per_bar` from `offset` (or from `first_downbeat`), confidence 1 for the track and each section
+      (the user vouches for it); a `tempo` given with it is ignored.
     - `tempo`: the tracked grid if the hint is its tempo, its double or its half; else `NeedsAudioError`.
     - `first_downbeat` (s): the bars restart at the beat nearest to it; beats before it are a pickup.
     Phrases follow the new downbeats (same number of bars per phrase); sections are kept: they come from

@@ -38,14 +38,19 @@ class Structure:
 
 def bar_lines(downbeats: FloatArray, duration: float) -> FloatArray:
     """The bar lines over the whole track: the downbeats, extended backwards into a beat-less intro and
-    forwards into the tail at the median bar length (intros and outros are usually whole phrases)."""
+    forwards into the tail at the median bar length (intros and outros are usually whole phrases), and
+    carried on at that length across a silence inside the track, where the beats stop (`tracker`)."""
     db = np.asarray(downbeats, dtype=np.float64)
     if len(db) < 2:
         return np.array([0.0, duration])
     bar = float(np.median(np.diff(db)))
     before = db[0] - bar * np.arange(int(db[0] // bar), 0, -1)
     after = db[-1] + bar * np.arange(1, int((duration - db[-1]) // bar) + 1)
-    lines = np.concatenate([before, db, after])
+    # Without these, a 30 s silence would be one "bar": averaged into its neighbours' features, never a
+    # section of its own. A line closer than half a bar to the downbeat after the gap would make a sliver.
+    gaps = [a + bar * np.arange(1, int((b - a) / bar - 0.5) + 1)
+            for a, b in pairwise(db.tolist()) if b - a > 1.5 * bar]
+    lines = np.sort(np.concatenate([before, db, *gaps, after]))
     return np.asarray(lines[(lines >= 0) & (lines < duration)], dtype=np.float64)
 
 
@@ -194,7 +199,7 @@ def analyze_structure(
             # Two drops in a row are one drop to a cue: keep one section, its energy the longer-weighted mean.
             prev = merged[-1]
             w = (prev.end - prev.start) / (e - prev.start)
-            merged[-1] = Section(prev.start, e, lab, round(w * prev.energy + (1 - w) * en, 4), prev.confidence)
+            merged[-1] = Section(prev.start, e, lab, round(w * prev.energy + (1 - w) * en, 4), prev.boundary)
         else:
             merged.append(Section(s, e, lab, round(en, 4), round(c, 4)))
     return Structure(phrases, length, tuple(merged))

@@ -23,8 +23,9 @@ the chroma of the downbeat cue from it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -58,6 +59,7 @@ __all__ = [
     "onset_envelopes",
     "refine_beats",
     "resample",
+    "section_confidence",
     "silent_frames",
     "snare_envelope",
     "sounding_spans",
@@ -530,8 +532,13 @@ def _trim_edges(frames: npt.NDArray[np.int64], env: FloatArray) -> npt.NDArray[n
 def _peak_near(env: FloatArray, before: int = 2, after: int = 2) -> FloatArray:
     """Per frame f, the envelope's maximum over frames f-before..f+after (clipped to the envelope)."""
     padded = np.concatenate([np.full(before, -np.inf), env, np.full(after, -np.inf)])
-    return np.asarray(np.lib.stride_tricks.sliding_window_view(padded, before + after + 1).max(axis=1),
-                      dtype=np.float64)
+    # A running maximum over the shifted copies: the same values as a sliding window's max, ~10× faster
+    # (every track's confidence and each section's pass over the whole envelope go through here).
+    n = len(env)
+    out = np.asarray(padded[:n], dtype=np.float64).copy()
+    for k in range(1, before + after + 1):
+        np.maximum(out, padded[k : k + n], out=out)
+    return out
 
 
 def tempo_from_beats(beats: FloatArray) -> float | None:
@@ -645,6 +652,58 @@ def confidence(env: FloatArray, frame_rate: float, beats: FloatArray) -> float:
     # A product, not a mean: any one failed check (no pulse, beats off the onsets, ragged grid) is enough
     # to distrust the grid.
     return float(np.clip(pulse * salience * steadiness, 0.0, 1.0))
+
+
+# The contrast (a beat's onset strength over the section's typical level) at which a beat starts to count as
+# on an onset, and at which it counts fully. A beat the tracker carries across a drum-less pad lands on the
+# pad's flutter, at ~1.2× (median, on synthesized and spliced tracks); kicks and snares stand 5-50× above
+# it, plucks ~3×, a beat with only hats on it (hip-hop, drum & bass) 1.5-2.5×.
+ONSET_CONTRAST = (1.5, 3.0)
+# No section's typical level counts as less than this share of the track's median on-beat strength: where
+# the flux is ~0 between beats (a clean synthesized part), a ripple would otherwise stand out infinitely.
+CONTRAST_FLOOR = 0.1
+
+
+def section_confidence(
+    env: FloatArray, sounding: npt.NDArray[np.bool_], frame_rate: float, beats: FloatArray, tempo: float,
+    sections: Sequence[tuple[float, float]],
+) -> list[float]:
+    """Per section (start, end) in seconds: how well the beat grid is supported inside it, 0..1.
+
+    The share of the beats the section should hold (its sounding length over the beat period) that sit on
+    a clear onset of `env` (the envelope the beats were tracked on; `ONSET_CONTRAST` above the section's
+    typical level, the median of the same peak-picked envelope over its sounding frames), times the share
+    of the section that sounds (`sounding`): a silence holds no beat to trust, and a beat the tracker
+    carried through a drum-less breakdown is not heard there. A share, not the track's `confidence`
+    (pulse × salience × steadiness): a few bars are too short for a periodicity check, and every section
+    is scored on the one grid the track-level check has already passed or failed.
+
+    Reuses the envelope the beats were tracked on: one peak-picking pass and a median per section.
+    """
+    beats = np.asarray(beats, dtype=np.float64)
+    n = min(len(env), len(sounding))
+    if n == 0 or tempo <= 0 or len(beats) == 0:
+        return [0.0 for _ in sections]
+    peaks = _peak_near(env[:n])
+    frames = np.clip(np.round(beats * frame_rate).astype(np.int64), 0, n - 1)
+    strength = peaks[frames]
+    floor = CONTRAST_FLOOR * float(np.median(strength))
+    period = 60.0 * frame_rate / tempo  # frames
+    lo, hi = ONSET_CONTRAST
+    out: list[float] = []
+    for start, end in sections:
+        a, b = (min(n, max(0, round(t * frame_rate))) for t in (start, end))
+        heard = sounding[a:b]
+        count = int(np.count_nonzero(heard))
+        if count == 0:
+            out.append(0.0)
+            continue
+        typical = max(float(np.median(peaks[a:b][heard])), floor, 1e-12)
+        inside = strength[(beats >= start) & (beats < end)]
+        on_onset = np.clip((inside / typical - lo) / (hi - lo), 0.0, 1.0)
+        support = min(1.0, float(on_onset.sum()) / max(count / period, 1.0))
+        out.append(support * count / (b - a))
+    return out
 
 
 # --- silence: where the beat stops --------------------------------------------------------------------
@@ -862,6 +921,11 @@ def _analyze(samples: npt.NDArray[np.float32], sr: int, path: str, tempo_hint: f
     downbeats = np.concatenate([estimate_downbeats(seg, cue, beats_per_bar)
                                 for seg, cue in zip(segments, cues, strict=True)])
     structure = analyze_structure(loudness, low, kick_hits, snare, frame_rate, downbeats, duration)
+    # The final tempo: the one the grid was refined to, and the one the sections' expected beats follow.
+    support = section_confidence(env, sounding, frame_rate, beats, tempo,
+                                 [(sec.start, sec.end) for sec in structure.sections])
+    sections = tuple(dataclasses.replace(sec, confidence=round(c, 4))
+                     for sec, c in zip(structure.sections, support, strict=True))
     return TrackAnalysis(
         path=path,
         duration=duration,
@@ -871,5 +935,5 @@ def _analyze(samples: npt.NDArray[np.float32], sr: int, path: str, tempo_hint: f
         confidence=conf,
         beats_per_bar=beats_per_bar,
         phrases=structure.phrases,
-        sections=structure.sections,
+        sections=sections,
     )
