@@ -19,12 +19,12 @@ import numpy as np
 import numpy.typing as npt
 
 from showctl.errors import DeviceError
+from showctl.player.clock import wait_out
 from showctl.timeline.model import TrackSlot
 
 __all__ = ["AudioClock", "audio_unavailable_reason"]
 
 log = logging.getLogger("showctl.audio")
-_SPIN = 0.0015
 _STALLED = 0.5  # s without an audio callback before the device counts as stopped
 
 
@@ -175,14 +175,7 @@ class AudioClock:
         if self.paused:
             time.sleep(0.02)  # paused: class time stands still; the caller checks again
             return
-        while True:
-            left = t - self.now()
-            if left <= 0:
-                return
-            if left > _SPIN:
-                time.sleep(left - _SPIN)  # absolute deadline on the DAC clock: the next pass measures again
-            else:
-                time.sleep(0)  # spin the last stretch, letting other threads run
+        wait_out(lambda: t - self.now())  # an absolute deadline on the DAC clock
 
     # -- lifetime ------------------------------------------------------------------------------------
     def __enter__(self) -> AudioClock:
