@@ -29,8 +29,8 @@ from showctl.timeline import PlanEdit, Timeline, compile_timeline
 from showctl.units import format_clock
 
 __all__ = ["LOG_REPORT", "LOW_CONFIDENCE", "Analyse", "ClassReport", "ClassRun", "Show", "analyse_quietly",
-           "audio_clock", "load_show", "low_confidence_warnings", "open_class", "open_outputs", "overrides_for",
-           "rig_path_for", "settle", "simulated_rig"]
+           "audio_clock", "grid_checks", "load_show", "low_confidence_warnings", "open_class", "open_outputs",
+           "overrides_for", "rig_path_for", "settle", "simulated_rig"]
 
 log = logging.getLogger("showctl")
 
@@ -93,21 +93,21 @@ def rig_path_for(loaded: LoadedCueSheet, rig_file: str | Path | None) -> Path:
 
 
 
+def grid_checks(analysis: TrackAnalysis) -> list[str]:
+    """Where a track's beat grid should be checked by ear: the whole grid, or for a track trusted as a whole,
+    each section that is not (a breakdown without drums, a silence). Empty when nothing needs a check."""
+    if "grid" in analysis.overrides:
+        return []  # a fixed grid from the cue file is the tech's word, in every section
+    if analysis.confidence < LOW_CONFIDENCE:
+        # The whole grid is in doubt: a line per section would only repeat it.
+        return [f"low beat-grid confidence {analysis.confidence:.2f}; check the grid"]
+    return [f"{format_clock(s.start)}–{format_clock(s.end)} {s.label}: low beat-grid confidence "
+            f"{s.confidence:.2f}; check the grid there" for s in analysis.sections if s.confidence < LOW_CONFIDENCE]
+
+
 def low_confidence_warnings(results: Sequence[TrackAnalysis]) -> list[str]:
-    """One line per track whose beat grid should be checked by ear; for a track trusted as a whole, one line
-    per section that is not (a breakdown without drums, a silence): where in the track to listen."""
-    lines: list[str] = []
-    for r in results:
-        if "grid" in r.overrides:
-            continue  # a fixed grid from the cue file is the tech's word, in every section
-        if r.confidence < LOW_CONFIDENCE:
-            # The whole grid is in doubt: a line per section would only repeat it.
-            lines.append(f"warning: {r.path}: low beat-grid confidence {r.confidence:.2f}; check the grid")
-            continue
-        lines.extend(f"warning: {r.path}: {format_clock(s.start)}–{format_clock(s.end)} {s.label}: low beat-grid "
-                     f"confidence {s.confidence:.2f}; check the grid there"
-                     for s in r.sections if s.confidence < LOW_CONFIDENCE)
-    return lines
+    """One warning line per `grid_checks` item, naming the track's file."""
+    return [f"warning: {r.path}: {check}" for r in results for check in grid_checks(r)]
 
 
 def load_show(cuefile: str | Path, rig_file: str | Path | None = None, *, analyse: Analyse = analyse_quietly,

@@ -27,8 +27,10 @@ import pytest
 import uvicorn
 import websockets.asyncio.client
 import websockets.sync.client
+from test_analysis import SR, _pad, _write_wav
 from websockets.exceptions import InvalidStatus
 
+from showctl.analysis.demo import synthesize_track
 from showctl.cli.commands import check
 from showctl.web import WebApp, create_app
 from showctl.web.pairing import LINK_LIFETIME, Pairing, PairingRefused
@@ -545,3 +547,25 @@ def test_thirty_screens_get_every_update_and_the_round_trip(tmp_path: Path, demo
           "p50/p95/max in ms (server and clients in this one process):")
     for label, trips in (("echo", crowd.echo), ("pressing screen", crowd.presser), ("all screens", crowd.everyone)):
         print(f"  {label}: {'/'.join(f'{v:.1f}' for v in percentiles(trips))}")
+
+
+@pytest.mark.slow
+def test_a_track_with_a_drumless_breakdown_says_where_to_check_its_grid(tmp_path: Path,
+                                                                       demo_tracks: list[Path]) -> None:
+    y, _ = synthesize_track(128.0, 90.0, SR, seed=41, style="house", intro_beats=1.0)
+    y[30 * SR:60 * SR] = _pad(30.0, 128.0)  # the drums give way to a pad from 0:30 to 1:00
+    pad = _write_wav(tmp_path / "pad.wav", y)
+    cue = osc_class(tmp_path, demo_tracks, free_udp_port())
+    cue.write_text(cue.read_text().replace(str(demo_tracks[0]), str(pad)))
+    with served(tmp_path) as srv, ws_connect(srv.port) as conn:
+        conn.send(json.dumps({"type": "select", "cue": str(cue)}))
+        state = wait_state(conn, lambda m: m["state"]["phase"] in ("ready", "not-ready"))["state"]
+    assert state["problems"] == [], state["problems"]
+    first, *others = state["tracks"]
+    assert first["name"] == "pad.wav" and first["low_confidence"] is True
+    [where] = first["checks"]  # the same words as `showctl analyze`, without the file
+    assert re.fullmatch(r"0:\d\d\.\d–1:0\d\.\d breakdown: low beat-grid confidence 0\.\d\d; check the grid there",
+                        where)
+    assert all(t["checks"] == [] and t["low_confidence"] is False for t in others)
+    tracks = next(i for i in state["checklist"] if i["label"] == "tracks analysed")
+    assert tracks["detail"].endswith("; check the grid of pad.wav")

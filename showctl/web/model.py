@@ -35,6 +35,7 @@ class TrackView:
     tempo: float | None = None
     confidence: float | None = None
     low_confidence: bool = False
+    checks: tuple[str, ...] = ()  # where to check the grid by ear (`showctl.show.grid_checks`)
     overrides: tuple[str, ...] = ()
     error: str | None = None
 

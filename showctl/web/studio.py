@@ -32,10 +32,10 @@ from showctl.outputs.resilient import Checkable
 from showctl.outputs.rig import Rig, device_label
 from showctl.player.controls import CONTROLS, ControlName
 from showctl.show import (
-    LOW_CONFIDENCE,
     ClassReport,
     ClassRun,
     Show,
+    grid_checks,
     load_show,
     open_class,
     overrides_for,
@@ -275,8 +275,8 @@ class Studio:
             return
         states = {t.path: t.state for t in self._tracks}
         tracks = [TrackView(a.path, Path(a.path).name, states.get(a.path, "analysed"), a.tempo, a.confidence,
-                            a.confidence < LOW_CONFIDENCE and "grid" not in a.overrides, tuple(a.overrides))
-                  for a in show.analyses]
+                            bool(checks), tuple(checks), tuple(a.overrides))
+                  for a in show.analyses for checks in [grid_checks(a)]]
         with self._lock:
             if not self._current(generation):
                 return

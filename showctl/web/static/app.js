@@ -155,6 +155,12 @@ function renderPrep(s, message) {
       const td = document.createElement("td");
       td.textContent = text;
       if (i === 2 && t.low_confidence) td.className = "low";
+      if (i === 0 && t.checks.length) {  // where to listen: the whole grid, or a breakdown, a silence
+        const checks = document.createElement("div");
+        checks.className = "checks";
+        checks.textContent = t.checks.join("; ");
+        td.append(checks);
+      }
       if (i === 3 && t.state === "failed") td.className = "failed";
       tr.append(td);
     });
