@@ -340,9 +340,11 @@ class Studio:
         threading.Thread(target=check, name="web-source-check", daemon=True).start()
 
     def _simulated_outputs(self, generation: int, rig: Rig) -> None:
-        outputs = tuple(OutputHealthView(name, config.transport, device_label(name, config), None,
-                                         "simulated rig stands in (rehearsal); not checked")
-                        for name, config in rig.outputs.items())
+        stand_in = "simulated rig stands in (rehearsal); not checked"
+        self._set_outputs(generation, tuple(OutputHealthView(name, config.transport, device_label(name, config), None,
+                                                             stand_in) for name, config in rig.outputs.items()))
+
+    def _set_outputs(self, generation: int, outputs: tuple[OutputHealthView, ...]) -> None:
         with self._lock:
             if not self._current(generation):
                 return
@@ -359,13 +361,7 @@ class Studio:
         self._changed()
 
     def _check_rig(self, generation: int, rig: Rig) -> None:
-        outputs = tuple(probe_output(name, rig) for name in rig.outputs)
-        with self._lock:
-            if not self._current(generation):
-                return
-            self._outputs = outputs
-            self._phase = "ready" if self._ready()[0] else "not-ready"
-        self._changed()
+        self._set_outputs(generation, tuple(probe_output(name, rig) for name in rig.outputs))
 
     def recheck_rig(self) -> None:
         """Check the rig's outputs again (a tech plugged the console in)."""
@@ -408,13 +404,7 @@ class Studio:
         tracks_ok = bool(self._tracks) and done == len(self._tracks) and show is not None
         detail = f"{done}/{len(self._tracks)} analysed" + (f"; check the grid of {', '.join(low)}" if low else "")
         items.append(CheckItem("tracks analysed", tracks_ok, detail))
-        if options.sim:
-            items.append(CheckItem("rig", show is not None, "simulated rig (rehearsal): nothing goes to the studio"))
-        else:
-            down = [f"{o.name}: {o.reason}" for o in self._outputs if o.reachable is False]
-            checked = bool(self._outputs) and all(o.reachable is not None for o in self._outputs)
-            items.append(CheckItem("rig", checked and not down,
-                                   "; ".join(down) if down else "every output reachable" if checked else "checking…"))
+        items.append(self._rig_item(show is not None))
         music = (" (music from this laptop)" if options.music else " (music from elsewhere)") if options.speed == 1 \
             else f" at {options.speed:g}× speed, no music"
         items.append(CheckItem("tempo source", tracks_ok, "the playlist's analysed beat grid" + music))
@@ -428,6 +418,15 @@ class Studio:
             return CheckItem("class file", False, "checking…" if self._selected else "pick a class")
         return CheckItem("class file", True, detail)
 
+    def _rig_item(self, class_loaded: bool) -> CheckItem:
+        """The checklist's rig line: the simulated rig, or each output reachable (or which is not, and why)."""
+        if self._options.sim:
+            return CheckItem("rig", class_loaded, "simulated rig (rehearsal): nothing goes to the studio")
+        down = [f"{o.name}: {o.reason}" for o in self._outputs if o.reachable is False]
+        checked = bool(self._outputs) and all(o.reachable is not None for o in self._outputs)
+        return CheckItem("rig", checked and not down,
+                         "; ".join(down) if down else "every output reachable" if checked else "checking…")
+
     def _live_checklist(self) -> tuple[CheckItem, ...]:
         """Live mode: no tracks to analyse; the plan, the rig and the beat source."""
         plan, options = self._live_plan, self._options
@@ -435,14 +434,7 @@ class Studio:
         if plan is not None:
             cap = f", cap {format_clock(plan.cap)}" if plan.cap is not None else ", until you end it"
             detail = f"{len(plan.parts)} part{'s' if len(plan.parts) != 1 else ''}, live{cap}"
-        items = [self._class_file_item(detail)]
-        if options.sim:
-            items.append(CheckItem("rig", plan is not None, "simulated rig (rehearsal): nothing goes to the studio"))
-        else:
-            down = [f"{o.name}: {o.reason}" for o in self._outputs if o.reachable is False]
-            checked = bool(self._outputs) and all(o.reachable is not None for o in self._outputs)
-            items.append(CheckItem("rig", checked and not down,
-                                   "; ".join(down) if down else "every output reachable" if checked else "checking…"))
+        items = [self._class_file_item(detail), self._rig_item(plan is not None)]
         sources = self._sources if self._sources_for == _source_key(options) else None
         if sources is None:
             items.append(CheckItem("tempo source", False, f"live ({options.source}): checking the sources…"))
