@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from showctl.analysis import TrackAnalysis, analyze_paths
+from showctl.analysis.model import LOW_CONFIDENCE
 from showctl.analysis.overrides import Overrides
 from showctl.cues.load import LoadedCueSheet, check_against_rig, load_cue_sheet, track_problem
 from showctl.errors import AnalysisError, DeviceError, Problem, ProblemsError
@@ -34,7 +35,6 @@ __all__ = ["LOG_REPORT", "LOW_CONFIDENCE", "Analyse", "ClassReport", "ClassRun",
 
 log = logging.getLogger("showctl")
 
-LOW_CONFIDENCE = 0.5
 
 Analyse = Callable[[Sequence[Path | str], dict[str, Overrides]], list[TrackAnalysis]]
 
@@ -94,15 +94,10 @@ def rig_path_for(loaded: LoadedCueSheet, rig_file: str | Path | None) -> Path:
 
 
 def grid_checks(analysis: TrackAnalysis) -> list[str]:
-    """Where a track's beat grid should be checked by ear: the whole grid, or for a track trusted as a whole,
-    each section that is not (a breakdown without drums, a silence). Empty when nothing needs a check."""
-    if "grid" in analysis.overrides:
-        return []  # a fixed grid from the cue file is the tech's word, in every section
-    if analysis.confidence < LOW_CONFIDENCE:
-        # The whole grid is in doubt: a line per section would only repeat it.
-        return [f"low beat-grid confidence {analysis.confidence:.2f}; check the grid"]
-    return [f"{format_clock(s.start)}–{format_clock(s.end)} {s.label}: low beat-grid confidence "
-            f"{s.confidence:.2f}; check the grid there" for s in analysis.sections if s.confidence < LOW_CONFIDENCE]
+    """`TrackAnalysis.grid_checks` in words: where a track's beat grid should be checked by ear."""
+    return [f"low beat-grid confidence {c.confidence:.2f}; check the grid" if c.section is None else
+            f"{format_clock(c.start)}–{format_clock(c.end)} {c.section}: low beat-grid confidence "
+            f"{c.confidence:.2f}; check the grid there" for c in analysis.grid_checks]
 
 
 def low_confidence_warnings(results: Sequence[TrackAnalysis]) -> list[str]:

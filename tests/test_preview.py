@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import struct
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from showctl.analysis.model import TrackAnalysis
+from showctl.analysis.model import Section, TrackAnalysis
 from showctl.cues import load_cue_sheet
 from showctl.outputs.rig import load_rig
 from showctl.timeline import compile_timeline
@@ -94,6 +95,30 @@ def test_preview_draws_every_plan_row_and_the_floor_rule(tmp_path: Path) -> None
     out = tmp_path / "class.png"
     fig.savefig(out)
     assert png_size(out) == (600, 300)
+
+
+def test_preview_hatches_where_a_grid_should_be_checked(tmp_path: Path) -> None:
+    (tmp_path / "rig.yaml").write_text(textwrap.dedent(RIG))
+    (tmp_path / "class.yaml").write_text(textwrap.dedent(CUE))
+    for name in ("a.wav", "b.wav"):
+        (tmp_path / name).write_bytes(b"")
+    loaded = load_cue_sheet(tmp_path / "class.yaml")
+    # Track b (from 1:30 in class time) has a drum-less breakdown from 0:30 to 1:00 of its own time.
+    sections = (Section(0.0, 30.0, "drop", 0.9, 1.0, 0.95), Section(30.0, 60.0, "breakdown", 0.3, 0.8, 0.21),
+                Section(60.0, 120.0, "drop", 0.9, 0.8, 0.97))
+    b = dataclasses.replace(grid(140, 120), sections=sections)
+    tl = compile_timeline(loaded, [grid(120, 90), b], load_rig(tmp_path / "rig.yaml"))
+    slot = tl.tracks[1]
+    tempo = next(ax for ax in draw_preview(tl, PreviewStyle(dpi=50)).axes if ax.get_label() == "tempo")
+    [check] = [p for p in tempo.patches if p.get_gid() == "grid-check"]
+    left, right = check.get_x(), check.get_x() + check.get_width()
+    assert (left, right) == (pytest.approx(slot.start + 30.0), pytest.approx(slot.start + 60.0))
+    assert "check grid (0.21)" in [t.get_text() for t in tempo.texts]
+    # A grid the cue file fixed is the tech's word: nothing to check.
+    fixed = dataclasses.replace(b, overrides=("grid",))
+    tl = compile_timeline(loaded, [grid(120, 90), fixed], load_rig(tmp_path / "rig.yaml"))
+    tempo = next(ax for ax in draw_preview(tl, PreviewStyle(dpi=50)).axes if ax.get_label() == "tempo")
+    assert not [p for p in tempo.patches if p.get_gid() == "grid-check"]
 
 
 @pytest.mark.slow

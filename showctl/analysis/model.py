@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ANALYSIS_VERSION", "SECTION_LABELS", "Section", "TrackAnalysis"]
+__all__ = ["ANALYSIS_VERSION", "LOW_CONFIDENCE", "SECTION_LABELS", "GridCheck", "Section", "TrackAnalysis"]
 
 # Bump when the tracker changes what it returns: cached results from another version are recomputed.
 # 3: metre detection (3/4), backbeat-based octave choice, phrases, sections, overrides.
@@ -19,6 +19,7 @@ __all__ = ["ANALYSIS_VERSION", "SECTION_LABELS", "Section", "TrackAnalysis"]
 ANALYSIS_VERSION = "7"
 
 SECTION_LABELS = ("intro", "build", "drop", "breakdown", "outro")
+LOW_CONFIDENCE = 0.5  # below this a grid (a track's, a section's) should be checked by ear
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,16 @@ class Section:
 
 
 @dataclass(frozen=True)
+class GridCheck:
+    """A stretch of a track (s) whose beat grid should be checked by ear; `section` None: the whole track."""
+
+    start: float
+    end: float
+    confidence: float
+    section: str | None
+
+
+@dataclass(frozen=True)
 class TrackAnalysis:
     """Tempo, beat grid, bars, phrases and sections of one audio file. Times are seconds from the start.
 
@@ -72,6 +83,18 @@ class TrackAnalysis:
     sections: tuple[Section, ...] = ()
     # What a cue file's override replaced ("tempo", "first_downbeat", "grid"); empty = all tracked.
     overrides: tuple[str, ...] = ()
+
+    @property
+    def grid_checks(self) -> tuple[GridCheck, ...]:
+        """Where the grid should be checked by ear: the whole track when its confidence is low, else each
+        section whose own is (a breakdown without drums, a silence); nothing for a grid the cue file fixed."""
+        if "grid" in self.overrides:
+            return ()  # the tech's word, in every section
+        if self.confidence < LOW_CONFIDENCE:
+            # The whole grid is in doubt: a check per section would only repeat it.
+            return (GridCheck(0.0, self.duration, self.confidence, None),)
+        return tuple(GridCheck(s.start, s.end, s.confidence, s.label) for s in self.sections
+                     if s.confidence < LOW_CONFIDENCE)
 
     def to_json(self) -> dict[str, Any]:
         """The `showctl analyze --json` object (field names are a CLI contract)."""

@@ -2,9 +2,10 @@
 
 `draw_preview` is pure: a compiled Timeline (plus what the picture needs from the cue sheet and rig)
 in, a matplotlib `Figure` out; nothing is shown or written here. Four rows share the class-time axis
-(M:SS): the tempo of each track; the class plan, one coloured block per plan row (work and rest of
-every round, rest paler); the light left on the floor, with the rig's floor_light minimum drawn over
-segments where people move backwards; and the cues: scene changes, effect ticks per 10 s, phrase marks.
+(M:SS): the tempo of each track, hatched where its grid should be checked by ear; the class plan, one
+coloured block per plan row (work and rest of every round, rest paler); the light left on the floor, with
+the rig's floor_light minimum drawn over segments where people move backwards; and the cues: scene
+changes, effect ticks per 10 s, phrase marks.
 
 matplotlib is imported here only (Agg canvas, no pyplot state): importing showctl never loads it.
 """
@@ -32,6 +33,7 @@ KIND_COLOURS: dict[str, str] = {
 }
 _OTHER_COLOURS = ("#9b5de5", "#00a6a6", "#ef8354", "#6d597a", "#b5838d", "#3d5a80")
 _BIN = 10.0  # s: effect ticks are counted per bin
+_CHECK_COLOUR = "#c77d00"
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,15 @@ def _draw_tempo(ax: Axes, timeline: Timeline) -> None:
         ax.axvline(slot.start, color="#999999", linewidth=0.8, linestyle=":")
         ax.text((slot.start + stop) / 2, tempo, f"{slot.name.rsplit('.', 1)[0]}\n{tempo:.0f} BPM",
                 ha="center", va="bottom", fontsize=7, clip_on=True)
+        for check in slot.analysis.grid_checks:  # a drum-less breakdown, a silence: cues there are a guess
+            left, right = max(slot.start, slot.start + check.start - slot.offset), min(
+                stop, slot.start + check.end - slot.offset)
+            if right > left:
+                span = ax.axvspan(left, right, facecolor="none", edgecolor=_CHECK_COLOUR, hatch="///", linewidth=0)
+                span.set_gid("grid-check")
+                ax.text(left, 0.04, f" check grid ({check.confidence:.2f}) ", fontsize=6.5, color=_CHECK_COLOUR,
+                        va="bottom", clip_on=True, transform=ax.get_xaxis_transform(),
+                        bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0})
     low, high = (min(tempos), max(tempos)) if tempos else (100.0, 130.0)
     ax.set_ylim(low - 10, high + 22)
     ax.set_ylabel("tempo\n(BPM)")
