@@ -8,7 +8,8 @@
 Silence splits the chain: onsets are zeroed where the track is silent (`silent_frames`) and where the
 sound is cut off (the file's end, the start of a long silence), and each stretch between silences of
 `MIN_SILENT_GAP` s or more (`sounding_spans`) gets its own beats and bars, so beats stop where the music
-stops and come back in phase after a break.
+stops and come back in phase after a break. Where sound goes on after the drums (a chord held to the end),
+a stretch's beats stop where its lasting hits do (`lasting_share`, `groove_end`), not on a later cut-off.
 
 Nothing here reads files; `showctl.analysis.analyze_file` loads audio and calls `analyze_signal`.
 Everything is plain numpy (spectrogram, mel bands, chroma, tempo search, the beat dynamic programme):
@@ -36,7 +37,9 @@ from showctl.errors import AnalysisError
 
 __all__ = [
     "ANALYSIS_RATE",
+    "GROOVE_BAR",
     "HOP_LENGTH",
+    "LASTING_SHARE",
     "MIN_DURATION",
     "MIN_SILENT_GAP",
     "NO_BEAT_CONFIDENCE",
@@ -54,6 +57,9 @@ __all__ = [
     "estimate_metre",
     "estimate_tempo",
     "frame_sizes",
+    "groove_end",
+    "lasting_share",
+    "log_mel",
     "one_blas_thread",
     "onset_envelope",
     "onset_envelopes",
@@ -230,6 +236,12 @@ def band_flux(power: FloatArray, sr: int, fmin: float, fmax: float) -> FloatArra
 
 def _flux(power: FloatArray, sr: int, fmin: float, fmax: float | None) -> FloatArray:
     """Log-mel spectral flux of a power spectrogram (bins × frames), restricted to fmin..fmax Hz."""
+    return _flux_of(log_mel(power, sr, fmin, fmax))
+
+
+def log_mel(power: FloatArray, sr: int, fmin: float = 0.0, fmax: float | None = None) -> FloatArray:
+    """The log-mel levels (dB, frames × bands, float32) of a power spectrogram between fmin and fmax Hz, with
+    an 80 dB floor below the loudest band: what the flux is taken of, and what `lasting_share` looks at."""
     n_fft = _fft_size(power)
     top = sr / 2 if fmax is None else min(fmax, sr / 2)
     # Fewer bands in a narrow band: below 150 Hz there are only ~7 FFT bins of 21.5 Hz.
@@ -241,6 +253,11 @@ def _flux(power: FloatArray, sr: int, fmin: float, fmax: float | None) -> FloatA
     db = np.log10(np.maximum(mel, 1e-10, out=mel), out=mel)
     db *= 10.0
     np.maximum(db, db.max() - 80.0, out=db)  # an 80 dB floor, so fades in the noise floor add no flux
+    return db  # float32, typed as the float arrays the steps share
+
+
+def _flux_of(db: FloatArray) -> FloatArray:
+    """Spectral flux of log levels (frames × bands): the rises, half-wave rectified, averaged over bands."""
     flux = np.maximum(0.0, np.diff(db, axis=0)).mean(axis=1, dtype=np.float64)
     return np.asarray(np.concatenate([[0.0], flux]), dtype=np.float64)
 
@@ -466,12 +483,15 @@ def alternate_beat_ratio(kick_env: FloatArray, frame_rate: float, slow_bpm: floa
 # --- beats -------------------------------------------------------------------------------------------
 
 
-def track_beats(env: FloatArray, frame_rate: float, tempo: float, *, tightness: float = 120.0) -> FloatArray:
+def track_beats(
+    env: FloatArray, frame_rate: float, tempo: float, *, tightness: float = 120.0, bands: FloatArray | None = None
+) -> FloatArray:
     """Beat times (s) by dynamic programming over `env` (Ellis 2007), with the tempo as a soft target.
 
     Each frame's best score is its onset strength plus the best predecessor's score, less a penalty for
     an interval far (on a log scale) from the beat period. Backtracking from the strongest late frame
-    gives the beat sequence; beats in the quiet lead-in and tail are trimmed.
+    gives the beat sequence; beats in the quiet lead-in and tail are trimmed. Given `bands` (the log-mel
+    levels `env` was drawn from, frames × bands), the tail also ends where the drums stop (`groove_end`).
     """
     n = len(env)
     if n == 0 or tempo <= 0:
@@ -513,20 +533,111 @@ def track_beats(env: FloatArray, frame_rate: float, tempo: float, *, tightness: 
     while back[frames[-1]] >= 0:
         frames.append(int(back[frames[-1]]))
     beat_frames = np.array(frames[::-1], dtype=np.int64)
-    beat_frames = _trim_edges(beat_frames, env)
+    lasting = None if bands is None else lasting_share(bands, beat_frames)
+    beat_frames = _trim_edges(beat_frames, env, lasting)
     return beat_frames / frame_rate
 
 
-def _trim_edges(frames: npt.NDArray[np.int64], env: FloatArray) -> npt.NDArray[np.int64]:
-    """Drop beats at the start and end where there is no onset near them (silence, quiet intro, tail)."""
+def _trim_edges(
+    frames: npt.NDArray[np.int64], env: FloatArray, lasting: FloatArray | None = None
+) -> npt.NDArray[np.int64]:
+    """Drop beats at the start and end where there is no onset near them (silence, quiet intro, tail).
+
+    Given each beat's `lasting_share`, the end is also where the drums stop (`groove_end`): no beat after
+    the groove's reach, and a lasting hit there counts as an onset even where a held chord masks its flux.
+    """
     if len(frames) < 3:
         return frames
     strength = _peak_near(env)[frames]
-    threshold = 0.3 * float(np.median(strength))
-    keep = np.flatnonzero(strength >= threshold)
+    typical = float(np.median(strength))
+    on_onset = strength >= 0.3 * typical
+    keep = np.flatnonzero(on_onset)
     if len(keep) == 0:
         return frames
-    return frames[keep[0] : keep[-1] + 1]
+    first, last = int(keep[0]), int(keep[-1])
+    if lasting is not None:
+        hits = (lasting >= LASTING_SHARE) & (strength >= HIT_FLOOR * typical)
+        end = groove_end(hits)
+        if end is not None:
+            heard = np.flatnonzero((on_onset | hits)[:end])
+            if heard[-1] >= first:
+                last = int(heard[-1])
+    return frames[first : last + 1]
+
+
+# --- where the drums stop: lasting hits -------------------------------------------------------------
+
+# How a hit's sound is told from a cut's or a flicker's: a band counts as still sounding when, once the
+# analysis window has moved past the onset, it stands this far above its level just before the onset.
+LASTING_RISE_DB = 3.0
+# A beat is a lasting hit when at least this share of its onset (its flux, band by band) is in bands that
+# still sound. In the corpus's mixes the kicks, snares and stabs score 0.6-1 and hats-only beats ~0-0.3; a
+# sound cut off under a sound that goes on (an edit, a chord held over the file's end), a ring-out's flicker
+# and the noise under a fading chord score 0-0.3: their flux is the window straddling a drop, and nothing
+# is left once it has passed. Log flux alone cannot tell: the cut of a ringing bass flares like a kick.
+# The share is weighed in dB, so in a sparse mix a hit's click or attack spreading into nearly empty bands
+# can outweigh its body (a bare kick over a loud bass, a bass note alone: 0-0.6). Inside the track such a
+# beat only lengthens a run between hits (the groove reaches further); as the very last hit it is missed,
+# and the beats end at the hit before it plus the groove's reach.
+LASTING_SHARE = 0.5
+# ... and has at least this share of a typical beat's onset strength (the median over the track's beats):
+# the noise under a fading chord has ~0.01-0.05, a snare under a loud chord still ~0.25.
+HIT_FLOOR = 0.1
+# A run of beats without a lasting hit this long or longer is not the groove (a breakdown, an intro): it
+# does not count towards how long the groove goes between hits.
+GROOVE_BAR = 4
+# Frames (11.6 ms) either side of an onset's flux peak: the levels before it (frames -6..-2, windows that
+# end before the onset) and after it (+4..+6, windows that start after the onset: 4 hops = one window).
+_BEFORE = np.arange(-6, -1)
+_AFTER = np.arange(4, 7)
+
+
+def lasting_share(bands: FloatArray, frames: npt.NDArray[np.int64]) -> FloatArray:
+    """Per beat frame, the share of its onset (the flux peak of the log-mel levels `bands`, frames × bands in
+    dB, within ±2 frames) that lies in bands still `LASTING_RISE_DB` above their level before the onset once
+    the window has passed it: ~1 for a hit whose sound stays, ~0 for a cut.
+
+    Scale-free (log levels), so a fade-out's hits count like loud ones. Only `len(frames)` small windows are
+    read, not the whole spectrogram.
+    """
+    n = len(bands)
+    if n < 2 or len(frames) == 0:
+        return np.zeros(len(frames))
+    near = np.clip(np.asarray(frames, dtype=np.int64)[:, None] + np.arange(-2, 3), 0, n - 1)
+    rises = np.maximum(bands[near] - bands[np.maximum(near - 1, 0)], 0.0)  # beats × 5 frames × bands
+    pick = np.argmax(rises.mean(axis=2), axis=1)
+    peak = near[np.arange(len(near)), pick]
+    weight = rises[np.arange(len(near)), pick].astype(np.float64)
+
+    def level(offsets: npt.NDArray[np.int64]) -> FloatArray:
+        rows = np.clip(peak[:, None] + offsets, 0, n - 1)
+        power = np.mean(10.0 ** (bands[rows].astype(np.float64) / 10.0), axis=1)
+        return np.asarray(10.0 * np.log10(power), dtype=np.float64)
+
+    stays = level(_AFTER) - level(_BEFORE) >= LASTING_RISE_DB
+    total = weight.sum(axis=1)
+    return np.where(total > 0, (weight * stays).sum(axis=1) / np.maximum(total, 1e-12), 0.0)
+
+
+def groove_end(hits: npt.NDArray[np.bool_]) -> int | None:
+    """Index one past the last beat the drums carry, from which beats are lasting hits (`lasting_share`);
+    None: too few hits to tell, or too sparse (most beats in runs of a bar or more without one).
+
+    The groove reaches as many beats past its last lasting hit as it ever goes between two hits (its longest
+    run without one, runs of `GROOVE_BAR` beats or more aside): a hip-hop bar's hats-only beats, a waltz's
+    two "pah"s. Beats further on sit on sound without onsets (a chord held after the drums, a ring-out)
+    or on a cut. Only the end is set: a breakdown inside the track keeps its grid.
+    """
+    where = np.flatnonzero(hits)
+    if len(where) < 2:
+        return None
+    runs = np.diff(where) - 1
+    long = runs[runs >= GROOVE_BAR]
+    if 2 * int(long.sum()) > int(where[-1] - where[0]):
+        return None  # mostly bars without a lasting hit: no groove whose end these hits could tell
+    short = runs[runs < GROOVE_BAR]
+    reach = int(short.max()) if len(short) else 0
+    return int(where[-1]) + reach + 1
 
 
 def _peak_near(env: FloatArray, before: int = 2, after: int = 2) -> FloatArray:
@@ -858,7 +969,8 @@ def _analyze(samples: npt.NDArray[np.float32], sr: int, path: str, tempo_hint: f
     n_fft, hop = frame_sizes(sr)
     power = _power_spectrogram(samples, n_fft, hop)
     frame_rate = sr / hop
-    full, kick = _flux(power, sr, 0.0, None), _flux(power, sr, 0.0, KICK_FMAX)
+    levels = log_mel(power, sr, 0.0, None)
+    full, kick = _flux_of(levels), _flux(power, sr, 0.0, KICK_FMAX)
     snare = snare_envelope(power, sr)
     loudness = power.sum(axis=0)
     low = power[: int(KICK_FMAX * n_fft / sr) + 1].sum(axis=0)
@@ -895,7 +1007,7 @@ def _analyze(samples: npt.NDArray[np.float32], sr: int, path: str, tempo_hint: f
     for a, b in spans:
         if b - a < 4 * period:
             continue  # a blip between silences: too short to hold a beat
-        found = track_beats(env[a:b], frame_rate, tempo)
+        found = track_beats(env[a:b], frame_rate, tempo, bands=levels[a:b])
         if len(found) == 0:
             continue
         seg = refine_beats(found, frame_rate, onset_lead=n_fft / 4 / sr) + a / frame_rate
