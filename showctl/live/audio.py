@@ -22,7 +22,8 @@ so the lights can be sent early. The tracker holds the last good grid through br
 gives up after `hold_seconds` ("no-beat"), and never commits beats on silence or noise. The held grid is
 the one the drums last confirmed, on the median period of the fits made on them: once the quick window
 holds no hits, nothing refits it (the comb would bend its period on the fading beats or a pad's chord
-changes) and no pulse without hits takes it up again; the drums coming back do.
+changes) and no pulse without hits takes it up again; the drums coming back do. A hit is a drum's: a sharp
+rise to a new peak in the kick band or the hats' band (`hits`), which a pad re-attacking its chords never makes.
 Pure numpy: the onset and tempo steps are `showctl.analysis.tracker`'s, run on a sliding window.
 """
 
@@ -71,6 +72,11 @@ FloatArray = npt.NDArray[np.float64]
 SAMPLE_RATE = 22050  # the tracker's own rate; other rates are resampled as they stream in
 N_MELS = 96
 SILENCE_DB = -55.0  # a window whose RMS stays below this (dBFS) is silence
+# The two bands a hit (`hits`) is heard in: a kick's body, kept a Hann main lobe (43 Hz) below the lowest
+# chord note of a pad or stab (C3, 131 Hz, in `showctl.analysis.demo`), and the noise of hats, snares and
+# claps, above a pad's strong harmonics.
+HIT_LOW_HZ = 100.0
+HIT_HIGH_HZ = 5000.0
 
 
 @dataclass(frozen=True)
@@ -107,10 +113,20 @@ class TrackerParams:
     double_tie: float = 0.9  # or it is the double tempo and its pulse is at least this share of the lock's
     early_switch_after: int = 2  # agreeing estimates in a row before such a switch
     # Percussive evidence before any lock: a pad swelling or beating in an intro has a pulse too (z ~ 11 at
-    # ~115 BPM), but no hits. A hit raises the frame energy by `hit_rise` dB within two frames (23 ms); a
-    # pad rises that fast only where it starts out of silence, once, and its slow swells and chord changes
-    # (≤ 1.5 dB there) never. Lock only with `hit_count` hits in the quick window (drums: 2 within ~0.5 s).
+    # ~115 BPM), but no hits. A hit (`hits`) raises the kick band or the hats' band by `hit_rise` dB within
+    # two frames (23 ms), to `hit_rise` dB above its peak of the last `hit_memory` s, that band holding at
+    # least `hit_low_share` / `hit_high_share` dB of the frame's power. Counted on the whole frame's energy
+    # instead, a pad re-attacking its chords (once a bar or a beat, out of the last chord's release) made a
+    # hit of every chord, and the tracker took its pulse for a beat (chords a bar, rising over 0.3 s: 8 of
+    # 12 breakdowns ended on a period 11-34 % long). Now its chords only climb back to the level the memory
+    # holds, its notes stay out of the kick band (at most -11 dB of the frame there; kicks -6 dB) and its
+    # harmonics never rose to a new peak in the hats' band (hats: -45 to -2 dB). Lock only with `hit_count`
+    # hits in the quick window (drums: 4 or more in every window of the tuning styles, and of a waltz at
+    # 88 BPM, one kick a bar, which the whole-frame test had counted 1 in most windows).
     hit_rise: float = 3.0
+    hit_memory: float = 0.14  # s: spans a chord's release (~0.1 s) and the next one's steepest rise
+    hit_low_share: float = -7.0
+    hit_high_share: float = -30.0
     hit_count: int = 2
     # Holding the grid once locked: a phase that moves the grid by more than `jump_tol` of a beat (a kick on
     # the "and" of 3 winning the comb while a crash masks the hats) replaces it only once it has won every
@@ -151,10 +167,15 @@ class _History:
     kick: FloatArray = field(default_factory=lambda: np.zeros(0))
     snare: FloatArray = field(default_factory=lambda: np.zeros(0))
     energy: FloatArray = field(default_factory=lambda: np.zeros(0))
+    # Power (windowed, one-sided spectrum) below HIT_LOW_HZ, above HIT_HIGH_HZ, and in all: what `hits` reads.
+    low: FloatArray = field(default_factory=lambda: np.zeros(0))
+    high: FloatArray = field(default_factory=lambda: np.zeros(0))
+    whole: FloatArray = field(default_factory=lambda: np.zeros(0))
     mel: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, N_MELS), dtype=np.float32))
 
     def __post_init__(self) -> None:
-        self.full, self.kick, self.snare, self.energy = (np.zeros(self.capacity) for _ in range(4))
+        self.full, self.kick, self.snare, self.energy, self.low, self.high, self.whole = (
+            np.zeros(self.capacity) for _ in range(7))
         self.mel = np.zeros((self.capacity, N_MELS), dtype=np.float32)
 
     @property
@@ -163,17 +184,20 @@ class _History:
         return self.start + self.size
 
     def append(self, full: FloatArray, kick: FloatArray, snare: FloatArray, energy: FloatArray,
-               mel: npt.NDArray[np.float32]) -> None:
+               bands: tuple[FloatArray, FloatArray, FloatArray], mel: npt.NDArray[np.float32]) -> None:
+        """Add frames: envelopes, energy, the (low, high, whole) powers `hits` reads, and the mel levels."""
         n = len(full)
+        arrays = (self.full, self.kick, self.snare, self.energy, self.low, self.high, self.whole, self.mel)
         if self.size + n > self.capacity:
             keep = self.capacity // 2
             drop = self.size - keep
-            for arr in (self.full, self.kick, self.snare, self.energy, self.mel):
+            for arr in arrays:
                 arr[:keep] = arr[drop : self.size]
             self.start += drop
             self.size = keep
         s = slice(self.size, self.size + n)
         self.full[s], self.kick[s], self.snare[s], self.energy[s], self.mel[s] = full, kick, snare, energy, mel
+        self.low[s], self.high[s], self.whole[s] = bands
         self.size += n
 
     def window(self, frames: int) -> slice:
@@ -211,13 +235,36 @@ def _periodicity_near(env: FloatArray, lag: float, spread: float = 0.02) -> floa
     return max(_centred_periodicity(x, var, lag * (1.0 + f)) for f in np.linspace(-spread, spread, 9))
 
 
-def hits(energy: FloatArray, frame_rate: float, rise_db: float) -> int:
-    """How many hits `energy` (per frame) holds: the level up by `rise_db` dB within two frames from a
-    sounding level (a sound starting out of silence is no hit), counted once per 0.1 s."""
-    if len(energy) < 3:
+def hits(energy: FloatArray, low: FloatArray, high: FloatArray, whole: FloatArray, frame_rate: float,
+         params: TrackerParams, past: int = 0) -> int:
+    """How many drum hits the frames after the first `past` hold (those only serve as what came before),
+    counted once per 0.1 s.
+
+    A hit: the kick band (`low`, power below HIT_LOW_HZ per frame) or the hats' band (`high`, above
+    HIT_HIGH_HZ) up by `hit_rise` dB within two frames, to `hit_rise` dB above its peak of the previous
+    `hit_memory` s, with that band holding at least `hit_low_share` / `hit_high_share` dB of the frame's
+    power (`whole`), where music already sounded two frames before (`energy`, the mean square, above
+    SILENCE_DB: a sound starting out of silence is no hit). The peak memory is what tells a drum from a pad
+    chord re-attacking: both rise from a dip, but only the drum rises above what was just there.
+    """
+    p = params
+    n = len(energy)
+    if n < 3:
         return 0
-    level = 10.0 * np.log10(np.maximum(energy, 1e-12))
-    up = np.flatnonzero((level[2:] - level[:-2] >= rise_db) & (level[:-2] > SILENCE_DB))
+    memory = max(2, round(p.hit_memory * frame_rate))
+    whole_db = 10.0 * np.log10(np.maximum(whole, 1e-20))
+    hit = np.zeros(n, dtype=bool)
+    for band, share in ((low, p.hit_low_share), (high, p.hit_high_share)):
+        level = 10.0 * np.log10(np.maximum(band, 1e-20))
+        peak = np.full(n, -np.inf)  # the band's peak over the `memory` frames before each frame
+        for k in range(1, min(memory, n - 1) + 1):
+            np.maximum(peak[k:], level[:-k], out=peak[k:])
+        steep = np.zeros(n, dtype=bool)
+        steep[2:] = level[2:] - level[:-2] >= p.hit_rise
+        hit |= steep & (level - peak >= p.hit_rise) & (level - whole_db >= share)
+    hit[2:] &= 10.0 * np.log10(np.maximum(energy[:-2], 1e-12)) > SILENCE_DB
+    hit[: max(2, past)] = False
+    up = np.flatnonzero(hit)
     if len(up) == 0:
         return 0
     return 1 + int(np.count_nonzero(np.diff(up) >= 0.1 * frame_rate))
@@ -350,6 +397,8 @@ class AudioBeatTracker:
         self._fb_kick = _mel_filterbank(SAMPLE_RATE, N_FFT, n_kick, 0.0, KICK_FMAX).astype(np.float32).T
         freqs = np.fft.rfftfreq(N_FFT, 1.0 / SAMPLE_RATE)
         self._snare_bins = (freqs >= SNARE_BAND[0]) & (freqs <= SNARE_BAND[1])
+        self._low_bins = int(np.count_nonzero(freqs <= HIT_LOW_HZ))  # bins [0, low) and [high, end): `hits`
+        self._high_bin = int(np.searchsorted(freqs, HIT_HIGH_HZ))
         # The stream starts with half a window of zeros, so frame i is centred on sample i·hop (as offline).
         self._tail = np.zeros(N_FFT // 2, dtype=np.float32)
         self._tail_start = -(N_FFT // 2)
@@ -466,8 +515,10 @@ class AudioBeatTracker:
         kick = np.maximum(0.0, np.diff(np.vstack([pk, mel_kick]), axis=0)).mean(axis=1)
         snare = np.maximum(0.0, np.diff(np.concatenate([[ps], snare_mag])))
         self._prev = (mel_full[-1], mel_kick[-1], float(snare_mag[-1]))
+        bands = (power[:, : self._low_bins].sum(axis=1, dtype=np.float64),
+                 power[:, self._high_bin :].sum(axis=1, dtype=np.float64), power.sum(axis=1, dtype=np.float64))
         self._hist.append(full.astype(np.float64), kick.astype(np.float64), snare.astype(np.float64), energy,
-                          mel_full.astype(np.float32))
+                          bands, mel_full.astype(np.float32))
         self._next_frame += n
         drop = self._next_frame * HOP_LENGTH - half - self._tail_start
         self._tail = self._tail[drop:]
@@ -678,10 +729,14 @@ class AudioBeatTracker:
         return True
 
     def _percussive(self) -> bool:
-        """Whether the quick window holds hits (drums), not only a pulse (a pad swelling or beating)."""
+        """Whether the quick window holds hits (drums), not only a pulse (a pad swelling, beating or
+        re-attacking its chords)."""
         p = self.params
-        rows = self._hist.window(round(p.quick_window * self.frame_rate))
-        return hits(self._hist.energy[rows], self.frame_rate, p.hit_rise) >= p.hit_count
+        h = self._hist
+        frames = round(p.quick_window * self.frame_rate)
+        rows = h.window(frames + round(p.hit_memory * self.frame_rate))  # and the frames its first hits follow
+        past = max(0, rows.stop - rows.start - frames)
+        return hits(h.energy[rows], h.low[rows], h.high[rows], h.whole[rows], self.frame_rate, p, past) >= p.hit_count
 
     def _lock(self, tempo: float, *, reset_phase: bool, quick: bool = False) -> None:
         if reset_phase:
