@@ -30,8 +30,8 @@ from showctl.timeline import PlanEdit, Timeline, compile_timeline
 from showctl.units import format_clock
 
 __all__ = ["LOG_REPORT", "LOW_CONFIDENCE", "Analyse", "ClassReport", "ClassRun", "Show", "analyse_quietly",
-           "audio_clock", "grid_checks", "load_show", "low_confidence_warnings", "open_class", "open_outputs",
-           "overrides_for", "rig_path_for", "settle", "simulated_rig"]
+           "audio_clock", "freeze_what_is_loaded", "grid_checks", "load_show", "low_confidence_warnings",
+           "open_class", "open_outputs", "overrides_for", "rig_path_for", "settle", "simulated_rig"]
 
 log = logging.getLogger("showctl")
 
@@ -193,6 +193,15 @@ def settle(result: PlayResult, sim_rig: SimulatedRig | None, report: ClassReport
     return result
 
 
+def freeze_what_is_loaded(stack: ExitStack) -> None:
+    """Keep the garbage collector off everything loaded so far, until `stack` closes. A full collection with
+    an hour of events (or numpy, librosa and the tracker) in memory takes 40-200 ms: lights would be that late
+    whenever one ran. What is loaded before the first cue lives until the end of the class anyway."""
+    gc.collect()
+    gc.freeze()
+    stack.callback(gc.unfreeze)  # a server runs more than one class: let the next one collect this one
+
+
 @dataclass
 class ClassRun:
     """A class ready to play: outputs open, schedule built, music (or the monotonic clock) started, the
@@ -238,11 +247,7 @@ def open_class(show: Show, *, start: float = 0.0, speed: float = 1.0, sim: bool 
         player = Player(tl, outputs, MonotonicClock(speed=speed, start=start),
                         on_error=lambda text: report.error(f"output error: {text}"))
         player.prepare(start)
-        # A full garbage collection with an hour of events in memory takes 100-200 ms: lights would be that
-        # late whenever one ran. What is loaded now lives until the end of the class anyway.
-        gc.collect()
-        gc.freeze()
-        stack.callback(gc.unfreeze)  # a server runs more than one class: let the next one collect this one
+        freeze_what_is_loaded(stack)
         clock = audio_clock(show, start, speed, no_audio, stack, report.note)  # the music starts here
         player.clock = class_time.clock = clock
         controller = Controller(player, show.rig, show.loaded.sheet.backwards_kinds, show.recompile)

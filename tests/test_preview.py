@@ -113,7 +113,7 @@ def test_preview_hatches_where_a_grid_should_be_checked(tmp_path: Path) -> None:
     [check] = [p for p in tempo.patches if p.get_gid() == "grid-check"]
     left, right = check.get_x(), check.get_x() + check.get_width()
     assert (left, right) == (pytest.approx(slot.start + 30.0), pytest.approx(slot.start + 60.0))
-    assert "check grid (0.21)" in [t.get_text() for t in tempo.texts]
+    assert "check grid (0.21)" in [t.get_text().strip() for t in tempo.texts]
     # A grid the cue file fixed is the tech's word: nothing to check.
     fixed = dataclasses.replace(b, overrides=("grid",))
     tl = compile_timeline(loaded, [grid(120, 90), fixed], load_rig(tmp_path / "rig.yaml"))

@@ -26,7 +26,7 @@ from showctl.live.tap import TapTempo
 from showctl.player import MonotonicClock, PlayResult
 from showctl.player.live import LivePlayer
 from showctl.player.remote import osc_remote
-from showctl.show import LOG_REPORT, ClassReport, open_outputs, settle, simulated_rig
+from showctl.show import LOG_REPORT, ClassReport, freeze_what_is_loaded, open_outputs, settle, simulated_rig
 from showctl.sim import Received, SimulatedRig
 from showctl.timeline.model import Event
 from showctl.units import format_clock
@@ -179,6 +179,7 @@ def open_live_class(plan: LivePlan, *, source: str = "auto", inputs: SourceInput
         player = LivePlayer(LivePlanner(plan), steered, outputs, clock, source_offset=offset, on_event=on_event,
                             on_error=lambda text: report.error(f"output error: {text}"), on_notice=notice)
         controller = LiveController(player, steered, tap, notice=notice)
+        freeze_what_is_loaded(stack)
         if control_port is not None:
             try:
                 stack.enter_context(osc_remote(controller, control_host, control_port))
