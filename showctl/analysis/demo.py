@@ -32,6 +32,7 @@ __all__ = [
     "HELD_OUT_4",
     "HELD_OUT_5",
     "HELD_OUT_6",
+    "HELD_OUT_7",
     "PLAYLIST",
     "CorpusSpec",
     "DemoSpec",
@@ -276,6 +277,31 @@ HELD_OUT_6: tuple[CorpusSpec, ...] = (
     CorpusSpec("h6-live-160", 160.0, 65.0, 618, "live", 3.5, drift=0.035, swing=0.25, held_out=True),
     CorpusSpec("h6-waltz-92", 92.0, 60.0, 619, "waltz", 1.5, held_out=True),
     CorpusSpec("h6-waltz-150", 150.0, 60.0, 620, "waltz", 1.0, pickup=1, held_out=True),
+)
+
+# Held out from the live tracker's third-session changes (held grid on the drums' tempo, hits in the kick
+# and hats' bands): seeds 701–720, scored once after them.
+HELD_OUT_7: tuple[CorpusSpec, ...] = (
+    CorpusSpec("h7-house-90", 90.0, 60.0, 701, "house", 2.0, held_out=True),
+    CorpusSpec("h7-house-124", 124.0, 65.0, 702, "house", 1.0, held_out=True),
+    CorpusSpec("h7-house-168", 168.0, 60.0, 703, "house", 3.0, held_out=True),
+    CorpusSpec("h7-warmup-110", 110.0, 60.0, 704, "warmup", 1.5, held_out=True),
+    CorpusSpec("h7-warmup-162", 162.0, 65.0, 705, "warmup", 2.0, held_out=True),
+    CorpusSpec("h7-run-150", 150.0, 60.0, 706, "run", 1.0, held_out=True),
+    CorpusSpec("h7-run-174", 174.0, 60.0, 707, "run", 2.5, held_out=True),
+    CorpusSpec("h7-offbeat-122", 122.0, 65.0, 708, "offbeat", 1.5, held_out=True),
+    CorpusSpec("h7-offbeat-134", 134.0, 60.0, 709, "offbeat", 3.0, pickup=3, held_out=True),
+    CorpusSpec("h7-hiphop-88", 88.0, 60.0, 710, "hiphop", 2.0, swing=0.2, held_out=True),
+    CorpusSpec("h7-hiphop-100", 100.0, 65.0, 711, "hiphop", 1.0, held_out=True),
+    CorpusSpec("h7-dnb-170", 170.0, 60.0, 712, "dnb", 2.0, held_out=True),
+    CorpusSpec("h7-dnb-176", 176.0, 65.0, 713, "dnb", 1.0, pickup=2, held_out=True),
+    CorpusSpec("h7-pop-112", 112.0, 125.0, 714, "pop", 2.0, held_out=True),
+    CorpusSpec("h7-pop-128", 128.0, 120.0, 715, "pop", 1.0, held_out=True),
+    CorpusSpec("h7-live-104", 104.0, 60.0, 716, "live", 1.5, drift=0.03, held_out=True),
+    CorpusSpec("h7-live-128", 128.0, 65.0, 717, "live", 2.5, drift=0.02, swing=0.2, held_out=True),
+    CorpusSpec("h7-live-154", 154.0, 60.0, 718, "live", 1.0, drift=0.035, pickup=2, held_out=True),
+    CorpusSpec("h7-waltz-96", 96.0, 65.0, 719, "waltz", 2.0, held_out=True),
+    CorpusSpec("h7-waltz-144", 144.0, 60.0, 720, "waltz", 1.5, held_out=True),
 )
 
 # The issue's playlist: 60 minutes of audio in 8 tracks of 7.5 minutes (`bench/bench_analysis.py` times it).
