@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from showctl.analysis.demo import DEMO_SAMPLE_RATE, CorpusSpec, synthesize_track
+from showctl.analysis.demo import CORPUS_STYLES, DEMO_SAMPLE_RATE, CorpusSpec, Truth, synthesize_track
 from showctl.live import BeatEstimate, follow_signal
 
 SR = DEMO_SAMPLE_RATE
@@ -86,6 +86,18 @@ def _errors(beats: list[BeatEstimate], truth: tuple[float, ...]) -> FloatArray:
     return np.asarray(times - ref[np.abs(times[:, None] - ref[None, :]).argmin(axis=1)], dtype=np.float64)
 
 
+def _with_breakdown(style: str, bpm: float, seed: int, fill: str) -> tuple[FloatArray, Truth, float, float]:
+    """A track whose drums stop after 75 beats and come back GAP s later, `fill` in between: the audio, its
+    truth, when the drums stop and when they are back."""
+    seconds = 1.0 + 75 * 60.0 / bpm + GAP
+    if style in CORPUS_STYLES:
+        y, truth = CorpusSpec("hold", bpm, seconds, seed, style, 1.0).synthesize()
+    else:
+        y, truth = synthesize_track(bpm, seconds, SR, seed, style=style, intro_beats=1.0)
+    y, stop, back = _drums_stop(y, truth.beats, bpm, fill)
+    return y, truth, stop, back
+
+
 @pytest.mark.parametrize(("style", "bpm", "seed", "fill"), [
     # Hip-hop's sparse kicks: within 0.2 s of the music stopping the comb's period bent 1.5 %, and the
     # held grid ran 0.28 s (0.4 beat) off after 16 s.
@@ -95,12 +107,7 @@ def _errors(beats: list[BeatEstimate], truth: tuple[float, ...]) -> FloatArray:
     ("house", 128.0, 7, "pad"),
 ])
 def test_the_held_grid_keeps_the_drums_tempo_and_phase(style: str, bpm: float, seed: int, fill: str) -> None:
-    seconds = 1.0 + 75 * 60.0 / bpm + GAP
-    if style == "house":
-        y, truth = synthesize_track(bpm, seconds, SR, seed, style=style, intro_beats=1.0)
-    else:
-        y, truth = CorpusSpec("hold", bpm, seconds, seed, style, 1.0).synthesize()
-    y, stop, back = _drums_stop(y, truth.beats, bpm, fill)
+    y, truth, stop, back = _with_breakdown(style, bpm, seed, fill)
     result = follow_signal(y[: round(back * SR)], SR)
     assert result.state == "holding"  # not locked on what was left of the music
     held = [b for b in result.beats if stop + 3.0 <= b.t < back]
@@ -125,12 +132,7 @@ def test_the_held_grid_keeps_the_drums_tempo_and_phase(style: str, bpm: float, s
     ("dnb", 174.0, 702, "chords-2-0.03"),
 ])
 def test_a_pad_that_re_attacks_its_chords_is_no_drums(style: str, bpm: float, seed: int, fill: str) -> None:
-    seconds = 1.0 + 75 * 60.0 / bpm + GAP
-    if style == "run":
-        y, truth = synthesize_track(bpm, seconds, SR, seed, style=style, intro_beats=1.0)
-    else:
-        y, truth = CorpusSpec("hold", bpm, seconds, seed, style, 1.0).synthesize()
-    y, stop, back = _drums_stop(y, truth.beats, bpm, fill)
+    y, truth, stop, back = _with_breakdown(style, bpm, seed, fill)
     result = follow_signal(y[: round((back + 10.0) * SR)], SR)
     held = [b for b in result.beats if stop + 1.0 <= b.t < back]
     assert len(held) >= round((GAP - 2.0) * bpm / 60.0)  # the lights ran on through the breakdown ...
