@@ -14,7 +14,8 @@ import pytest
 
 from showctl.analysis.model import Section, TrackAnalysis
 from showctl.cues import load_cue_sheet
-from showctl.outputs.rig import load_rig
+from showctl.cues.load import LoadedCueSheet
+from showctl.outputs.rig import Rig, load_rig
 from showctl.timeline import compile_timeline
 from showctl.timeline.preview import PreviewStyle, draw_preview
 
@@ -58,6 +59,15 @@ def grid(bpm: float, duration: float, first: float = 0.25) -> TrackAnalysis:
     return TrackAnalysis("t.wav", duration, bpm, tuple(beats), tuple(beats[::4]), 0.9, 4)
 
 
+def preview_class(folder: Path) -> tuple[LoadedCueSheet, Rig]:
+    """The preview class and its rig, written into `folder` (its tracks empty: analyses are given)."""
+    (folder / "rig.yaml").write_text(textwrap.dedent(RIG))
+    (folder / "class.yaml").write_text(textwrap.dedent(CUE))
+    for name in ("a.wav", "b.wav"):
+        (folder / name).write_bytes(b"")
+    return load_cue_sheet(folder / "class.yaml"), load_rig(folder / "rig.yaml")
+
+
 def png_size(path: Path) -> tuple[int, int]:
     header = path.read_bytes()[:24]
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
@@ -66,12 +76,7 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 def test_preview_draws_every_plan_row_and_the_floor_rule(tmp_path: Path) -> None:
-    (tmp_path / "rig.yaml").write_text(textwrap.dedent(RIG))
-    (tmp_path / "class.yaml").write_text(textwrap.dedent(CUE))
-    for name in ("a.wav", "b.wav"):
-        (tmp_path / name).write_bytes(b"")
-    loaded = load_cue_sheet(tmp_path / "class.yaml")
-    rig = load_rig(tmp_path / "rig.yaml")
+    loaded, rig = preview_class(tmp_path)
     tl = compile_timeline(loaded, [grid(120, 90), grid(140, 120)], rig)
     style = PreviewStyle(title="Preview class", backwards_kinds=loaded.sheet.backwards_kinds,
                          floor_light=rig.floor_light, scene_floor={n: s.floor for n, s in loaded.sheet.scenes.items()},
@@ -98,16 +103,12 @@ def test_preview_draws_every_plan_row_and_the_floor_rule(tmp_path: Path) -> None
 
 
 def test_preview_hatches_where_a_grid_should_be_checked(tmp_path: Path) -> None:
-    (tmp_path / "rig.yaml").write_text(textwrap.dedent(RIG))
-    (tmp_path / "class.yaml").write_text(textwrap.dedent(CUE))
-    for name in ("a.wav", "b.wav"):
-        (tmp_path / name).write_bytes(b"")
-    loaded = load_cue_sheet(tmp_path / "class.yaml")
+    loaded, rig = preview_class(tmp_path)
     # Track b (from 1:30 in class time) has a drum-less breakdown from 0:30 to 1:00 of its own time.
     sections = (Section(0.0, 30.0, "drop", 0.9, 1.0, 0.95), Section(30.0, 60.0, "breakdown", 0.3, 0.8, 0.21),
                 Section(60.0, 120.0, "drop", 0.9, 0.8, 0.97))
     b = dataclasses.replace(grid(140, 120), sections=sections)
-    tl = compile_timeline(loaded, [grid(120, 90), b], load_rig(tmp_path / "rig.yaml"))
+    tl = compile_timeline(loaded, [grid(120, 90), b], rig)
     slot = tl.tracks[1]
     tempo = next(ax for ax in draw_preview(tl, PreviewStyle(dpi=50)).axes if ax.get_label() == "tempo")
     [check] = [p for p in tempo.patches if p.get_gid() == "grid-check"]
@@ -116,7 +117,7 @@ def test_preview_hatches_where_a_grid_should_be_checked(tmp_path: Path) -> None:
     assert "check grid (0.21)" in [t.get_text().strip() for t in tempo.texts]
     # A grid the cue file fixed is the tech's word: nothing to check.
     fixed = dataclasses.replace(b, overrides=("grid",))
-    tl = compile_timeline(loaded, [grid(120, 90), fixed], load_rig(tmp_path / "rig.yaml"))
+    tl = compile_timeline(loaded, [grid(120, 90), fixed], rig)
     tempo = next(ax for ax in draw_preview(tl, PreviewStyle(dpi=50)).axes if ax.get_label() == "tempo")
     assert not [p for p in tempo.patches if p.get_gid() == "grid-check"]
 
