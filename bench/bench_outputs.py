@@ -3,8 +3,7 @@
 One synthetic class is played three ways over loopback, in the same run:
 - `naive`: sleeps the gap between messages (`sleep(delta)` in a loop: errors add up);
 - `deadline`: sleeps to each absolute deadline (`sleep(t0 + t - now)`);
-- `yielding spin`: the Player's wait until session 3 (sleep to 1.5 ms before the deadline, then `sleep(0)`);
-- `showctl`: the Player on MonotonicClock (1 µs timer slack, sleep to 0.3 ms before the deadline, then spin).
+- `showctl`: the Player on MonotonicClock (sleep to 1.5 ms before the deadline, then yield until it).
 The class: OSC every 10 ms to a UDP socket, a MIDI note every 125 ms and MIDI clock at 120 BPM (24 ppqn,
 20.8 ms) to JACK ports. The error is (moment `send()` returned) − (scheduled time). CPU is the sender
 thread's CPU time over wall time (% of one core). Receivers do not run Python code in this process.
@@ -85,20 +84,6 @@ def deadline(timeline: Timeline, outputs: Mapping[str, Output]) -> tuple[dict[st
     return errors, t0
 
 
-def yielding_spin(timeline: Timeline, outputs: Mapping[str, Output]) -> tuple[dict[str, list[float]], float]:
-    errors: dict[str, list[float]] = {name: [] for name in outputs}
-    t0 = time.monotonic()
-    for event in timeline.events:
-        while (left := t0 + event.t - time.monotonic()) > 0:
-            if left > 0.0015:
-                time.sleep(left - 0.0015)
-            else:
-                time.sleep(0)
-        outputs[event.output].send(event.message)
-        errors[event.output].append(time.monotonic() - t0 - event.t)
-    return errors, t0
-
-
 def player(timeline: Timeline, outputs: Mapping[str, Output]) -> tuple[dict[str, list[float]], float]:
     errors: dict[str, list[float]] = {name: [] for name in outputs}
     clock = MonotonicClock()
@@ -154,7 +139,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = []
         for name, sender, seconds in (("naive sleep(gap)", naive, args.seconds),
                                       ("deadline sleep", deadline, args.seconds),
-                                      ("yielding spin", yielding_spin, args.seconds),
                                       ("showctl Player", player, showctl_seconds)):
             print(f"running {name} for {seconds:g} s", file=sys.stderr)
             results.append(measure(name, sender, bench_class(seconds), outputs))

@@ -6,41 +6,28 @@ in a loop, so errors never add up.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import sys
 import time
 from collections.abc import Callable
 from typing import Protocol
 
-__all__ = ["Clock", "FakeClock", "LateClock", "MonotonicClock", "precise_timers", "wait_out"]
+__all__ = ["Clock", "FakeClock", "LateClock", "MonotonicClock", "wait_out"]
 
-# Sleep on a timer (1 µs slack: `precise_timers`) until this close to a deadline, then spin without
-# yielding. Against the earlier 1.5 ms of `sleep(0)` yields (bench/bench_outputs.py, same runs): p50 0.6–0.9×,
-# at half the CPU (5.3 vs 10 % of a core); p99 is the VM scheduler's noise either way (0.2–7 ms from run to
-# run on these 2-core machines). The spin holds the GIL at most this long: other threads (the audio
-# callback) wait no longer than that.
-_SPIN = 0.0003
+# Sleep on a timer until this close to a deadline, then spin, yielding (other threads: MIDI callbacks, the
+# audio callback). Tried in session 3: a spin that holds the CPU for the last 0.3–0.6 ms costs half the CPU
+# but was 2–3× later at p99 on a loaded machine (median of 5 runs each); the send itself (encode + loopback
+# delivery, ~0.1 ms) is most of the p50 either way.
+_SPIN = 0.0015
 _PAUSED_POLL = 0.02
-_PR_SET_TIMERSLACK = 29  # Linux prctl option
-_TIMER_SLACK_NS = 1000
-
-
-def precise_timers() -> None:
-    """Let the calling thread's timer sleeps end within ~1 µs of when asked (Linux's default slack is 50 µs,
-    which the spin would otherwise have to cover). Nothing elsewhere."""
-    if sys.platform.startswith("linux"):
-        # No prctl (an odd libc): timers keep the default slack and cues leave up to ~50 µs later.
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None).prctl(_PR_SET_TIMERSLACK, _TIMER_SLACK_NS, 0, 0, 0)
 
 
 def wait_out(left: Callable[[], float]) -> None:
     """Return as soon as `left()` (real seconds to a deadline) is ≤ 0: a timer sleep to `_SPIN` before it,
-    then a spin of at most `_SPIN`."""
+    then a spin of at most `_SPIN` that lets other threads run."""
     while (remaining := left()) > 0:
         if remaining > _SPIN:
             time.sleep(remaining - _SPIN)  # absolute deadline: the next pass measures again
+        else:
+            time.sleep(0)  # yield the GIL and the CPU while spinning
 
 
 class Clock(Protocol):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from showctl.errors import DeviceError
 from showctl.messages import MidiMessage
 from showctl.outputs.base import Output
-from showctl.player.clock import Clock, precise_timers
+from showctl.player.clock import Clock
 from showctl.timeline.model import Event, Timeline
 from showctl.timeline.seek import events_from_seek
 
@@ -223,7 +223,6 @@ class Player:
         shares: quit ends it cleanly, and whatever else ends it early (Ctrl-C, quit, a crash), the room
         gets house lights before anything else happens."""
         self.sent, completed, stopped = 0, False, False
-        precise_timers()  # this thread sends the cues: its sleeps end when asked, not 50 µs later
         try:
             body()
             completed = True
