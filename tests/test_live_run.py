@@ -3,6 +3,7 @@ run following a JACK MIDI clock sender to the simulated rig, ended by SIGINT."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import signal
@@ -114,6 +115,25 @@ def test_window_ticks_land_on_predicted_beats_and_the_change_on_a_downbeat(tmp_p
     assert change.reason == ("Intervals round 1: work starts: scene 'run'; live: predicted downbeat 0:09.7 "
                              "(-0.35 s from planned 0:10.1), 120.0 BPM from tap")
     assert pulses[0].reason == "effect 'pulse' every beat: live: predicted beat 2, 120.0 BPM from tap"
+
+
+def test_a_beat_the_refitted_grid_moves_before_the_window_is_still_sent_once(tmp_path: Path) -> None:
+    # A MIDI clock's grid is refitted on every tick: between two windows its phase may move a few ms earlier,
+    # putting the next beat just before the new window's start. It was never decided (a pulse lost, seen in
+    # the JACK MIDI-clock run); it is now, once.
+    path, rig = write_class(tmp_path)
+    planner = LivePlanner(live_plan(load_cue_sheet(path), rig))
+    grid = tapped().grid()
+    assert grid is not None
+    beat = grid.beat_time(round(grid.position(3.0)))  # a beat of the warm-up
+    events = planner.take(grid, beat - 0.001)  # the window ends 1 ms before it
+    earlier = dataclasses.replace(grid, anchor=grid.anchor - 0.004)  # refitted: the beat is 3 ms before lo
+    events += planner.take(earlier, beat + 0.2)
+    events += planner.take(earlier, beat + 2.0)
+    pulses = [e.t for e in events if str(e.message) == "/pulse 1"]
+    assert [t for t in pulses if beat - 0.3 < t < beat + 0.3] == [pytest.approx(beat - 0.004)]
+    gaps = [b - a for a, b in itertools.pairwise(pulses)]
+    assert min(gaps) > 0.4 and max(gaps) < 0.6  # one pulse a beat (0.5 s), none lost, none twice
 
 
 def test_bars_count_at_the_live_tempo_and_the_class_ends_at_the_cap(tmp_path: Path) -> None:

@@ -265,7 +265,11 @@ class LivePlanner:
             thinned = effect.flash and not sheet.allow_fast_strobe and step * grid.period < 1.0 / FLASH_LIMIT_HZ
             if thinned:
                 least = max(least, 1.0 / FLASH_LIMIT_HZ)
-            for t, where in _ticks(grid, start, step, bool(effect.every.bars), lo, hi):
+            # A grid refitted since the last window may put a beat a little before `lo` (a MIDI clock or a
+            # tracker moves its phase by milliseconds): look back a quarter step, or that beat fell between two
+            # windows and was never sent; `last_tick` keeps a beat already sent from going twice.
+            back = 0.25 * step * grid.period
+            for t, where in _ticks(grid, start, step, bool(effect.every.bars), lo - back, hi):
                 last = self.last_tick.get(name)
                 if last is not None and t - last < least - 1e-9:
                     continue
