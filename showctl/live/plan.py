@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from showctl.cues.load import LoadedCueSheet, resolve_look
 from showctl.errors import Problem, ProblemsError
-from showctl.live.clock_out import ClockMoment, LiveClockOut
+from showctl.live.clock_out import LiveClockOut
 from showctl.live.model import PredictedGrid
 from showctl.messages import CLOCK_PPQN, MidiMessage, OutMessage
 from showctl.outputs.rig import Rig
@@ -233,14 +233,7 @@ class LivePlanner:
         """MIDI clock in [lo, hi) to every clocked output, and `stop` once the class has ended."""
         if not self.plan.clocked:
             return
-        moments = self.clock.take(grid, lo, hi) + (self.clock.stop(hi) if self.ended else [])
-        for event in self._clock_events(moments, grid):
-            add(*event)
-
-    def _clock_events(self, moments: list[ClockMoment],
-                      grid: PredictedGrid | None) -> Iterator[tuple[float, str, OutMessage, str, EventKind]]:
-        """The events of `moments` (decided on `grid`) for each clocked output, with their reasons."""
-        for moment in moments:
+        for moment in self.clock.take(grid, lo, hi) + (self.clock.stop(hi) if self.ended else []):
             kind: EventKind = "clock" if moment.message == "clock" else "transport"
             if moment.message == "stop":
                 reason = "end of class: MIDI clock stops"
@@ -250,7 +243,7 @@ class LivePlanner:
                           if moment.message == "start" else f"MIDI clock {CLOCK_PPQN} ppqn: live: {_tempo_text(grid)}")
             message = MidiMessage(moment.message)
             for output in self.plan.clocked:
-                yield moment.t, output, message, reason, kind
+                add(moment.t, output, message, reason, kind)
 
     def _effects(self, k: int, grid: PredictedGrid | None, lo: float, hi: float, part_end: float, add: _Add) -> None:
         """Ticks of part `k`'s effects at predicted beats in [lo, hi) (the part ends at `part_end`)."""
