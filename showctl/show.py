@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from showctl.analysis import TrackAnalysis, analyze_paths
-from showctl.analysis.model import LOW_CONFIDENCE
 from showctl.analysis.overrides import Overrides
 from showctl.cues.load import LoadedCueSheet, check_against_rig, load_cue_sheet, track_problem
 from showctl.errors import AnalysisError, DeviceError, Problem, ProblemsError
@@ -29,7 +28,7 @@ from showctl.sim import JackServer, Received, SimulatedRig
 from showctl.timeline import PlanEdit, Timeline, compile_timeline
 from showctl.units import format_clock
 
-__all__ = ["LOG_REPORT", "LOW_CONFIDENCE", "Analyse", "ClassReport", "ClassRun", "Show", "analyse_quietly",
+__all__ = ["LOG_REPORT", "Analyse", "ClassReport", "ClassRun", "Show", "analyse_quietly",
            "audio_clock", "freeze_what_is_loaded", "grid_checks", "load_show", "low_confidence_warnings",
            "open_class", "open_outputs", "overrides_for", "rig_path_for", "settle", "simulated_rig"]
 
