@@ -126,7 +126,10 @@ def load_show(cuefile: str | Path, rig_file: str | Path | None = None, *, analys
         raise ProblemsError(beatless)  # lights cannot follow a beat that is not there
     for line in low_confidence_warnings(analyses):
         report.warn(line)
-    return Show(loaded, rig, rig_path, compile_timeline(loaded, analyses, rig), tuple(analyses))
+    timeline = compile_timeline(loaded, analyses, rig)
+    for problem in timeline.warnings:  # the class runs; the tech should still know (e.g. flashes thinned)
+        report.warn(f"warning: {problem}")
+    return Show(loaded, rig, rig_path, timeline, tuple(analyses))
 
 
 

@@ -7,7 +7,9 @@ now. `LivePlan` is the cue sheet turned into parts (segments and interval phases
 
 - a part starts on the predicted downbeat nearest its planned time (within `max_snap` bars, else at the
   planned time, as the compiler snaps);
-- effects tick on predicted beats (every beat / bar / half beat …), never faster than the 3 Hz limit;
+- effects tick on predicted beats (every beat / bar / half beat …); everything that can flash keeps the 3 Hz
+  rule of the compiled class (showctl.timeline.flashes: at most 3 flashes in any second, whatever effects
+  add up to at the live tempo): a flash the window has no room for is left out, and the ticks say so;
 - MIDI outputs with `clock: true` get MIDI clock as in a timeline class: `start` on the first predicted
   downbeat, 24 ticks a beat on the grid (`showctl.live.clock_out`), `stop` at the end; under an overlay the
   player still sends it, so a console's chases keep time;
@@ -29,7 +31,15 @@ from showctl.live.clock_out import LiveClockOut
 from showctl.live.model import PredictedGrid
 from showctl.messages import CLOCK_PPQN, MidiMessage, OutMessage
 from showctl.outputs.rig import Rig
-from showctl.timeline.compile import FLASH_LIMIT_HZ, _note_off, _title
+from showctl.timeline.compile import _note_off, _title
+from showctl.timeline.flashes import (
+    FLASH_LIMIT_HZ,
+    MAX_FLASHES,
+    FlashWindow,
+    sends_strobe,
+    steady_flashes,
+    strobe_problems,
+)
 from showctl.timeline.model import KIND_ORDER, Event, EventKind
 from showctl.units import format_clock
 
@@ -103,6 +113,7 @@ def live_plan(loaded: LoadedCueSheet, rig: Rig) -> LivePlan:
         bars = int(length.value) if length.kind == "bars" else None
         parts.append(LivePart(i, None, None, segment.title, segment.kind, look.scene, look.effects, snap, timed,
                               bars))
+    problems += strobe_problems(loaded, rig)
     if problems:
         raise ProblemsError(problems)
     return LivePlan(loaded, rig, tuple(parts), sheet.cap, rig.clocked_outputs)
@@ -129,6 +140,7 @@ class LivePlanner:
     fixed: list[_Fixed] = field(default_factory=list)
     last_tick: dict[str, float] = field(default_factory=dict)  # effect → class time of its latest tick
     clock: LiveClockOut = field(default_factory=LiveClockOut)  # the MIDI clock of every clocked output
+    flashes: FlashWindow = field(default_factory=FlashWindow)  # the 3 Hz rule: flashes sent lately
     ended: bool = False
     end: float | None = None  # class time the class ended (set when the end is decided)
 
@@ -191,6 +203,7 @@ class LivePlanner:
             out.append((t, KIND_ORDER[kind], len(out), Event(t, output, message, reason, kind)))
 
         lo = self.decided_until
+        self.flashes.forget_before(lo - 10.0)  # s: well past any look-back of a refitted grid (a quarter step)
         if not self.fixed:
             self._start_part(0.0, 0.0, "class start", add)
         while True:
@@ -228,6 +241,8 @@ class LivePlanner:
         for output, messages in self.plan.loaded.sheet.scenes[part.scene].send.items():
             for message in messages:
                 add(t, output, message, f"{part.title} starts: scene '{part.scene}'; {note}", "scene")
+                if sends_strobe(self.plan.rig, output, message):
+                    self.flashes.add(t)  # a scene's strobe is state: counted, never left out
 
     def _clock(self, grid: PredictedGrid | None, lo: float, hi: float, add: _Add) -> None:
         """MIDI clock in [lo, hi) to every clocked output, and `stop` once the class has ended."""
@@ -249,15 +264,23 @@ class LivePlanner:
         """Ticks of part `k`'s effects at predicted beats in [lo, hi) (the part ends at `part_end`)."""
         if grid is None or hi <= lo:
             return
-        sheet = self.plan.loaded.sheet
+        sheet, rig = self.plan.loaded.sheet, self.plan.rig
         part, start = self.plan.parts[k], self.fixed[k].start
+        guarded = not sheet.allow_fast_strobe
+        flashing = {name for name in part.effects if sheet.effects[name].flash or any(
+            sends_strobe(rig, output, m) for output, messages in sheet.effects[name].send.items() for m in messages)}
+        # What the look adds up to at the live tempo: over the limit, its flashing ticks say they are thinned.
+        together = steady_flashes([sheet.effects[n].every.in_beats(grid.beats_per_bar) for n in flashing],
+                                  grid.period)
         for name in part.effects:
             effect = sheet.effects[name]
+            flash = guarded and name in flashing
             step = effect.every.in_beats(grid.beats_per_bar)
             least = 0.5 * step * grid.period
-            thinned = effect.flash and not sheet.allow_fast_strobe and step * grid.period < 1.0 / FLASH_LIMIT_HZ
-            if thinned:
+            if flash and step * grid.period < 1.0 / FLASH_LIMIT_HZ:
+                # Too fast alone: every other tick (or fewer) keeps it regular, not 3 quick flashes and a gap.
                 least = max(least, 1.0 / FLASH_LIMIT_HZ)
+            thinned = flash and (together > MAX_FLASHES or step * grid.period < 1.0 / FLASH_LIMIT_HZ)
             # A grid refitted since the last window may put a beat a little before `lo` (a MIDI clock or a
             # tracker moves its phase by milliseconds): look back a quarter step, or that beat fell between two
             # windows and was never sent; `last_tick` keeps a beat already sent from going twice.
@@ -266,7 +289,11 @@ class LivePlanner:
                 last = self.last_tick.get(name)
                 if last is not None and t - last < least - 1e-9:
                     continue
-                self.last_tick[name] = t
+                self.last_tick[name] = t  # decided, sent or left out
+                if flash:
+                    if not self.flashes.admits(t):
+                        continue  # the 3 Hz rule: this second has its flashes already
+                    self.flashes.add(t)
                 reason = f"effect '{name}' every {effect.every}: live: predicted {where}, {_tempo_text(grid)}"
                 if thinned:
                     reason += f" (thinned to the {FLASH_LIMIT_HZ:g} Hz limit)"

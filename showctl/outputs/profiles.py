@@ -24,6 +24,9 @@ class OscProfile:
     int_range: tuple[int, int] | None = None  # None: any int
     float_range: tuple[float, float] | None = None  # None: any float
     strings: bool = True  # may an argument be a string?
+    # An address with a part containing one of these words fires the console's strobe (the 3 Hz rule counts it
+    # as a flash whatever the cue file's `flash:` says); all-zero arguments turn it off instead.
+    strobe_words: tuple[str, ...] = ("strobe",)
 
     @property
     def rule(self) -> str:
@@ -38,6 +41,13 @@ class OscProfile:
         if not self.strings:
             parts.append("no strings")
         return ", ".join(parts) or "anything"
+
+    def is_strobe(self, message: OscMessage) -> bool:
+        """Whether `message` fires a strobe: a strobe address with no arguments or some non-zero one."""
+        parts = [p.lower() for p in message.address.split("/")]
+        if not any(word in p for p in parts for word in self.strobe_words):
+            return False
+        return not message.args or any(a != 0 for a in message.args)
 
     def problem(self, message: OscMessage) -> str | None:
         """Why `message` does not suit this profile, or None."""
@@ -63,6 +73,14 @@ class MidiProfile:
     summary: str
     message_types: frozenset[str] | None = None  # None: any MIDI message
     needs_clock: bool = False  # the output must have `clock: true`
+    strobe_notes: frozenset[int] = frozenset()  # notes the receiver maps to a strobe (flashes, for the 3 Hz rule)
+
+    def is_strobe(self, message: MidiMessage) -> bool:
+        """Whether `message` fires a strobe: a note on (velocity > 0) of one of `strobe_notes`."""
+        if message.type != "note_on" or not self.strobe_notes:
+            return False
+        msg = message.to_mido()
+        return bool(msg.velocity > 0 and msg.note in self.strobe_notes)
 
     def problem(self, message: MidiMessage) -> str | None:
         if message.type in TRANSPORT_TYPES:

@@ -21,13 +21,21 @@ from showctl.cues.model import Segment
 from showctl.errors import Problem, ProblemsError
 from showctl.messages import CLOCK_PPQN, MidiMessage, OutMessage
 from showctl.outputs.rig import Rig
+from showctl.timeline.flashes import (
+    ALLOW_REMEDY,
+    FLASH_LIMIT_HZ,
+    MAX_FLASHES,
+    sends_strobe,
+    steady_flashes,
+    strobe_problems,
+    thin_flashes,
+)
 from showctl.timeline.grid import ClassGrid, next_downbeat
 from showctl.timeline.model import KIND_ORDER, Event, EventKind, PlanRow, Timeline, TrackSlot
 from showctl.units import Length, format_clock
 
-__all__ = ["CONTROL_LEAD", "FLASH_LIMIT_HZ", "PlanEdit", "compile_timeline"]
+__all__ = ["CONTROL_LEAD", "PlanEdit", "compile_timeline"]
 
-FLASH_LIMIT_HZ = 3.0  # photosensitive epilepsy guidance: no flashing faster than 3 per second
 _MIN_PHASE = 0.25  # s: a snapped phase shorter than this would be a glitch, not a look
 CONTROL_LEAD = 0.15  # real s: a control lands on a downbeat at least this far ahead, so nothing is sent late
 
@@ -76,6 +84,10 @@ class _Compiler:
         self.problems: list[Problem] = []
         self.events: list[tuple[float, int, int, Event]] = []
         self.last_tick: dict[str, float] = {}  # effect name → class time of its latest tick
+        # The 3 Hz rule's input: event index → whether it may be left out (effects; a scene's strobe may not).
+        self.flashes: dict[int, bool] = {}
+        self.note_offs: dict[int, int] = {}  # event index of a note on → its note off (left out with it)
+        self.warnings: list[Problem] = []
         self.edits: tuple[PlanEdit, ...] = ()
         # Instructor edits, resolved: the phase (segment, round, phase) that ends early or late, and where.
         self.forced: dict[tuple[int, int | None, str | None], tuple[float, str]] = {}
@@ -181,16 +193,20 @@ class _Compiler:
         return resolved, class_end
 
     # -- events --------------------------------------------------------------------------------------
-    def add(self, t: float, output: str, message: OutMessage, reason: str, kind: EventKind) -> None:
+    def add(self, t: float, output: str, message: OutMessage, reason: str, kind: EventKind) -> int:
         event = Event(t, output, message, reason, kind)
         self.events.append((t, KIND_ORDER[kind], len(self.events), event))
+        return len(self.events) - 1
 
     def scene_events(self, p: _Phase, look: ResolvedLook) -> None:
         segment = self.sheet.segments[p.segment]
         for output, messages in self.sheet.scenes[look.scene].send.items():
             for message in messages:
                 what = _title(segment, p.round, p.phase)
-                self.add(p.start.t, output, message, f"{what} starts: scene '{look.scene}'; {p.start.note}", "scene")
+                index = self.add(p.start.t, output, message, f"{what} starts: scene '{look.scene}'; {p.start.note}",
+                                 "scene")
+                if sends_strobe(self.rig, output, message):
+                    self.flashes[index] = False
 
     def effect_events(self, p: _Phase, look: ResolvedLook) -> None:
         grid = self.grid
@@ -209,11 +225,9 @@ class _Compiler:
                 t = _time_at(grid.times, position)
                 if t is None or t >= p.end - 1e-6:
                     break
-                if self.too_soon(name, effect.flash, step, t):
+                if self.too_soon(name, step, t):
                     position += step
                     continue
-                if effect.flash:
-                    self.check_flash(name, step, t)
                 self.last_tick[name] = t
                 base = grid.beats[int(position)]
                 frac = position - int(position)
@@ -222,43 +236,24 @@ class _Compiler:
                 next_t = _time_at(grid.times, position + step)
                 for output, messages in effect.send.items():
                     for message in messages:
-                        self.add(t, output, message, reason, "effect")
+                        index = self.add(t, output, message, reason, "effect")
+                        if effect.flash or sends_strobe(self.rig, output, message):
+                            self.flashes[index] = True
                         note_off = _note_off(message)
                         if note_off is not None:
                             # Release the note halfway to the next step so consoles see a clean retrigger.
                             gap = (next_t if next_t is not None else t + step * grid.beat_period_at(t)) - t
-                            self.add(min(t + gap / 2, p.end), output, note_off, f"{reason} (note off)", "effect")
+                            self.note_offs[index] = self.add(min(t + gap / 2, p.end), output, note_off,
+                                                             f"{reason} (note off)", "effect")
                 position += step
 
-    def too_soon(self, name: str, flash: bool, step_beats: float, t: float) -> bool:
+    def too_soon(self, name: str, step_beats: float, t: float) -> bool:
         """Where two tracks meet, the last beat of one and the first of the next can be a fraction of a
-        beat apart: skip a tick that would come less than half a step after the effect's previous one
-        (and, for flashes, sooner than the 3 Hz limit allows)."""
+        beat apart: skip a tick that would come less than half a step after the effect's previous one."""
         last = self.last_tick.get(name)
         if last is None:
             return False
-        least = 0.5 * step_beats * self.grid.beat_period_at(t)
-        if flash and not self.sheet.allow_fast_strobe:
-            least = max(least, 1.0 / FLASH_LIMIT_HZ)
-        return t - last < least - 1e-9
-
-    def check_flash(self, name: str, step_beats: float, t: float) -> None:
-        self.check_flash_rate(t, step_beats, ("effects", name, "every"), f"effect '{name}'",
-                              "set 'allow_fast_strobe: true' with a 'reason:' to allow it")
-
-    def check_flash_rate(self, t: float, step_beats: float, node: tuple[str | int, ...], what: str,
-                         remedy: str) -> None:
-        """The 3 Hz photosensitivity rule, at the tempo playing at `t`: one problem per thing and track."""
-        rate = 1.0 / (step_beats * self.grid.beat_period_at(t))
-        if rate <= FLASH_LIMIT_HZ + 1e-9 or self.sheet.allow_fast_strobe:
-            return
-        slot = self.slots[self.grid.slot_at(t)]
-        problem = Problem(
-            self.loaded.location(node),
-            f"{what} flashes at {rate:.1f} Hz on {slot.name} ({slot.analysis.tempo:.0f} BPM): over the "
-            f"{FLASH_LIMIT_HZ:g} Hz limit for photosensitive epilepsy; {remedy}")
-        if problem not in self.problems:
-            self.problems.append(problem)
+        return t - last < 0.5 * step_beats * self.grid.beat_period_at(t) - 1e-9
 
     def clock_events(self, class_end: float) -> None:
         clocked = self.rig.clocked_outputs
@@ -351,20 +346,101 @@ class _Compiler:
             else:
                 before = "rest" if following.phase == "rest" else f"round {following.round}"
             for n, beat in zip(range(len(beats), 0, -1), beats, strict=True):
-                if countdown.flash:
-                    self.check_countdown_flash(p.segment, beat.t)
                 slot = self.slots[beat.track]
                 reason = (f"{segment.title} round {p.round}: countdown {n} before {before} "
                           f"(bar {beat.bar} beat {beat.beat} of {slot.name})")
                 for output, messages in countdown.send.items():
                     for message in messages:
-                        self.add(beat.t, output, countdown_message(message, n), reason, "effect")
+                        counted = countdown_message(message, n)
+                        index = self.add(beat.t, output, counted, reason, "effect")
+                        if countdown.flash or sends_strobe(self.rig, output, counted):
+                            self.flashes[index] = True
 
-    def check_countdown_flash(self, segment: int, t: float) -> None:
-        self.check_flash_rate(t, 1.0, ("segments", segment, "countdown"),
-                              f"countdown of '{self.sheet.segments[segment].title}'",
-                              "give it 'flash: false' if it does not flash, or set 'allow_fast_strobe: true' "
-                              "with a 'reason:'")
+    # -- the 3 Hz flash rule (showctl.timeline.flashes) ----------------------------------------------
+    def check_flash_rates(self, phases: Sequence[_Phase]) -> None:
+        """What the cue file writes, at each track's own tempo: each flashing effect (or countdown) alone, then
+        a look's flashing effects together, at most 3 flashes in a second; else a located problem."""
+        limit = f"over the {FLASH_LIMIT_HZ:g} Hz limit for photosensitive epilepsy"
+        for p in phases:
+            segment = self.sheet.segments[p.segment]
+            look = resolve_look(self.sheet, p.segment, p.phase)
+            assert not isinstance(look, str)  # load_cue_sheet reports missing looks
+            for slot in (s for s in self.slots if s.start < p.end - 1e-6 and s.end > p.start.t + 1e-6):
+                tempo, per_bar = slot.analysis.tempo, slot.analysis.beats_per_bar
+                on = f"on {slot.name} ({tempo:.0f} BPM)"
+                together: list[tuple[str, float]] = []
+                alone_over = False
+                for name in look.effects:
+                    effect = self.sheet.effects[name]
+                    strobe = self.strobe_in(effect.send)
+                    if not effect.flash and strobe is None:
+                        continue
+                    step = effect.every.in_beats(per_bar)
+                    together.append((f"effect '{name}' every {effect.every}", step))
+                    rate = tempo / 60.0 / step
+                    if rate > FLASH_LIMIT_HZ + 1e-9:
+                        alone_over = True
+                        why = "" if effect.flash else \
+                            f"it sends a strobe ('{strobe}'), a flash whatever its 'flash: false' says; "
+                        self.flash_problem(("effects", name, "every"),
+                                           f"effect '{name}' flashes at {rate:.1f} Hz {on}: {why}{limit}; "
+                                           f"{ALLOW_REMEDY}")
+                countdown = segment.countdown
+                if countdown is not None and p.phase == "work" and tempo / 60.0 > FLASH_LIMIT_HZ + 1e-9 and (
+                        countdown.flash or self.strobe_in(countdown.send) is not None):
+                    self.flash_problem(("segments", p.segment, "countdown"),
+                                       f"countdown of '{segment.title}' flashes at {tempo / 60.0:.1f} Hz {on}: "
+                                       f"{limit}; give it 'flash: false' if it does not flash, or set "
+                                       "'allow_fast_strobe: true' with a 'reason:'")
+                most = steady_flashes([step for _, step in together], 60.0 / tempo) if len(together) > 1 else 0
+                if most > MAX_FLASHES and not alone_over:
+                    self.flash_problem(("segments", p.segment),
+                                       f"'{segment.title}' flashes {most} times in a second {on}: "
+                                       f"{' and '.join(what for what, _ in together)} together; {limit}; "
+                                       f"{ALLOW_REMEDY}")
+
+    def strobe_in(self, send: dict[str, tuple[OutMessage, ...]]) -> str | None:
+        """The first message of `send` that fires a strobe, as text (None: none does)."""
+        return next((str(m) for output, messages in send.items() for m in messages
+                     if sends_strobe(self.rig, output, m)), None)
+
+    def flash_problem(self, node: tuple[str | int, ...], message: str) -> None:
+        problem = Problem(self.loaded.location(node), message)  # one per thing and track
+        if problem not in self.problems:
+            self.problems.append(problem)
+
+    def thin_flashes(self, phases: Sequence[_Phase]) -> None:
+        """The rule over the compiled events: leave out the flashes that would put more than 3 in a second
+        (the music speeding up, two tracks meeting, a countdown over a pulse), saying so once per segment."""
+        order = sorted(self.flashes)
+        dropped = {order[k] for k in thin_flashes([(self.events[i][0], self.flashes[i]) for i in order])}
+        if not dropped:
+            return
+        by_segment: dict[int, list[float]] = {}
+        for i in sorted(dropped):
+            t = self.events[i][0]
+            p = next((p for p in phases if p.start.t <= t < p.end), phases[-1])
+            by_segment.setdefault(p.segment, []).append(t)
+        for segment_index, times in sorted(by_segment.items()):
+            instants = sorted(set(times))
+            fastest = max(instants, key=self.local_tempo)
+            slot = self.slots[self.grid.slot_at(fastest)]
+            left_out = f"{len(instants)} flash{'' if len(instants) == 1 else 'es'} left out"
+            self.warnings.append(Problem(
+                self.loaded.location(("segments", segment_index)),
+                f"'{self.sheet.segments[segment_index].title}': the music reaches {self.local_tempo(fastest):.0f} "
+                f"BPM on {slot.name}: {left_out} from {format_clock(instants[0])} so that no second has more than "
+                f"{MAX_FLASHES} (the {FLASH_LIMIT_HZ:g} Hz limit for photosensitive epilepsy)"))
+        gone = dropped | {self.note_offs[i] for i in dropped if i in self.note_offs}
+        self.events = [e for e in self.events if e[2] not in gone]
+
+    def local_tempo(self, t: float) -> float:
+        """The tempo of the beat interval around class time `t` (a ramp's tempo there, not the track's)."""
+        times = self.grid.times
+        i = bisect.bisect_right(times, t + 1e-6)
+        if 0 < i < len(times):
+            return 60.0 / (times[i] - times[i - 1])
+        return 60.0 / self.grid.beat_period_at(t)
 
     def compile(self) -> Timeline:
         phases, class_end = self.phases()
@@ -380,6 +456,10 @@ class _Compiler:
                                 p.planned, p.start.t, p.end, p.start.snapped_to,  # type: ignore[arg-type]
                                 slot.path, track_time, bar, look.scene, look.effects))
         self.countdown_events(phases)
+        if not self.sheet.allow_fast_strobe:
+            self.problems += strobe_problems(self.loaded, self.rig)
+            self.check_flash_rates(phases)
+            self.thin_flashes(phases)
         self.check_phases(phases, class_end)
         self.clock_events(class_end)
         safe: list[Event] = []
@@ -390,7 +470,7 @@ class _Compiler:
         if self.problems:
             raise ProblemsError(self.problems)
         events = tuple(e for *_, e in sorted(self.events, key=lambda x: x[:3]))
-        return Timeline(events, tuple(rows), self.slots, class_end, tuple(safe))
+        return Timeline(events, tuple(rows), self.slots, class_end, tuple(safe), tuple(self.warnings))
 
 
 def _time_at(times: list[float], position: float) -> float | None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from showctl.analysis.model import TrackAnalysis
+from showctl.errors import Problem
 from showctl.messages import OutMessage
 
 __all__ = ["Event", "EventKind", "PlanRow", "Timeline", "TrackSlot"]
@@ -82,6 +83,7 @@ class Timeline:
     tracks: tuple[TrackSlot, ...]
     duration: float
     safe_scene: tuple[Event, ...]  # what every exit sends (t is meaningless here: sent when needed)
+    warnings: tuple[Problem, ...] = ()  # located, for `showctl check`/`plan`: the class runs, but look here
 
     def events_from(self, t: float) -> tuple[Event, ...]:
         return tuple(e for e in self.events if e.t >= t)
