@@ -230,3 +230,39 @@ def test_check_and_plan_print_the_thinning_warning(tmp_path: Path) -> None:
     load_show(path, analyse=lambda paths, overrides: [ramp(160, 220, tempo=176)], report=report)
     assert [w.split(": the music")[0] for w in warnings] == [f"warning: {path}:18:5: 'Sprint'"]
 
+
+
+MIDI_RIG = """
+name: Note console
+outputs:
+  console: {transport: osc, port: 9000, strobe_addresses: [/fx/7]}
+  desk: {transport: midi, port: "x:in", profile: notes, strobe_notes: [60]}
+safe_scene:
+  console: [/house 1]
+  desk: [note_on note=0 velocity=127]
+"""
+
+
+def test_a_rig_says_which_notes_and_addresses_fire_its_strobe(tmp_path: Path) -> None:
+    # The studio's console strobes on note 60 and on /fx/7: with flash: false, every quarter beat, both refused.
+    cue = CUE.replace("console: [/showctl/strobe 1]", "desk: [note_on note=60 velocity=127], console: [/fx/7 1]")
+    path = write(tmp_path, "[strobe]", rig=MIDI_RIG, cue=cue)
+    with pytest.raises(ProblemsError) as info:
+        compile_at(path, steady(120))
+    assert [str(p) for p in info.value.problems] == [
+        f"{path}:12:19: effect 'strobe' flashes at 8.0 Hz on a.wav (120 BPM): it sends a strobe "
+        "('note_on channel=0 note=60 velocity=127 time=0'), a flash whatever its 'flash: false' says; over the 3 Hz "
+        "limit for photosensitive epilepsy; set 'allow_fast_strobe: true' with a 'reason:' to allow it"]
+    # Note 61 is no strobe: a quarter-beat note chase with flash: false is what it says.
+    calm = CUE.replace("console: [/showctl/strobe 1]", "desk: [note_on note=61 velocity=127]")
+    tl = compile_at(write(tmp_path, "[strobe]", rig=MIDI_RIG, cue=calm), steady(120))
+    assert sum(1 for e in tl.events if str(e.message).startswith("note_on channel=0 note=61")) > 200
+
+
+def test_a_note_left_out_takes_its_note_off_with_it(tmp_path: Path) -> None:
+    cue = CUE.replace("console: [/pulse 1]", "desk: [note_on note=60 velocity=127]")
+    tl = compile_at(write(tmp_path, "[pulse]", rig=MIDI_RIG, cue=cue), ramp(160, 220, tempo=176))
+    ons = [e.t for e in tl.events if str(e.message).startswith("note_on channel=0 note=60")]
+    offs = [e.t for e in tl.events if str(e.message).startswith("note_off channel=0 note=60")]
+    assert most_flashes_in_window(ons) == 3 and len(tl.warnings) == 1
+    assert len(ons) == len(offs) and all(a < b for a, b in zip(ons, offs, strict=True))

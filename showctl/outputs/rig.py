@@ -16,6 +16,7 @@ early (negative: late) to make up for a slow console or projector.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -102,6 +103,8 @@ class OscOutputConfig(Strict):
     port: int = Field(ge=1, le=65535)
     profile: str = Field(default="generic", description=f"console profile: {', '.join(OSC_PROFILES)}")
     latency_ms: float = Field(default=0.0, description="send this much early (negative: late), in ms")
+    strobe_addresses: tuple[str, ...] = Field(
+        default=(), description="more addresses that fire the console's strobe (the 3 Hz rule counts them)")
 
     @field_validator("profile")
     @classmethod
@@ -111,6 +114,11 @@ class OscOutputConfig(Strict):
     @property
     def osc_profile(self) -> OscProfile:
         return OSC_PROFILES[self.profile]
+
+    def is_strobe(self, message: OscMessage) -> bool:
+        """Whether `message` fires a strobe: by its profile, or at one of this output's `strobe_addresses`."""
+        on = not message.args or any(a != 0 for a in message.args)
+        return self.osc_profile.is_strobe(message) or (on and message.address in self.strobe_addresses)
 
     def problem(self, message: OutMessage) -> str | None:
         return self.osc_profile.problem(message) if isinstance(message, OscMessage) else None
@@ -123,11 +131,19 @@ class MidiOutputConfig(Strict):
     clock: bool = Field(default=False, description="send MIDI clock (24 ppqn) following the analysed tempo")
     profile: str = Field(default="generic", description=f"console profile: {', '.join(MIDI_PROFILES)}")
     latency_ms: float = Field(default=0.0, description="send this much early (negative: late), in ms")
+    strobe_notes: tuple[Annotated[int, Field(ge=0, le=127)], ...] = Field(
+        default=(), description="notes the receiver maps to a strobe (the 3 Hz rule counts them as flashes)")
 
     @field_validator("profile")
     @classmethod
     def _profile_known(cls, name: str) -> str:
         return _known(name, MIDI_PROFILES, "MIDI")
+
+    def is_strobe(self, message: MidiMessage) -> bool:
+        """Whether `message` fires a strobe: a note on of a strobe note of the profile or of this output."""
+        profile = self.midi_profile
+        mapped = dataclasses.replace(profile, strobe_notes=profile.strobe_notes | frozenset(self.strobe_notes))
+        return mapped.is_strobe(message)
 
     @model_validator(mode="after")
     def _clock_profile_has_clock(self) -> MidiOutputConfig:

@@ -52,10 +52,10 @@ def sends_strobe(rig: Rig, output: str, message: OutMessage) -> bool:
     """Whether `message` to `output` fires a strobe (a flash, whatever the sender's `flash:` says)."""
     config = rig.outputs.get(output)
     if isinstance(message, OscMessage):
-        profile = config.osc_profile if isinstance(config, OscOutputConfig) else OSC_PROFILES["generic"]
-        return profile.is_strobe(message)
+        return config.is_strobe(message) if isinstance(config, OscOutputConfig) else \
+            OSC_PROFILES["generic"].is_strobe(message)
     if isinstance(message, MidiMessage):
-        return isinstance(config, MidiOutputConfig) and config.midi_profile.is_strobe(message)
+        return isinstance(config, MidiOutputConfig) and config.is_strobe(message)
     return fixture_strobe(rig, message)
 
 
