@@ -266,3 +266,33 @@ def test_a_note_left_out_takes_its_note_off_with_it(tmp_path: Path) -> None:
     offs = [e.t for e in tl.events if str(e.message).startswith("note_off channel=0 note=60")]
     assert most_flashes_in_window(ons) == 3 and len(tl.warnings) == 1
     assert len(ons) == len(offs) and all(a < b for a, b in zip(ons, offs, strict=True))
+
+
+COUNTDOWN_CUE = """
+name: Countdown class
+rig: rig.yaml
+playlist: [{track: a.wav}]
+scenes:
+  run: {send: {console: [/scene/run 1]}}
+looks:
+  recovery: {scene: run}
+segments:
+  - name: Intervals
+    kind: retro_run
+    scene: run
+    intervals: {rounds: 2, work: 20s, rest: 10s}
+    countdown: {beats: BEATS, send: {console: ["/showctl/countdown {n}"]}}
+"""
+
+
+def test_a_countdown_is_a_burst_of_its_beats(tmp_path: Path) -> None:
+    # 3-2-1 at 200 BPM is 3 flashes in 0.6 s: within the rule; a 4th beat makes 4 in 0.9 s.
+    three = compile_at(write(tmp_path, "", cue=COUNTDOWN_CUE.replace("BEATS", "3")), steady(200))
+    assert sum(1 for e in three.events if "countdown" in e.reason) == 6 and not three.warnings
+    path = write(tmp_path, "", cue=COUNTDOWN_CUE.replace("BEATS", "4"))
+    with pytest.raises(ProblemsError) as info:
+        compile_at(path, steady(200))
+    assert [str(p) for p in info.value.problems] == [
+        f"{path}:14:16: countdown of 'Intervals' flashes at 3.3 Hz on a.wav (200 BPM): over the 3 Hz limit for "
+        "photosensitive epilepsy; give it 'flash: false' if it does not flash, or set 'allow_fast_strobe: true' "
+        "with a 'reason:'"]

@@ -25,6 +25,7 @@ from showctl.timeline.flashes import (
     ALLOW_REMEDY,
     FLASH_LIMIT_HZ,
     MAX_FLASHES,
+    most_flashes_in_window,
     sends_strobe,
     steady_flashes,
     strobe_problems,
@@ -386,8 +387,10 @@ class _Compiler:
                                            f"effect '{name}' flashes at {rate:.1f} Hz {on}: {why}{limit}; "
                                            f"{ALLOW_REMEDY}")
                 countdown = segment.countdown
-                if countdown is not None and p.phase == "work" and tempo / 60.0 > FLASH_LIMIT_HZ + 1e-9 and (
-                        countdown.flash or self.strobe_in(countdown.send) is not None):
+                # A countdown is a burst of its beats: 3 of them fit any tempo, a 4th not above 180 BPM.
+                if countdown is not None and p.phase == "work" and (
+                        countdown.flash or self.strobe_in(countdown.send) is not None) and most_flashes_in_window(
+                        k * 60.0 / tempo for k in range(countdown.beats)) > MAX_FLASHES:
                     self.flash_problem(("segments", p.segment, "countdown"),
                                        f"countdown of '{segment.title}' flashes at {tempo / 60.0:.1f} Hz {on}: "
                                        f"{limit}; give it 'flash: false' if it does not flash, or set "
