@@ -141,6 +141,7 @@ class LivePlanner:
     last_tick: dict[str, float] = field(default_factory=dict)  # effect → class time of its latest tick
     clock: LiveClockOut = field(default_factory=LiveClockOut)  # the MIDI clock of every clocked output
     flashes: FlashWindow = field(default_factory=FlashWindow)  # the 3 Hz rule: flashes sent lately
+    look_flashes: dict[tuple[int, float, int], tuple[frozenset[str], int]] = field(default_factory=dict)
     ended: bool = False
     end: float | None = None  # class time the class ended (set when the end is decided)
 
@@ -264,14 +265,10 @@ class LivePlanner:
         """Ticks of part `k`'s effects at predicted beats in [lo, hi) (the part ends at `part_end`)."""
         if grid is None or hi <= lo:
             return
-        sheet, rig = self.plan.loaded.sheet, self.plan.rig
+        sheet = self.plan.loaded.sheet
         part, start = self.plan.parts[k], self.fixed[k].start
         guarded = not sheet.allow_fast_strobe
-        flashing = {name for name in part.effects if sheet.effects[name].flash or any(
-            sends_strobe(rig, output, m) for output, messages in sheet.effects[name].send.items() for m in messages)}
-        # What the look adds up to at the live tempo: over the limit, its flashing ticks say they are thinned.
-        together = steady_flashes([sheet.effects[n].every.in_beats(grid.beats_per_bar) for n in flashing],
-                                  grid.period)
+        flashing, together = self._look_flashes(k, grid)
         for name in part.effects:
             effect = sheet.effects[name]
             flash = guarded and name in flashing
@@ -305,6 +302,20 @@ class LivePlanner:
                             # Released halfway to the next tick, so consoles see a clean retrigger.
                             off = min(t + max(least, step * grid.period) / 2, part_end)
                             add(off, output, note_off, f"{reason} (note off)", "effect")
+
+
+    def _look_flashes(self, k: int, grid: PredictedGrid) -> tuple[frozenset[str], int]:
+        """Part `k`'s effects that can flash, and the most flashes in a second they add up to at the grid's
+        tempo (over the limit, their ticks say they are thinned). Kept while the tempo holds: `take` runs often."""
+        key = (k, grid.period, grid.beats_per_bar)
+        if key not in self.look_flashes:
+            sheet, rig = self.plan.loaded.sheet, self.plan.rig
+            flashing = frozenset(name for name in self.plan.parts[k].effects if sheet.effects[name].flash or any(
+                sends_strobe(rig, output, m) for output, messages in sheet.effects[name].send.items()
+                for m in messages))
+            steps = [sheet.effects[name].every.in_beats(grid.beats_per_bar) for name in flashing]
+            self.look_flashes = {key: (flashing, steady_flashes(steps, grid.period))}
+        return self.look_flashes[key]
 
 
 def _ticks(grid: PredictedGrid, start: float, step: float, on_bars: bool, lo: float,
