@@ -69,7 +69,8 @@ class Effect(Strict):
 
     every: RateValue
     send: dict[str, Messages] = Field(min_length=1)
-    flash: bool = Field(default=True, description="counts towards the 3 Hz photosensitivity limit")
+    flash: bool = Field(default=True, description="counts towards the 3 Hz photosensitivity limit (a strobe "
+                        "address, strobe note or DMX strobe level counts whatever this says)")
 
 
 class Look(Strict):
@@ -85,7 +86,8 @@ class Countdown(Strict):
 
     beats: int = Field(ge=1, le=16, description="how many beats before the end of each work phase")
     send: dict[str, Messages] = Field(min_length=1)
-    flash: bool = Field(default=True, description="counts towards the 3 Hz photosensitivity limit")
+    flash: bool = Field(default=True, description="counts towards the 3 Hz photosensitivity limit (a strobe "
+                        "address, strobe note or DMX strobe level counts whatever this says)")
 
 
 class Intervals(Strict):
