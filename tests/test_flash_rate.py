@@ -181,6 +181,9 @@ def test_a_dmx_strobe_level_is_fast_strobe_unless_allowed(tmp_path: Path) -> Non
         f"{path}:7:45: scene 'run': '@flasher dimmer=100% strobe=100%' runs the strobe channel of 'flasher' "
         "(strobe), a flash rate of its own above the 3 Hz limit for photosensitive epilepsy; set "
         "'allow_fast_strobe: true' with a 'reason:' to allow it"]
+    with pytest.raises(ProblemsError) as live:  # a live class refuses it the same way
+        live_plan(load_cue_sheet(path), load_rig(tmp_path / "rig.yaml"))
+    assert live.value.problems == info.value.problems
     tl = compile_at(write(tmp_path, "[pulse]", rig=DMX_RIG, cue=DMX_CUE, extra=ALLOW), steady(120))
     assert any(str(e.message) == "@flasher dimmer=100% strobe=100%" for e in tl.events)
 
