@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import run_showctl
 from test_cues import problems_of, write
 
 from showctl.cues import check_against_rig, load_cue_sheet
@@ -88,3 +89,30 @@ def test_an_unknown_kind_is_an_error_with_did_you_mean(class_dir: Path) -> None:
     assert problems_of(load_cue_sheet, path) == [
         f"{path}:1:19: unknown kind 'sled-pull' in 'backwards_kinds:' (did you mean 'sled_pull'?): it adds kinds "
         "to the built-in retro_run, reverse_lunge, sled_pull; give a new kind a name unlike the known ones"]
+
+
+# -- the rig's blackout needs a floor scene (item 2) ---------------------------------------------------------
+BLACKOUT_RIG = RIG + "blackout: {console: [/blackout 1]}\n"
+NO_FLOOR_SCENE = ("the rig 'Test rig' has a 'blackout:' scene but no 'floor_scene:': a blackout pressed before "
+                  "'Run' (retro_run) would stay dark while people move backwards; give the rig a floor_scene that "
+                  "keeps its floor_light 30%")
+
+
+def test_a_rig_with_a_blackout_and_no_floor_scene_cannot_run_a_backwards_class(class_dir: Path) -> None:
+    write(class_dir, "rig.yaml", BLACKOUT_RIG)
+    path = write(class_dir, "class.yaml", CUE.replace("scene: dark}", "scene: warm}"))
+    expected = f"{path}:12:23: {NO_FLOOR_SCENE}"
+    assert floor_problems(path) == [expected]
+    check = run_showctl("check", str(path))
+    assert (check.returncode, check.stdout.splitlines()) == (1, [expected])
+    run = run_showctl("run", str(path), "--sim")
+    assert (run.returncode, run.stderr.splitlines()) == (1, [expected])
+    # With a floor scene the class is fine; without a backwards part, or without a blackout, it needs none.
+    write(class_dir, "rig.yaml", BLACKOUT_RIG + "floor_scene: {console: [/floor 0.3]}\n")
+    assert floor_problems(path) == []
+    write(class_dir, "rig.yaml", BLACKOUT_RIG)
+    assert floor_problems(write(class_dir, "class.yaml", CUE.replace(
+        "scene: dark}", "scene: warm}").replace("kind: retro_run", "kind: cooldown"))
+    ) == []
+    write(class_dir, "rig.yaml", RIG)
+    assert floor_problems(path) == []

@@ -31,7 +31,7 @@ from showctl.yamlfile import NodePath, YamlDocument, load_yaml, overlay
 
 __all__ = [
     "LoadedCueSheet", "LoadedCueStyle", "ResolvedLook", "check_against_rig", "check_cue_style",
-    "check_style_against_rig", "countdown_message", "is_cue_style", "load_cue_sheet", "load_cue_style",
+    "check_style_against_rig", "countdown_message", "is_cue_style", "load_cue_sheet", "load_cue_style", "phases",
     "resolve_look", "track_problem",
 ]
 
@@ -123,7 +123,8 @@ def resolve_look(sheet: CueSheet, index: int, phase: str | None = None) -> Resol
     return ResolvedLook(scene[0], effects, (*scene[1], "scene"))
 
 
-def _phases(segment: Segment) -> list[str | None]:
+def phases(segment: Segment) -> list[str | None]:
+    """The phases a segment's looks are resolved for: 'work' and 'rest' for intervals, else None."""
     return ["work", "rest"] if segment.intervals is not None else [None]
 
 
@@ -183,7 +184,7 @@ def _reference_problems(loaded: LoadedCueSheet) -> list[Problem]:
             for j, effect in enumerate(look.effects or ()):
                 if effect not in sheet.effects:
                     unknown("effect", effect, sheet.effects, (*look_node, "effects", j))
-        for phase in _phases(segment):
+        for phase in phases(segment):
             resolved = resolve_look(sheet, i, phase)
             if isinstance(resolved, str):
                 problems.append(Problem(loaded.location(node), resolved))
@@ -220,22 +221,9 @@ def check_against_rig(loaded: LoadedCueSheet, rig: Rig) -> list[Problem]:
             sends = _counted(segment.countdown)
             problems += check_messages_for_outputs(doc, ("segments", i, "countdown", "send"), sends, rig,
                                                    f"countdown of '{segment.title}'")
-    for i, segment in enumerate(sheet.segments):
-        if segment.kind not in sheet.backwards_kinds:
-            continue
-        for phase in _phases(segment):
-            look = resolve_look(sheet, i, phase)
-            if isinstance(look, str) or look.scene not in sheet.scenes:
-                continue
-            floor = sheet.scenes[look.scene].floor
-            if floor < rig.floor_light:
-                problems.append(Problem(
-                    loaded.location(look.scene_node),
-                    f"scene '{look.scene}' leaves the floor at {floor:.0%} during '{segment.title}' "
-                    f"({segment.kind}): people moving backwards need at least the rig's floor_light "
-                    f"{rig.floor_light:.0%}",
-                ))
-    return problems
+    from showctl.cues.floor import floor_problems  # the floor rule builds on this module's looks
+
+    return problems + floor_problems(loaded, rig)
 
 
 def _counted(countdown: Countdown) -> dict[str, tuple[OutMessage, ...]]:
