@@ -116,3 +116,75 @@ def test_a_rig_with_a_blackout_and_no_floor_scene_cannot_run_a_backwards_class(c
     ) == []
     write(class_dir, "rig.yaml", RIG)
     assert floor_problems(path) == []
+
+
+# -- darkness judged from what a look sends (items 3, 4) -----------------------------------------------------
+def dark_line(subject: str, level: str, why: str, part: str = "'Run' (retro_run)") -> str:
+    return (f"{subject} leaves the floor at {level} during {part}: {why}; people moving backwards need at least "
+            "the rig's floor_light 30%")
+
+
+def test_a_scene_that_sends_blackout_is_dark_whatever_floor_it_declares(class_dir: Path) -> None:
+    path = write(class_dir, "class.yaml", CUE.replace("dark: {floor: 0%, send: {console: [/scene/dark 1]}}",
+                                                      "dark: {send: {console: [/scene/dark 1, /blackout 1]}}"))
+    assert floor_problems(path) == [
+        f"{path}:12:58: {dark_line('scene', '0%', '...')}".replace(
+            "scene leaves", "scene 'dark' leaves").replace("...", "'/blackout 1' to output 'console' blacks it out")]
+    path = write(class_dir, "class.yaml", CUE.replace("dark: {floor: 0%, send: {console: [/scene/dark 1]}}",
+                                                      "dark: {floor: 90%, send: {console: [/showctl/dimmer 0.1]}}"))
+    assert floor_problems(path) == [f"{path}:12:58: " + dark_line(
+        "scene 'dark'", "10%", "'/showctl/dimmer 0.1' to output 'console' sets it to 10%")]
+
+
+def test_an_effect_that_blacks_out_every_bar_in_a_backwards_part_is_a_dark_look(class_dir: Path) -> None:
+    text = CUE.replace("dark: {floor: 0%, send: {console: [/scene/dark 1]}}",
+                       "dark: {send: {console: [/scene/dark 1]}}\neffects:\n  drop: {every: bar, flash: false, "
+                       "send: {console: [/blackout 1, /blackout 0]}}\n"
+                       "  out: {every: bar, send: {console: /blackout 1}}")
+    path = write(class_dir, "class.yaml", text.replace("scene: dark}", "scene: dark, effects: [drop, out]}"))
+    assert floor_problems(path) == [f"{path}:15:80: " + dark_line(
+        "effect 'out' (over scene 'dark')", "0%", "'/blackout 1' to output 'console' blacks it out")]
+    # Out and back in one tick leaves the floor lit; the warm-up's blackout effect latches into the run.
+    path = write(class_dir, "class.yaml", text.replace("scene: dark}", "scene: dark, effects: [drop]}"))
+    assert floor_problems(path) == []
+    path = write(class_dir, "class.yaml", text.replace("warmup: {scene: warm}",
+                                                       "warmup: {scene: warm, effects: [out]}"))
+    assert floor_problems(path) == [f"{path}:15:58: " + dark_line(
+        "scene 'dark'", "0%", "'/blackout 1' to output 'console' blacks it out (still in force from effect 'out')")]
+
+
+def test_a_blackout_latched_by_an_earlier_look_still_darkens_a_backwards_part(class_dir: Path) -> None:
+    text = CUE.replace("warm: {send: {console: [/scene/warm 1]}}",
+                       "warm: {send: {console: [/scene/warm 1, /blackout 1]}}").replace(
+        "dark: {floor: 0%, send: {console: [/scene/dark 1]}}", "dark: {send: {console: [/scene/dark 1]}}")
+    path = write(class_dir, "class.yaml", text)
+    assert floor_problems(path) == [f"{path}:12:58: " + dark_line(
+        "scene 'dark'", "0%", "'/blackout 1' to output 'console' blacks it out (still in force from scene 'warm')")]
+    path = write(class_dir, "class.yaml", text.replace("[/scene/dark 1]", "[/scene/dark 1, /blackout 0]"))
+    assert floor_problems(path) == []
+
+
+def test_a_control_the_rigs_blackout_pulls_down_is_a_floor_level(class_dir: Path) -> None:
+    write(class_dir, "rig.yaml", RIG.replace("safe_scene:", "  desk: {transport: midi, port: 'x:in'}\nsafe_scene:")
+          + "  desk: [control_change control=7 value=127]\nblackout: {desk: [control_change control=7 value=0]}\n"
+          "floor_scene: {desk: [control_change control=7 value=38]}\n")  # 38/127: 30 % as a 7-bit fader sends it
+    path = write(class_dir, "class.yaml", CUE.replace("dark: {floor: 0%, send: {console: [/scene/dark 1]}}",
+                                                      "dark: {send: {desk: [control_change control=7 value=25]}}"))
+    assert floor_problems(path) == [f"{path}:12:58: " + dark_line(
+        "scene 'dark'", "20%", "'control_change channel=0 control=7 value=25 time=0' to output 'desk' sets it to 20%")]
+    assert floor_problems(write(class_dir, "class.yaml", CUE.replace(
+        "dark: {floor: 0%, send: {console: [/scene/dark 1]}}",
+        "dark: {send: {desk: [control_change control=7 value=38]}}"))) == []
+    # The rig's own floor scene is judged the same way, at its line in the rig file.
+    rig = write(class_dir, "rig.yaml", (class_dir / "rig.yaml").read_text().replace("value=38", "value=20"))
+    assert problems_of(load_rig, rig) == [
+        f"{rig}:10:22: floor_scene: 'control_change channel=0 control=7 value=20 time=0' to output 'desk' sets it "
+        "to 16%, under the rig's floor_light 30%: the blackout key gives this look while people move backwards"]
+
+
+def test_qlcplus_dimmer_ints_are_out_of_255(class_dir: Path) -> None:
+    write(class_dir, "rig.yaml", RIG.replace("port: 9000}", "port: 9000, profile: qlcplus}"))
+    path = write(class_dir, "class.yaml", CUE.replace("dark: {floor: 0%, send: {console: [/scene/dark 1]}}",
+                                                      "dark: {send: {console: [/showctl/dimmer 51]}}"))
+    assert floor_problems(path) == [f"{path}:12:58: " + dark_line(
+        "scene 'dark'", "20%", "'/showctl/dimmer 51' to output 'console' sets it to 20%")]

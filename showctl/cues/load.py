@@ -31,7 +31,7 @@ from showctl.yamlfile import NodePath, YamlDocument, load_yaml, overlay
 
 __all__ = [
     "LoadedCueSheet", "LoadedCueStyle", "ResolvedLook", "check_against_rig", "check_cue_style",
-    "check_style_against_rig", "countdown_message", "is_cue_style", "load_cue_sheet", "load_cue_style", "phases",
+    "check_style_against_rig", "countdown_message", "is_cue_style", "load_cue_sheet", "load_cue_style",
     "resolve_look", "track_problem",
 ]
 
@@ -46,6 +46,7 @@ class ResolvedLook:
     scene: str
     effects: tuple[str, ...]
     scene_node: NodePath
+    effects_node: NodePath | None = None  # where the effects were chosen (None: no look gives any)
 
 
 @dataclass(frozen=True)
@@ -115,16 +116,16 @@ def resolve_look(sheet: CueSheet, index: int, phase: str | None = None) -> Resol
     if kind in sheet.looks:
         candidates.append((sheet.looks[kind], ("looks", kind)))
     scene = next(((c.scene, n) for c, n in candidates if c.scene is not None), None)
-    effects = next((c.effects for c, _ in candidates if c.effects is not None), ())
+    effects, effects_node = next(((c.effects, (*n, "effects")) for c, n in candidates if c.effects is not None),
+                                 ((), None))
     if scene is None:
         what = f"{phase} phase of segment" if phase else "segment"
         return (f"{what} '{segment.title}' has no scene: give it 'scene:' or add a look for "
                 f"kind '{kind}' under 'looks:'")
-    return ResolvedLook(scene[0], effects, (*scene[1], "scene"))
+    return ResolvedLook(scene[0], effects, (*scene[1], "scene"), effects_node)
 
 
-def phases(segment: Segment) -> list[str | None]:
-    """The phases a segment's looks are resolved for: 'work' and 'rest' for intervals, else None."""
+def _phases(segment: Segment) -> list[str | None]:
     return ["work", "rest"] if segment.intervals is not None else [None]
 
 
@@ -184,7 +185,7 @@ def _reference_problems(loaded: LoadedCueSheet) -> list[Problem]:
             for j, effect in enumerate(look.effects or ()):
                 if effect not in sheet.effects:
                     unknown("effect", effect, sheet.effects, (*look_node, "effects", j))
-        for phase in phases(segment):
+        for phase in _phases(segment):
             resolved = resolve_look(sheet, i, phase)
             if isinstance(resolved, str):
                 problems.append(Problem(loaded.location(node), resolved))

@@ -127,6 +127,13 @@ class DmxState:
             return fixture.type.default(attribute)
         return min(1.0, max(0.0, level.at(t)))
 
+    def light(self, fixture: PatchedFixture, t: float) -> float:
+        """How much light `fixture` gives at `t` (0..1), as `render` drives it: its dimmer (a real channel or
+        the virtual one over its colours) times its brightest colour channel; no colour channels, its dimmer."""
+        colours = [c for c in fixture.type.channels if c in COLOR_CHANNELS]
+        brightest = max((self._at(fixture, c, t) for c in colours), default=1.0)
+        return self._at(fixture, "dimmer", t) * brightest if fixture.type.takes("dimmer") else 0.0
+
     def render(self, t: float) -> dict[int, bytes]:
         """Every universe's 512 slots at time `t`."""
         frames = {u: bytearray(UNIVERSE_SIZE) for u in self.universes}
