@@ -188,3 +188,94 @@ def test_qlcplus_dimmer_ints_are_out_of_255(class_dir: Path) -> None:
                                                       "dark: {send: {console: [/showctl/dimmer 51]}}"))
     assert floor_problems(path) == [f"{path}:12:58: " + dark_line(
         "scene 'dark'", "20%", "'/showctl/dimmer 51' to output 'console' sets it to 20%")]
+
+
+# -- DMX: the floor's light through the patch (item 4) -------------------------------------------------------
+DMX_RIG = """
+name: DMX rig
+floor_light: 30%
+outputs:
+  lights: {transport: dmx, universes: [1]}
+fixtures:
+  par1: {type: rgbw-par, address: 1}
+  par2: {type: rgbw-par, address: 7}
+  head: {type: moving-head, address: 20}
+  hazer: {type: hazer, address: 40}
+  spot: {type: dimmer, address: 50, lights_floor: false}
+groups:
+  pars: [par1, par2]
+safe_scene:
+  lights: ["@pars dimmer=100% color=white", "@head dimmer=0", "@spot dimmer=0", "@hazer haze=0"]
+blackout: {lights: ["@pars dimmer=0", "@head dimmer=0"]}
+floor_scene: {lights: ["@pars dimmer=30%", "@head dimmer=0"]}
+"""
+
+DMX_CUE = """
+name: DMX class
+rig: rig.yaml
+playlist:
+  - track: a.wav
+scenes:
+  warm: {send: {lights: ["@pars dimmer=70%"]}}
+  dark: {floor: 80%, send: {lights: ["@pars dimmer=0"]}}
+looks:
+  warmup: {scene: warm}
+segments:
+  - {name: Warm-up, kind: warmup, length: "1:00"}
+  - {name: Run, kind: retro_run, length: 16 bars, scene: dark}
+"""
+
+
+def test_dmx_darkness_is_computed_from_the_patch_not_the_declared_floor(class_dir: Path) -> None:
+    write(class_dir, "rig.yaml", DMX_RIG)
+    path = write(class_dir, "class.yaml", DMX_CUE)
+    assert floor_problems(path) == [f"{path}:12:58: " + dark_line(
+        "scene 'dark'", "0%", "'@pars dimmer=0%' leaves fixture 'par1' at 0%")]
+    path = write(class_dir, "class.yaml", DMX_CUE.replace('"@pars dimmer=0"', '"@par2 color=black"'))
+    assert floor_problems(path) == [f"{path}:12:58: " + dark_line(
+        "scene 'dark'", "0%", "'@par2 color=black' leaves fixture 'par2' at 0%")]
+    # Moving heads, a hazer and a fixture flagged `lights_floor: false` do not light the floor.
+    path = write(class_dir, "class.yaml", DMX_CUE.replace(
+        '"@pars dimmer=0"', '"@head dimmer=0", "@hazer haze=0", "@spot dimmer=0", "@pars dimmer=40%"'))
+    assert floor_problems(path) == []
+
+
+def test_dmx_state_carries_from_the_look_before(class_dir: Path) -> None:
+    write(class_dir, "rig.yaml", DMX_RIG)
+    path = write(class_dir, "class.yaml", DMX_CUE.replace('"@pars dimmer=70%"', '"@par1 dimmer=10%"').replace(
+        '"@pars dimmer=0"', '"@head dimmer=100%"'))
+    assert floor_problems(path) == [f"{path}:12:58: " + dark_line(
+        "scene 'dark'", "10%", "'@par1 dimmer=10%' leaves fixture 'par1' at 10% (still in force from scene 'warm')")]
+
+
+def test_a_dmx_floor_scene_that_leaves_the_floor_dark_is_a_rig_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "rig.yaml", DMX_RIG.replace('floor_scene: {lights: ["@pars dimmer=30%"',
+                                                       'floor_scene: {lights: ["@pars dimmer=0%"'))
+    assert problems_of(load_rig, path) == [
+        f"{path}:16:24: floor_scene: '@pars dimmer=0%' leaves fixture 'par1' at 0%, under the rig's floor_light 30%: "
+        "the blackout key gives this look while people move backwards"]
+
+
+# -- the line that made it unsafe (item 6) -------------------------------------------------------------------
+HOUSE = """
+rig: rig.yaml
+scenes:
+  run: {floor: 60%, send: {console: [/scene/run 1]}}
+looks:
+  retro_run: {scene: run}
+"""
+
+
+def test_a_class_that_lowers_its_house_styles_floor_is_pointed_at(class_dir: Path) -> None:
+    house = write(class_dir, "house.yaml", HOUSE)
+    text = CUE.replace("rig: rig.yaml", "extends: house.yaml").replace(", scene: dark}", "}")
+    path = write(class_dir, "class.yaml", text.replace("dark: {floor: 0%,", "run: {floor: 10%,"))
+    assert floor_problems(path) == [f"{path}:7:16: " + DARK_RUN.replace("'dark'", "'run'").replace(" 0%", " 10%")]
+    path = write(class_dir, "class.yaml", text.replace("dark: {floor: 0%, send: {console: [/scene/dark 1]}}",
+                                                      "run: {send: {console: [/scene/run 1, /blackout 1]}}"))
+    assert floor_problems(path) == [f"{path}:7:40: " + dark_line(
+        "scene 'run'", "0%", "'/blackout 1' to output 'console' blacks it out")]
+    # The house style's own dark look is the house style's line.
+    write(class_dir, "house.yaml", HOUSE.replace("floor: 60%", "floor: 20%"))
+    path = write(class_dir, "class.yaml", text)
+    assert floor_problems(path) == [f"{house}:5:22: " + DARK_RUN.replace("'dark'", "'run'").replace(" 0%", " 20%")]
