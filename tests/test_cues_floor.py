@@ -10,6 +10,7 @@ from conftest import run_showctl
 from test_cues import problems_of, write
 
 from showctl.cues import check_against_rig, load_cue_sheet
+from showctl.live.plan import live_plan
 from showctl.outputs.rig import load_rig
 
 RIG = """
@@ -279,3 +280,13 @@ def test_a_class_that_lowers_its_house_styles_floor_is_pointed_at(class_dir: Pat
     write(class_dir, "house.yaml", HOUSE.replace("floor: 60%", "floor: 20%"))
     path = write(class_dir, "class.yaml", text)
     assert floor_problems(path) == [f"{house}:5:22: " + DARK_RUN.replace("'dark'", "'run'").replace(" 0%", " 20%")]
+
+
+def test_a_live_class_is_held_to_the_same_floor_rule(class_dir: Path) -> None:
+    write(class_dir, "rig.yaml", BLACKOUT_RIG + "floor_scene: {console: [/floor 0.3]}\n")
+    path = write(class_dir, "class.yaml", CUE.replace("dark: {floor: 0%, send: {console: [/scene/dark 1]}}",
+                                                      "dark: {send: {console: [/scene/dark 1, /blackout 1]}}"))
+    expected = f"{path}:12:58: " + dark_line("scene 'dark'", "0%", "'/blackout 1' to output 'console' blacks it out")
+    assert problems_of(live_plan, load_cue_sheet(path), load_rig(class_dir / "rig.yaml")) == [expected]
+    run = run_showctl("run", str(path), "--live", "--sim", "--source", "tap")
+    assert (run.returncode, run.stderr.splitlines()) == (1, [expected])
