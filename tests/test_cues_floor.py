@@ -8,10 +8,13 @@ from pathlib import Path
 import pytest
 from conftest import run_showctl
 from test_cues import problems_of, write
+from test_cues_files import grid
 
 from showctl.cues import check_against_rig, load_cue_sheet
+from showctl.errors import ProblemsError
 from showctl.live.plan import live_plan
 from showctl.outputs.rig import load_rig
+from showctl.timeline import compile_timeline
 
 RIG = """
 name: Test rig
@@ -290,3 +293,10 @@ def test_a_live_class_is_held_to_the_same_floor_rule(class_dir: Path) -> None:
     assert problems_of(live_plan, load_cue_sheet(path), load_rig(class_dir / "rig.yaml")) == [expected]
     run = run_showctl("run", str(path), "--live", "--sim", "--source", "tap")
     assert (run.returncode, run.stderr.splitlines()) == (1, [expected])
+
+
+def test_the_timeline_compile_refuses_a_dark_backwards_look_too(class_dir: Path) -> None:
+    path = write(class_dir, "class.yaml", CUE)
+    with pytest.raises(ProblemsError) as info:
+        compile_timeline(load_cue_sheet(path), [grid(120, 120)], load_rig(class_dir / "rig.yaml"))
+    assert [str(p) for p in info.value.problems] == [f"{path}:12:58: {DARK_RUN}"]
