@@ -300,3 +300,21 @@ def test_the_timeline_compile_refuses_a_dark_backwards_look_too(class_dir: Path)
     with pytest.raises(ProblemsError) as info:
         compile_timeline(load_cue_sheet(path), [grid(120, 120)], load_rig(class_dir / "rig.yaml"))
     assert [str(p) for p in info.value.problems] == [f"{path}:12:58: {DARK_RUN}"]
+
+
+def test_a_countdown_that_blacks_out_in_a_backwards_part_is_dark(class_dir: Path) -> None:
+    path = write(class_dir, "class.yaml", CUE.replace(
+        "  - {name: Run, kind: retro_run, length: 16 bars, scene: dark}",
+        "  - name: Run\n    kind: retro_run\n    scene: warm\n    intervals: {rounds: 2, work: 20s, rest: 10s}\n"
+        "    rest: {scene: warm}\n    countdown: {beats: 3, send: {console: ['/blackout {n}']}}"))
+    assert floor_problems(path) == [f"{path}:17:16: " + dark_line(
+        "the countdown of 'Run'", "0%", "'/blackout 1' to output 'console' blacks it out")]
+
+
+def test_a_floor_fixture_nothing_lights_is_dark(class_dir: Path) -> None:
+    rig = DMX_RIG.replace("address: 50, lights_floor: false}", "address: 50}").replace('"@spot dimmer=0", ', "")
+    write(class_dir, "rig.yaml", rig.replace('"@pars dimmer=30%", "@head dimmer=0"', '"@pars dimmer=30%", "@spot dimmer=1"'))
+    path = write(class_dir, "class.yaml", DMX_CUE.replace('"@pars dimmer=0"', '"@pars dimmer=50%"'))
+    assert floor_problems(path) == [f"{path}:12:58: " + dark_line(
+        "scene 'dark'", "0%", "fixture 'spot' lights the floor but nothing lights it (light it in the look, or give "
+        "it 'lights_floor: false' in the rig)")]

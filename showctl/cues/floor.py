@@ -118,7 +118,8 @@ def _reading(subject: str, reading: FloorReading | None, chosen: NodePath, own: 
     why = reading.says()
     where = reading.where
     if where == ():
-        why += " (the rig's safe scene, which no look since has changed)"
+        if reading.message is not None:
+            why += " (the rig's safe scene, which no look since has changed)"
     elif where[:len(own)] != own:
         source = f"scene '{where[1]}'" if where[0] == "scenes" else f"effect '{where[1]}'" \
             if where[0] == "effects" else "a countdown"

@@ -12,6 +12,8 @@ and in `check()`, so the player and the resilient wrapper see them like any othe
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 import os
 import socket
@@ -86,6 +88,12 @@ class DmxState:
         self.fixtures = tuple(patch.on(self.universes))
         self._levels: dict[tuple[str, str], _Level] = {}
         self.version = 0  # bumped by every apply(): frames say which state they carried
+
+    def copy(self) -> DmxState:
+        """A state that goes on from this one on its own (the patch shared)."""
+        other = copy.copy(self)
+        other._levels = {key: dataclasses.replace(level) for key, level in self._levels.items()}
+        return other
 
     def _level(self, fixture: PatchedFixture, attribute: str) -> _Level:
         key = (fixture.name, attribute)

@@ -35,12 +35,15 @@ class FloorReading:
 
     level: float
     output: str
-    message: OutMessage
+    message: OutMessage | None  # None: a floor fixture nothing has set (not even the safe scene)
     where: Where
     fixture: str | None = None
 
     def says(self) -> str:
         """The cause in words: `'/blackout 1' to output 'console'`, `'@pars dimmer=0%' leaves fixture 'par1' at 0%`."""
+        if self.message is None:
+            return (f"fixture '{self.fixture}' lights the floor but nothing lights it (light it in the look, or give "
+                    "it 'lights_floor: false' in the rig)")
         if self.fixture is not None:
             return f"'{self.message}' leaves fixture '{self.fixture}' at {self.level:.0%}"
         verb = "blacks it out" if self.level <= 0 else f"sets it to {self.level:.0%}"
@@ -62,7 +65,7 @@ class FloorMeter:
         self.patch = build_patch(rig)
         self.controls: dict[_ControlKey, FloorReading] = {}
         self.dmx: dict[str, DmxState] = {}
-        self.fixture_cause: dict[tuple[str, str], tuple[OutMessage, Where]] = {}
+        self.fixture_cause: dict[tuple[str, str], tuple[OutMessage | None, Where]] = {}
         for name, config in rig.outputs.items():
             if isinstance(config, DmxOutputConfig):
                 self.dmx[name] = DmxState(self.patch, config.universes)
@@ -70,7 +73,11 @@ class FloorMeter:
                     self.apply(name, message, ())
 
     def copy(self) -> FloorMeter:
-        return copy.deepcopy(self)
+        """A meter that goes on from here on its own (to judge an effect at its peak and drop it after)."""
+        other = copy.copy(self)
+        other.controls, other.fixture_cause = dict(self.controls), dict(self.fixture_cause)
+        other.dmx = {name: state.copy() for name, state in self.dmx.items()}
+        return other
 
     def apply(self, output: str, message: OutMessage, where: Where) -> None:
         """`message` sent to `output` (written at `where`); messages the rig cannot send are ignored (the
@@ -133,8 +140,6 @@ class FloorMeter:
                 if not fixture.lights_floor:
                     continue
                 message, where = self.fixture_cause.get((output, fixture.name), (None, ()))
-                if message is None:
-                    message = DmxMessage(fixture.name, (("dimmer", 0.0),))  # nothing ever lit it
                 readings.append(FloorReading(state.light(fixture, 0.0), output, message, where, fixture.name))
         return min(readings, key=lambda r: r.level, default=None)
 
