@@ -313,7 +313,7 @@ def test_a_countdown_that_blacks_out_in_a_backwards_part_is_dark(class_dir: Path
 
 def test_a_floor_fixture_nothing_lights_is_dark(class_dir: Path) -> None:
     rig = DMX_RIG.replace("address: 50, lights_floor: false}", "address: 50}").replace('"@spot dimmer=0", ', "")
-    write(class_dir, "rig.yaml", rig.replace('"@pars dimmer=30%", "@head dimmer=0"', '"@pars dimmer=30%", "@spot dimmer=1"'))
+    write(class_dir, "rig.yaml", rig.replace('dimmer=30%", "@head dimmer=0"', 'dimmer=30%", "@spot dimmer=1"'))
     path = write(class_dir, "class.yaml", DMX_CUE.replace('"@pars dimmer=0"', '"@pars dimmer=50%"'))
     assert floor_problems(path) == [f"{path}:12:58: " + dark_line(
         "scene 'dark'", "0%", "fixture 'spot' lights the floor but nothing lights it (light it in the look, or give "
