@@ -1,8 +1,8 @@
 """The floor never goes dark while people move backwards: how much light each look of a backwards part leaves
 on the floor, and whether the rig's blackout key has a floor scene to fall back on there. Pure: no I/O.
 
-`floor_problems` is the one rule; `check_against_rig` runs it, so `showctl check`, `run`, `run --live`, the
-class screen and `simulate` all refuse the same cue files with the same lines.
+`floor_problems` is the one rule: `check_against_rig` runs it (so `showctl check`, `run`, `simulate`, the class
+screen and `live_plan` refuse the same cue files with the same lines), and so does `compile_timeline`.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ class _Dark:
     why: str
     chosen: NodePath
     cause: NodePath
+    quantum: float = 0.0  # a sent level this far under the minimum is the minimum as the transport can send it
 
 
 def _sent(meter: FloorMeter, sends: dict[str, tuple[OutMessage, ...]], node: NodePath, *,
@@ -124,15 +125,16 @@ def _reading(subject: str, reading: FloorReading | None, chosen: NodePath, own: 
         source = f"scene '{where[1]}'" if where[0] == "scenes" else f"effect '{where[1]}'" \
             if where[0] == "effects" else "a countdown"
         why += f" (still in force from {source})"
-    return [_Dark(subject, reading.level, why, chosen, where or chosen)]
+    return [_Dark(subject, reading.level, why, chosen, where or chosen, FLOOR_QUANTUM)]
 
 
 def _judge(loaded: LoadedCueSheet, rig: Rig, segment: Segment, darks: list[_Dark]) -> Problem | None:
     """The darkest cause under the rig's floor_light, at the line that made it unsafe: where the look was
     chosen, unless the class file lowered the floor of a look its house style chose (then the class's line)."""
-    dark = min(darks, key=lambda d: d.level)
-    if dark.level >= rig.floor_light - FLOOR_QUANTUM:
+    under = [d for d in darks if d.level < rig.floor_light - d.quantum]
+    if not under:
         return None
+    dark = min(under, key=lambda d: d.level)
     chosen, cause = loaded.location(dark.chosen), loaded.location(dark.cause)
     here = cause if cause.path == loaded.doc.path and chosen.path != loaded.doc.path else chosen
     why = f"{dark.why}; " if dark.why else ""
