@@ -7,7 +7,7 @@ outputs:
 fixture_types:                # the studio's own models; FIXTURE_TYPES below are built in
   par-7ch: {channels: [dimmer, red, green, blue, strobe, unused, unused]}
 fixtures:
-  par1: {type: par-7ch, universe: 1, address: 1}
+  par1: {type: par-7ch, universe: 1, address: 1}   # lights the floor (a PAR); `lights_floor: false` says not
 groups:
   front-pars: [par1, par2]
 safe_scene:
