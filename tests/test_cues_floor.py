@@ -13,6 +13,7 @@ from test_cues_files import grid
 from showctl.cues import check_against_rig, load_cue_sheet
 from showctl.errors import ProblemsError
 from showctl.live.plan import live_plan
+from showctl.outputs.dmx_rig import FIXTURE_TYPES, FixtureType
 from showctl.outputs.rig import load_rig
 from showctl.timeline import compile_timeline
 
@@ -318,3 +319,11 @@ def test_a_floor_fixture_nothing_lights_is_dark(class_dir: Path) -> None:
     assert floor_problems(path) == [f"{path}:12:58: " + dark_line(
         "scene 'dark'", "0%", "fixture 'spot' lights the floor but nothing lights it (light it in the look, or give "
         "it 'lights_floor: false' in the rig)")]
+
+
+def test_which_fixture_types_light_the_floor_by_default() -> None:
+    lights = {name: t.floor_light for name, t in FIXTURE_TYPES.items()}
+    assert lights == {"dimmer": True, "rgb-par": True, "rgbw-par": True, "moving-head": False, "strobe": False,
+                      "hazer": False}
+    assert FixtureType(channels=("dimmer", "red", "green", "blue", "strobe", "control", "speed")).floor_light
+    assert not FixtureType(channels=("dimmer", "red", "green", "blue"), lights_floor=False).floor_light

@@ -71,7 +71,9 @@ class Scene(Strict):
     """A named look: the messages that set it, per rig output."""
 
     send: dict[str, Messages] = Field(min_length=1)
-    floor: Percent = Field(default=1.0, description="how much light this look leaves on the floor")
+    floor: Percent = Field(default=1.0, description="how much light this look leaves on the floor, for what its "
+                           "messages do not show (a console's scene button); the check takes the lower of this and "
+                           "what the messages send (a blackout, a master level, DMX fixtures through the patch)")
 
 
 class Effect(Strict):
