@@ -46,6 +46,7 @@ safe_scene:
   desk: [control_change channel=0 control=120 value=0]
   pads: [program_change channel=0 program=0]
 blackout: {console: [/blackout 1]}
+floor_scene: {console: [/floor 0.3]}
 """
 
 CUE = """

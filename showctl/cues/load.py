@@ -12,7 +12,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from showctl.cues.model import INHERITED_DEFAULTS, INHERITED_NAMED, Countdown, CueSheet, CueStyle, Look, Segment
+from showctl.cues.model import (
+    BACKWARDS_KINDS,
+    INHERITED_DEFAULTS,
+    INHERITED_NAMED,
+    KNOWN_KINDS,
+    Countdown,
+    CueSheet,
+    CueStyle,
+    Look,
+    Segment,
+)
 from showctl.errors import AnalysisError, Location, Problem, ProblemsError
 from showctl.messages import OscMessage, OutMessage
 from showctl.outputs.rig import Rig, check_messages_for_outputs, load_rig
@@ -36,6 +46,7 @@ class ResolvedLook:
     scene: str
     effects: tuple[str, ...]
     scene_node: NodePath
+    effects_node: NodePath | None = None  # where the effects were chosen (None: no look gives any)
 
 
 @dataclass(frozen=True)
@@ -105,20 +116,44 @@ def resolve_look(sheet: CueSheet, index: int, phase: str | None = None) -> Resol
     if kind in sheet.looks:
         candidates.append((sheet.looks[kind], ("looks", kind)))
     scene = next(((c.scene, n) for c, n in candidates if c.scene is not None), None)
-    effects = next((c.effects for c, _ in candidates if c.effects is not None), ())
+    effects, effects_node = next(((c.effects, (*n, "effects")) for c, n in candidates if c.effects is not None),
+                                 ((), None))
     if scene is None:
         what = f"{phase} phase of segment" if phase else "segment"
         return (f"{what} '{segment.title}' has no scene: give it 'scene:' or add a look for "
                 f"kind '{kind}' under 'looks:'")
-    return ResolvedLook(scene[0], effects, (*scene[1], "scene"))
+    return ResolvedLook(scene[0], effects, (*scene[1], "scene"), effects_node)
 
 
 def _phases(segment: Segment) -> list[str | None]:
     return ["work", "rest"] if segment.intervals is not None else [None]
 
 
-def _look_problems(doc: YamlDocument, style: CueSheet | CueStyle) -> list[Problem]:
+def _unknown_kind(kind: str, known: Iterable[str], where: str = "") -> str:
+    return (f"unknown kind '{kind}'{where}{did_you_mean(kind, known)}: kinds are {', '.join(KNOWN_KINDS)}, "
+            "or a kind added to 'backwards_kinds:'")
+
+
+def _kind_problems(doc: YamlDocument, style: CueSheet | CueStyle) -> list[Problem]:
+    """Kinds are known ones: a misspelt `retro-run` would otherwise be a forward kind, and could be dark."""
     problems = []
+    known = (*KNOWN_KINDS, *style.backwards_kinds)
+    written = doc.data.get("backwards_kinds") if isinstance(doc.data, dict) else None
+    for kind in style.backwards_kinds:
+        if kind not in KNOWN_KINDS and did_you_mean(kind, KNOWN_KINDS) and isinstance(written, list):
+            problems.append(Problem(
+                doc.location(("backwards_kinds", written.index(kind))),
+                f"unknown kind '{kind}' in 'backwards_kinds:'{did_you_mean(kind, KNOWN_KINDS)}: it adds kinds to the "
+                f"built-in {', '.join(BACKWARDS_KINDS)}; give a new kind a name unlike the known ones"))
+    for kind in style.looks:
+        if kind not in known:
+            problems.append(Problem(doc.location(("looks", kind), key=True),
+                                    _unknown_kind(kind, known, " under 'looks:'")))
+    return problems
+
+
+def _look_problems(doc: YamlDocument, style: CueSheet | CueStyle) -> list[Problem]:
+    problems = _kind_problems(doc, style)
     for kind, look in style.looks.items():
         if look.scene is not None and look.scene not in style.scenes:
             problems.append(Problem(doc.location(("looks", kind, "scene")),
@@ -137,8 +172,11 @@ def _reference_problems(loaded: LoadedCueSheet) -> list[Problem]:
     def unknown(kind: str, name: str, names: Iterable[str], node: NodePath) -> None:
         problems.append(Problem(loaded.location(node), f"unknown {kind} '{name}'{did_you_mean(name, names)}"))
 
+    known_kinds = (*KNOWN_KINDS, *sheet.backwards_kinds)
     for i, segment in enumerate(sheet.segments):
         node: NodePath = ("segments", i)
+        if segment.kind not in known_kinds:
+            problems.append(Problem(loaded.location((*node, "kind")), _unknown_kind(segment.kind, known_kinds)))
         own_looks = [(Look(scene=segment.scene, effects=segment.effects), node)]
         own_looks += [(look, (*node, p)) for p, look in (("work", segment.work), ("rest", segment.rest)) if look]
         for look, look_node in own_looks:
@@ -184,22 +222,9 @@ def check_against_rig(loaded: LoadedCueSheet, rig: Rig) -> list[Problem]:
             sends = _counted(segment.countdown)
             problems += check_messages_for_outputs(doc, ("segments", i, "countdown", "send"), sends, rig,
                                                    f"countdown of '{segment.title}'")
-    for i, segment in enumerate(sheet.segments):
-        if segment.kind not in sheet.backwards_kinds:
-            continue
-        for phase in _phases(segment):
-            look = resolve_look(sheet, i, phase)
-            if isinstance(look, str) or look.scene not in sheet.scenes:
-                continue
-            floor = sheet.scenes[look.scene].floor
-            if floor < rig.floor_light:
-                problems.append(Problem(
-                    loaded.location(look.scene_node),
-                    f"scene '{look.scene}' leaves the floor at {floor:.0%} during '{segment.title}' "
-                    f"({segment.kind}): people moving backwards need at least the rig's floor_light "
-                    f"{rig.floor_light:.0%}",
-                ))
-    return problems
+    from showctl.cues.floor import floor_problems  # the floor rule builds on this module's looks
+
+    return problems + floor_problems(loaded, rig)
 
 
 def _counted(countdown: Countdown) -> dict[str, tuple[OutMessage, ...]]:
@@ -244,7 +269,24 @@ def _load_chain(path: str | Path) -> YamlDocument:
     merged = chain[-1]
     for above in reversed(chain[:-1]):
         merged = overlay(merged, above, inherit=INHERITED_DEFAULTS, merge=INHERITED_NAMED)
-    return merged
+    return _all_backwards_kinds(merged, chain)
+
+
+def _all_backwards_kinds(merged: YamlDocument, chain: list[YamlDocument]) -> YamlDocument:
+    """`backwards_kinds:` only adds, along the `extends:` chain too: a class cannot drop a kind its house style
+    made backwards. Each name keeps the mark of the file that first wrote it."""
+    lists = [(doc, doc.data["backwards_kinds"]) for doc in reversed(chain)
+             if isinstance(doc.data, dict) and isinstance(doc.data.get("backwards_kinds"), list)]
+    if len(lists) < 2 or not isinstance(merged.data, dict):
+        return merged  # nothing to combine: the one list (or none) is already the merged document's
+    names: list[object] = []
+    marks = {k: v for k, v in merged.marks.items() if k[:1] != ("backwards_kinds",) or len(k) == 1}
+    for doc, kinds in lists:
+        for j, name in enumerate(kinds):
+            if name not in names:
+                marks[("backwards_kinds", len(names))] = doc.location(("backwards_kinds", j))
+                names.append(name)
+    return YamlDocument(merged.path, {**merged.data, "backwards_kinds": names}, marks, merged.key_marks)
 
 
 def is_cue_style(path: str | Path) -> bool:

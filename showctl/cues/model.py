@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
 from showctl.outputs.rig import Messages, Percent
 from showctl.units import Length, Rate, parse_clock, parse_length, parse_rate
@@ -17,8 +26,9 @@ __all__ = [
     "Effect", "Intervals", "Look", "PlaylistEntry", "Scene", "Segment", "Snap",
 ]
 
-KNOWN_KINDS = ("warmup", "retro_run", "reverse_lunge", "sled_pull", "recovery", "cooldown")
+KNOWN_KINDS = ("warmup", "retro_run", "reverse_lunge", "sled_pull", "recovery", "cooldown", "stretch")
 # People moving backwards cannot see where they go: the floor keeps at least the rig's floor_light.
+# A cue file's `backwards_kinds:` only adds to these: no file can make a retro run a forward kind.
 BACKWARDS_KINDS = ("retro_run", "reverse_lunge", "sled_pull")
 
 Seconds = Annotated[float, BeforeValidator(parse_clock), Field(json_schema_extra={"examples": ["3:00", "40s"]})]
@@ -61,7 +71,9 @@ class Scene(Strict):
     """A named look: the messages that set it, per rig output."""
 
     send: dict[str, Messages] = Field(min_length=1)
-    floor: Percent = Field(default=1.0, description="how much light this look leaves on the floor")
+    floor: Percent = Field(default=1.0, description="how much light this look leaves on the floor, for what its "
+                           "messages do not show (a console's scene button); the check takes the lower of this and "
+                           "what the messages send (a blackout, a master level, DMX fixtures through the patch)")
 
 
 class Effect(Strict):
@@ -137,6 +149,17 @@ def _none_as_empty(value: object) -> object:
     return () if value is None else value
 
 
+def _with_builtin_backwards(value: tuple[str, ...]) -> tuple[str, ...]:
+    """The built-in backwards kinds, then the ones a file adds (extend only: `[]` removes nothing)."""
+    return tuple(dict.fromkeys((*BACKWARDS_KINDS, *value)))
+
+
+BackwardsKinds = Annotated[
+    tuple[Name, ...], AfterValidator(_with_builtin_backwards),
+    Field(description="kinds where people move backwards, added to the built-in retro_run, reverse_lunge and "
+          "sled_pull (which no file can remove): the floor keeps the rig's floor_light there")]
+
+
 # What a cue file takes from the file it `extends:` when it does not give it itself...
 INHERITED_DEFAULTS = ("rig", "snap", "max_snap", "phrase_bars", "backwards_kinds")
 # ...and the named entries it merges (its own entry wins over the base's entry of the same name).
@@ -157,7 +180,7 @@ class CueSheet(Strict):
     phrase_bars: int = Field(default=8, ge=1, le=64)
     allow_fast_strobe: bool = False
     reason: str | None = Field(default=None, description="why fast strobe is allowed (required with it)")
-    backwards_kinds: tuple[str, ...] = BACKWARDS_KINDS
+    backwards_kinds: BackwardsKinds = BACKWARDS_KINDS
     playlist: Annotated[tuple[PlaylistEntry, ...], BeforeValidator(_none_as_empty)] = Field(
         json_schema_extra={"minItems": 1})
     scenes: dict[Name, Scene] = Field(default_factory=dict)
@@ -196,7 +219,7 @@ class CueStyle(Strict):
     snap: Snap = "downbeat"
     max_snap: float = Field(default=0.5, gt=0, le=4)
     phrase_bars: int = Field(default=8, ge=1, le=64)
-    backwards_kinds: tuple[str, ...] = BACKWARDS_KINDS
+    backwards_kinds: BackwardsKinds = BACKWARDS_KINDS
     scenes: dict[Name, Scene] = Field(default_factory=dict)
     effects: dict[Name, Effect] = Field(default_factory=dict)
     looks: dict[Name, Look] = Field(default_factory=dict)

@@ -25,7 +25,7 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from showctl.cues.load import LoadedCueSheet, resolve_look
+from showctl.cues.load import LoadedCueSheet, check_against_rig, resolve_look
 from showctl.errors import Problem, ProblemsError
 from showctl.live.clock_out import LiveClockOut
 from showctl.live.model import PredictedGrid
@@ -82,10 +82,11 @@ class LivePlan:
 
 
 def live_plan(loaded: LoadedCueSheet, rig: Rig) -> LivePlan:
-    """The cue sheet as live parts; ProblemsError (located) for what cannot run live."""
+    """The cue sheet as live parts; ProblemsError (located) for what cannot run live, and for what `showctl
+    check` refuses against `rig` (the floor rule above all: a live class is held to the same cue file rules)."""
     sheet = loaded.sheet
     parts: list[LivePart] = []
-    problems: list[Problem] = []
+    problems: list[Problem] = check_against_rig(loaded, rig)
     for i, segment in enumerate(sheet.segments):
         snap = segment.snap or sheet.snap
         iv = segment.intervals

@@ -12,6 +12,8 @@ and in `check()`, so the player and the resilient wrapper see them like any othe
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 import os
 import socket
@@ -87,6 +89,12 @@ class DmxState:
         self._levels: dict[tuple[str, str], _Level] = {}
         self.version = 0  # bumped by every apply(): frames say which state they carried
 
+    def copy(self) -> DmxState:
+        """A state that goes on from this one on its own (the patch shared)."""
+        other = copy.copy(self)
+        other._levels = {key: dataclasses.replace(level) for key, level in self._levels.items()}
+        return other
+
     def _level(self, fixture: PatchedFixture, attribute: str) -> _Level:
         key = (fixture.name, attribute)
         if key not in self._levels:
@@ -126,6 +134,13 @@ class DmxState:
         if level is None:
             return fixture.type.default(attribute)
         return min(1.0, max(0.0, level.at(t)))
+
+    def light(self, fixture: PatchedFixture, t: float) -> float:
+        """How much light `fixture` gives at `t` (0..1), as `render` drives it: its dimmer (a real channel or
+        the virtual one over its colours) times its brightest colour channel; no colour channels, its dimmer."""
+        colours = [c for c in fixture.type.channels if c in COLOR_CHANNELS]
+        brightest = max((self._at(fixture, c, t) for c in colours), default=1.0)
+        return self._at(fixture, "dimmer", t) * brightest if fixture.type.takes("dimmer") else 0.0
 
     def render(self, t: float) -> dict[int, bytes]:
         """Every universe's 512 slots at time `t`."""

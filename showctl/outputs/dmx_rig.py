@@ -7,7 +7,7 @@ outputs:
 fixture_types:                # the studio's own models; FIXTURE_TYPES below are built in
   par-7ch: {channels: [dimmer, red, green, blue, strobe, unused, unused]}
 fixtures:
-  par1: {type: par-7ch, universe: 1, address: 1}
+  par1: {type: par-7ch, universe: 1, address: 1}   # lights the floor (a PAR); `lights_floor: false` says not
 groups:
   front-pars: [par1, par2]
 safe_scene:
@@ -67,6 +67,9 @@ class FixtureType(_Strict):
                                    description="colour wheel: colour name → DMX value of its slot (0..255)")
     defaults: dict[ChannelKind, Level] = Field(
         default_factory=dict, description="level of a channel nothing has set yet (e.g. tilt: 50%)")
+    lights_floor: bool | None = Field(
+        default=None, description="whether fixtures of this type light the floor people move on (default: "
+        "washes and PARs do; moving heads, strobes and hazers do not)")
 
     @model_validator(mode="after")
     def _consistent(self) -> FixtureType:
@@ -95,6 +98,17 @@ class FixtureType(_Strict):
             return {"red", "green", "blue"} <= set(self.channels) or bool(self.colors)
         return attribute in self.channels
 
+    @property
+    def floor_light(self) -> bool:
+        """Whether it lights the floor (`lights_floor`, else judged from its channels): a wash or a PAR does;
+        a moving head's beam goes wherever it points, a strobe only flashes and a hazer makes no light."""
+        if self.lights_floor is not None:
+            return self.lights_floor
+        channels = set(self.channels)
+        if channels & {"pan", "tilt", "haze", "fan"}:
+            return False
+        return bool(channels & set(COLOR_CHANNELS)) or channels == {"dimmer"}
+
 
 FIXTURE_TYPES: dict[str, FixtureType] = {
     "dimmer": FixtureType(channels=("dimmer",)),
@@ -116,6 +130,8 @@ class Fixture(_Strict):
     type: str = Field(min_length=1, description="a fixture type: the rig's fixture_types or a built-in one")
     universe: int = Field(default=1, ge=1, le=63999)
     address: int = Field(ge=1, le=UNIVERSE_SIZE, description="DMX start address (1..512)")
+    lights_floor: bool | None = Field(
+        default=None, description="whether it lights the floor people move on (default: its type's)")
 
 
 GroupMembers = Annotated[tuple[str, ...], BeforeValidator(_as_list), Field(min_length=1)]
@@ -155,6 +171,7 @@ class PatchedFixture:
     type: FixtureType
     universe: int
     address: int
+    lights_floor: bool = False  # counts for the floor light people moving backwards need
 
     @property
     def last(self) -> int:
@@ -191,7 +208,8 @@ def _types(rig: Rig) -> dict[str, FixtureType]:
 def build_patch(rig: Rig) -> DmxPatch:
     """The rig's patch; fixtures of unknown types are left out (patch_problems reports them)."""
     types = _types(rig)
-    fixtures = {name: PatchedFixture(name, f.type, types[f.type], f.universe, f.address)
+    fixtures = {name: PatchedFixture(name, f.type, types[f.type], f.universe, f.address,
+                                     f.lights_floor if f.lights_floor is not None else types[f.type].floor_light)
                 for name, f in rig.fixtures.items() if f.type in types}
     return DmxPatch(fixtures, dict(rig.groups))
 

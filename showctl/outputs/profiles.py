@@ -27,6 +27,11 @@ class OscProfile:
     # An address with a part containing one of these words fires the console's strobe (the 3 Hz rule counts it
     # as a flash whatever the cue file's `flash:` says); all-zero arguments turn it off instead.
     strobe_words: tuple[str, ...] = ("strobe",)
+    # How much light a message puts on the floor (showctl.outputs.floor_light), by the last part of its path:
+    # `/…/blackout 1` darkens everything (0 lifts it), `/…/dimmer 0.4` sets the master to 40 %.
+    blackout_names: tuple[str, ...] = ("blackout",)
+    level_names: tuple[str, ...] = ("dimmer", "master", "grandmaster", "intensity", "floor")
+    int_full: int | None = None  # an int argument at full; None: 0 and 1 are off and full, more is out of 255
 
     @property
     def rule(self) -> str:
@@ -66,6 +71,21 @@ class OscProfile:
                 return f"'{message}': {arg:g} is outside floats {self.float_range[0]:g}..{self.float_range[1]:g}"
         return None
 
+    def floor_level(self, message: OscMessage) -> float | None:
+        """The light `message` leaves on the floor (0..1): 0 for a blackout, a master level as sent; None when
+        the profile knows nothing of the message (a scene button, a pulse)."""
+        name = message.address.rstrip("/").rsplit("/", 1)[-1].lower()
+        value = message.args[0] if message.args else None
+        if name in self.blackout_names:
+            off = value is not None and (value in (0, 0.0) or str(value).lower() in ("0", "off", "false"))
+            return 1.0 if off else 0.0
+        if name in self.level_names and isinstance(value, int | float) and not isinstance(value, bool):
+            if isinstance(value, int):
+                full = self.int_full if self.int_full is not None else (1 if value <= 1 else 255)
+                return min(1.0, max(0.0, value / full))
+            return min(1.0, max(0.0, value))
+        return None
+
 
 @dataclass(frozen=True)
 class MidiProfile:
@@ -98,7 +118,7 @@ OSC_PROFILES: dict[str, OscProfile] = {
         # QLC+ maps each OSC path to one input channel (several arguments become path_0, path_1...),
         # reads a float f as int(255·f) and passes ints 0..255 through (256 and up break it).
         OscProfile("qlcplus", "QLC+ Virtual Console widgets by OSC path (see showctl export-qlc)",
-                   max_args=1, int_range=(0, 255), float_range=(0.0, 1.0), strings=False),
+                   max_args=1, int_range=(0, 255), float_range=(0.0, 1.0), strings=False, int_full=255),
     )
 }
 

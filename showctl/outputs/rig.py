@@ -252,4 +252,12 @@ def load_rig(path: str | Path) -> Rig:
     problems += [Problem(doc.location(node, key=key), message) for node, key, message in patch_problems(rig)]
     if problems:
         raise ProblemsError(problems)
+    from showctl.outputs.floor_light import floor_scene_problem  # it judges looks of a valid Rig: after this module
+
+    dark = floor_scene_problem(rig)
+    if dark is not None:
+        raise ProblemsError([Problem(
+            doc.location(dark.where or ("floor_scene",)),
+            f"floor_scene: {dark.says()}, under the rig's floor_light {rig.floor_light:.0%}: the blackout key gives "
+            "this look while people move backwards")])
     return rig

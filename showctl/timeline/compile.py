@@ -16,6 +16,7 @@ from typing import Literal
 import mido
 
 from showctl.analysis.model import TrackAnalysis
+from showctl.cues.floor import floor_problems
 from showctl.cues.load import LoadedCueSheet, ResolvedLook, countdown_message, resolve_look
 from showctl.cues.model import Segment
 from showctl.errors import Problem, ProblemsError
@@ -464,6 +465,8 @@ class _Compiler:
             self.check_flash_rates(phases)
             self.thin_flashes(phases)
         self.check_phases(phases, class_end)
+        if not self.edits:  # the plan as written (edits move times, never looks): the floor rule of showctl check
+            self.problems += floor_problems(self.loaded, self.rig)
         self.clock_events(class_end)
         safe: list[Event] = []
         for output, messages in self.rig.safe_scene.items():
