@@ -150,6 +150,21 @@ def test_a_pickup_starts_the_track_off_the_downbeat() -> None:
         synthesize_track(120.0, 20.0, SR, style="house", swing=0.3)
 
 
+@pytest.mark.parametrize(("style", "pickup", "drift"),
+                         [("house", 0, 0.0), ("warmup", 0, 0.0), ("waltz", 0, 0.0), ("live", 0, 0.02),
+                          ("offbeat", 1, 0.0)])
+def test_a_beat_at_the_first_sample_is_found(style: str, pickup: int, drift: float) -> None:
+    """Music that starts on its first sample: the beat at 0.000 s is returned, and so is the downbeat when
+    it is one. The onset envelope is blind there, and the beat used to be trimmed with the lead-in: bar 2
+    was the track's first bar (issue 15)."""
+    samples, truth = synthesize_track(128.0, 30.0, SR, seed=9, style=style, intro_beats=0.0, pickup=pickup,
+                                      drift=drift)
+    assert truth.beats[0] == 0.0
+    result = analyze_signal(samples.astype(np.float32), SR)
+    assert result.beats[0] == pytest.approx(0.0, abs=0.03)
+    assert result.downbeats[0] == pytest.approx(truth.downbeats[0], abs=0.03)
+
+
 def test_second_held_out_set_is_new_and_covers_the_issue() -> None:
     assert not {s.name for s in HELD_OUT_2} & {s.name for s in CORPUS}
     assert not {s.seed for s in HELD_OUT_2} & {s.seed for s in CORPUS}

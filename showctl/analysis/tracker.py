@@ -50,6 +50,7 @@ __all__ = [
     "analyze_signal",
     "band_flux",
     "beat_envelope",
+    "beats_from_the_start",
     "chroma",
     "confidence",
     "downbeat_cues",
@@ -904,6 +905,43 @@ def refine_beats(beats: FloatArray, frame_rate: float, *, onset_lead: float, win
     return refined + onset_lead
 
 
+# A beat may be this far (s) before the file's first sample and still be the file's first beat (at 0.000).
+START_TOLERANCE = 0.035
+# ... when the sound at the start is at most this far (dB) below the typical beat's: a hit, not a quiet
+# intro swelling in (a pad starts tens of dB lower).
+START_LEVEL_DB = 10.0
+
+
+def beats_from_the_start(beats: FloatArray, loudness: FloatArray, frame_rate: float, blind: float) -> FloatArray:
+    """`beats` (s) of the stretch that opens the file, with the grid carried back to the first sample when
+    the music starts there: the onset envelope cannot see the first `blind` s (its first frames' windows
+    hold reflected padding, and the first flux value is 0), so a hit at t = 0 never shows as an onset and
+    the beat on it was dropped with the quiet lead-in; a downbeat at 0.000 went missing with it, and every
+    bar of the track was numbered one early.
+
+    The grid is carried back by whole periods when its earliest beat falls inside the blind start (from
+    `START_TOLERANCE` s before the file to `blind` s into it) and the sound there (`loudness`, linear power
+    per frame) is within `START_LEVEL_DB` of the median on the tracked beats. Beats between it and the first
+    tracked beat are filled in (a beat with only a hat on it is trimmed from a lead-in just as a quiet one).
+    """
+    times = np.asarray(beats, dtype=np.float64)
+    grid_tempo = tempo_from_beats(times)
+    if grid_tempo is None or len(loudness) == 0:
+        return times
+    period = 60.0 / grid_tempo
+    back = int(np.floor((times[0] + START_TOLERANCE) / period))
+    earliest = times[0] - back * period
+    if back == 0 or earliest > blind:
+        return times
+    frames = np.clip(np.round(times * frame_rate).astype(np.int64), 0, len(loudness) - 1)
+    typical = float(np.median(loudness[frames]))
+    start = float(np.max(loudness[: max(1, round(blind * frame_rate))]))
+    if typical <= 0 or start < typical * 10.0 ** (-START_LEVEL_DB / 10.0):
+        return times
+    added = times[0] - period * np.arange(back, 0, -1)
+    return np.concatenate([np.maximum(added, 0.0), times])
+
+
 def resample(y: npt.NDArray[np.float32], sr: int, target: int) -> npt.NDArray[np.float32]:
     """`y` at `target` Hz (soxr, high quality, linear phase: no delay added), float32."""
     if sr == target or len(y) == 0:
@@ -1011,6 +1049,8 @@ def _analyze(samples: npt.NDArray[np.float32], sr: int, path: str, tempo_hint: f
         if len(found) == 0:
             continue
         seg = refine_beats(found, frame_rate, onset_lead=n_fft / 4 / sr) + a / frame_rate
+        if a == 0:
+            seg = beats_from_the_start(seg, loudness, frame_rate, blind=(n_fft // (2 * hop) + 1) / frame_rate)
         segments.append(seg)
         weights.append(float(b - a))
         scores.append(confidence(env[a:b], frame_rate, seg - a / frame_rate))
