@@ -173,6 +173,19 @@ def test_a_190_bpm_groove_is_counted_at_190(style: str) -> None:
     assert analyze_signal(samples.astype(np.float32), SR).tempo == pytest.approx(190.0, rel=0.02)
 
 
+@pytest.mark.parametrize("bpm", [170.0, 176.0])
+def test_driving_eighths_are_not_heard_at_two_thirds_of_the_tempo(bpm: float) -> None:
+    """Metal's double kick on every 8th, bass chugging 8ths, snare on 2 and 4: the comb at 2/3 of the tempo
+    (113 for 170) hits a note on each of its multiples, and the tempo prior used to pick it (issue 15)."""
+    from showctl.analysis.demo import Groove, _synthesize_groove
+
+    eighths = tuple(k / 2 for k in range(8))
+    metal = Groove(4, kicks=eighths, snares=(1, 3), hats=0.5, bass=tuple((k, 0.4) for k in eighths),
+                   bass_gain=0.3, kick_gain=0.6)
+    samples, _ = _synthesize_groove(bpm, 30.0, SR, 4, metal, intro_beats=1.0, drift=0.0, pickup=0, swing=None)
+    assert analyze_signal(samples.astype(np.float32), SR).tempo == pytest.approx(bpm, rel=0.02)
+
+
 def test_second_held_out_set_is_new_and_covers_the_issue() -> None:
     assert not {s.name for s in HELD_OUT_2} & {s.name for s in CORPUS}
     assert not {s.seed for s in HELD_OUT_2} & {s.seed for s in CORPUS}
