@@ -11,7 +11,9 @@ counted; both timed from reading the file to the result). Scores from mir_eval, 
 beat F (±70 ms), CMLt, AMLt (both at 17.5 %), downbeat F (±70 ms; librosa gives none), and tempo Acc1
 (within 4 % of the chart's tempo); beats and downbeats before 5 s are ignored (`mir_eval.beat.trim_beats`).
 Printed per track, then the mean over the tuning half, the held-out half (the fixed split in the truth
-files) and all, the time ratio, and the held-out half against issue 15's goals.
+files) and all, the time ratio, and the held-out half against issue 15's goals. Last, the live tracker
+(`showctl follow`) on every track: its beat F, CMLt, and how many committed beats were reported after they
+happened (issue 15 item 4: there must be none).
 """
 
 from __future__ import annotations
@@ -140,7 +142,38 @@ def main(argv: list[str]) -> int:
             if m[5] / b[5] > TIME_GOAL:
                 missed.append(f"time {m[5] / b[5]:.2f} > {TIME_GOAL}")
             print(f"{'held-out goals (issue 15)':44} | {'all met' if not missed else 'NOT met: ' + ', '.join(missed)}")
+    print()
+    _live(truths)
     return 0
+
+
+def _live(truths: list[Path]) -> None:
+    """The live tracker over each track, fed in 512-sample blocks as `showctl follow` does."""
+    import mir_eval
+
+    from showctl.live.audio import follow_file
+
+    committed = late = 0
+    worst = float("inf")
+    fs: list[float] = []
+    print(f"{'live (showctl follow)':44} | {'F':>5} {'CMLt':>5} beats  late  worst lead")
+    for truth_path in truths:
+        wav = truth_path.with_name(truth_path.name.removesuffix(".truth.json") + ".wav")
+        truth = json.loads(truth_path.read_text(encoding="utf-8"))
+        result = follow_file(wav)
+        leads = np.array([b.t - b.reported for b in result.beats])
+        ref = mir_eval.beat.trim_beats(np.asarray(truth["beats"], dtype=np.float64))
+        est = mir_eval.beat.trim_beats(np.array(sorted(b.t for b in result.beats)))
+        f = float(mir_eval.beat.f_measure(ref, est))
+        cmlt = float(mir_eval.beat.continuity(ref, est)[1])
+        n_late = int(np.count_nonzero(leads < 0))
+        low = float(leads.min()) if len(leads) else float("inf")
+        committed, late, worst = committed + len(leads), late + n_late, min(worst, low)
+        fs.append(f)
+        low_text = f"{1000 * low:+7.0f} ms" if len(leads) else "      -"
+        print(f"{wav.stem:44} | {f:5.3f} {cmlt:5.3f} {len(leads):5d} {n_late:5d} {low_text}")
+    print(f"{'live, all':44} | F {np.mean(fs):.3f}; {late} of {committed} beats reported after they happened "
+          f"(smallest lead {1000 * worst:+.0f} ms)")
 
 
 if __name__ == "__main__":
