@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SPEED ?= 1
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast lint bench clean system-deps tracks library
+.PHONY: install demo test test-fast lint bench clean system-deps tracks library realset
 
 # The venv is rebuilt only when pyproject.toml changed since the last install: `make install` is quick.
 install: system-deps $(VENV)/.installed
@@ -28,6 +28,11 @@ tracks: install
 # 10 tracks, 47 minutes, 120 MB, about 25 s to write.
 library: install
 	$(PY) -m showctl.analysis.library tracks/library
+
+# The real-music evaluation set (bench/realset.py): 8 songs with hand-made beat grids from Debian's Frets on
+# Fire song packs (apt-get download, nothing installed), mixed into tracks/realset/. Needs the network once.
+realset: install
+	$(PY) bench/realset.py tracks/realset
 
 demo: install tracks
 	$(VENV)/bin/showctl run cues/demo.yaml --sim --speed $(SPEED)

@@ -150,6 +150,42 @@ def test_a_pickup_starts_the_track_off_the_downbeat() -> None:
         synthesize_track(120.0, 20.0, SR, style="house", swing=0.3)
 
 
+@pytest.mark.parametrize(("style", "pickup", "drift"),
+                         [("house", 0, 0.0), ("warmup", 0, 0.0), ("waltz", 0, 0.0), ("live", 0, 0.02),
+                          ("offbeat", 1, 0.0)])
+def test_a_beat_at_the_first_sample_is_found(style: str, pickup: int, drift: float) -> None:
+    """Music that starts on its first sample: the beat at 0.000 s is returned, and so is the downbeat when
+    it is one. The onset envelope is blind there, and the beat used to be trimmed with the lead-in: bar 2
+    was the track's first bar (issue 15)."""
+    samples, truth = synthesize_track(128.0, 30.0, SR, seed=9, style=style, intro_beats=0.0, pickup=pickup,
+                                      drift=drift)
+    assert truth.beats[0] == 0.0
+    result = analyze_signal(samples.astype(np.float32), SR)
+    assert result.beats[0] == pytest.approx(0.0, abs=0.03)
+    assert result.downbeats[0] == pytest.approx(truth.downbeats[0], abs=0.03)
+
+
+@pytest.mark.parametrize("style", ["house", "run", "dnb"])
+def test_a_190_bpm_groove_is_counted_at_190(style: str) -> None:
+    """Fast rock and metal are played at 190 with the drums on every beat: that is their tempo, not 95 (the
+    octave used to be chosen inside 85-180 BPM only; issue 15's real-music set)."""
+    samples, _ = synthesize_track(190.0, 30.0, SR, seed=3, style=style)
+    assert analyze_signal(samples.astype(np.float32), SR).tempo == pytest.approx(190.0, rel=0.02)
+
+
+@pytest.mark.parametrize("bpm", [170.0, 176.0])
+def test_driving_eighths_are_not_heard_at_two_thirds_of_the_tempo(bpm: float) -> None:
+    """Metal's double kick on every 8th, bass chugging 8ths, snare on 2 and 4: the comb at 2/3 of the tempo
+    (113 for 170) hits a note on each of its multiples, and the tempo prior used to pick it (issue 15)."""
+    from showctl.analysis.demo import Groove, _synthesize_groove
+
+    eighths = tuple(k / 2 for k in range(8))
+    metal = Groove(4, kicks=eighths, snares=(1, 3), hats=0.5, bass=tuple((k, 0.4) for k in eighths),
+                   bass_gain=0.3, kick_gain=0.6)
+    samples, _ = _synthesize_groove(bpm, 30.0, SR, 4, metal, intro_beats=1.0, drift=0.0, pickup=0, swing=None)
+    assert analyze_signal(samples.astype(np.float32), SR).tempo == pytest.approx(bpm, rel=0.02)
+
+
 def test_second_held_out_set_is_new_and_covers_the_issue() -> None:
     assert not {s.name for s in HELD_OUT_2} & {s.name for s in CORPUS}
     assert not {s.seed for s in HELD_OUT_2} & {s.seed for s in CORPUS}

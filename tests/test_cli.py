@@ -114,6 +114,43 @@ def test_cue_file_grid_override_wins(tmp_path: Path, demo_tracks: list[Path]) ->
     assert (rows[1]["planned"], rows[1]["start"], rows[1]["snapped_to"]) == (60.0, 60.5, "downbeat")
 
 
+def test_plan_counts_bar_1_from_a_downbeat_at_the_very_start(tmp_path: Path) -> None:
+    """A track whose first downbeat is at 0.000 s: that bar is bar 1, and "4 bars" end at 8 s (120 BPM).
+
+    The analysis used to lose the beat at t = 0 (the first frames hold no onset), so the bar from 2 s was
+    called bar 1 and every bar of the class was numbered one early (issue 15)."""
+    import numpy as np
+    import soundfile as sf
+
+    from showctl.analysis.demo import synthesize_track
+
+    samples, truth = synthesize_track(120.0, 30.0, 22050, 7, style="warmup", intro_beats=0.0)
+    assert truth.downbeats[0] == 0.0
+    track = tmp_path / "from-zero.wav"
+    sf.write(str(track), samples.astype(np.float32), 22050)
+    cue = tmp_path / "from-zero.yaml"
+    cue.write_text(f"""name: From zero
+rig: {REPO / 'config/demo-rig.yaml'}
+snap: downbeat
+playlist:
+  - track: {track}
+scenes:
+  warm: {{send: {{console: [/showctl/scene/warm 1]}}}}
+  run: {{send: {{console: [/showctl/scene/run 1]}}}}
+looks:
+  warmup: {{scene: warm, effects: []}}
+  retro_run: {{scene: run, effects: []}}
+segments:
+  - {{name: Warm-up, kind: warmup, length: 4 bars}}
+  - {{name: Run, kind: retro_run, length: end of track}}
+""")
+    result = showctl("plan", str(cue), "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [(r["name"], r["bar"]) for r in rows] == [("Warm-up", 1), ("Run", 5)]
+    assert rows[1]["start"] == pytest.approx(8.0, abs=0.03)
+
+
 def test_a_track_without_a_beat_is_an_error_at_its_playlist_entry(tmp_path: Path, demo_tracks: list[Path]) -> None:
     import numpy as np
     import soundfile as sf

@@ -850,6 +850,11 @@ class AudioBeatTracker:
                 self._beat_number += max(1, round((t - self._last_committed) / self._period))
             self._last_committed = t
             self._committed.append((self._beat_number, t))
+            if t < now:
+                # The grid moved (a phase jump, a tempo change refitted) and its next beat is already past: a
+                # beat reported after it happened would fire the lights late, so it is dropped. It still counts
+                # (bar numbers, downbeat cues): the music played it.
+                continue
             beats_per_bar, phase = self._bar
             out.append(BeatEstimate(t, now, 60.0 / self._period, self._beat_number % beats_per_bar == phase,
                                     self._confidence))

@@ -1,0 +1,180 @@
+"""Benchmark the showctl beat tracker against plain `librosa.beat.beat_track` on real recorded music.
+
+    python bench/bench_realset.py [REALSET_DIR]      (default tracks/realset, written by `make realset`)
+
+The set is Debian's Frets on Fire song packs, mixed from their stems, with the beats and bar lines of each
+song's own MIDI chart as the truth (`bench/realset.py`). It is downloaded once by `make realset`; without
+it this bench prints one line saying so and exits 0, so `make bench` never needs the network.
+
+Both trackers analyse every track in the same run (librosa's import and numba warm-up paid beforehand, not
+counted; both timed from reading the file to the result). Scores from mir_eval, as published figures are:
+beat F (±70 ms), CMLt, AMLt (both at 17.5 %), downbeat F (±70 ms; librosa gives none), and tempo Acc1
+(within 4 % of the chart's tempo); beats and downbeats before 5 s are ignored (`mir_eval.beat.trim_beats`).
+Printed per track, then the mean over the tuning half, the held-out half (the fixed split in the truth
+files) and all, the time ratio, and the held-out half against issue 15's goals. Last, the live tracker
+(`showctl follow`) on every track: its beat F, CMLt, and how many committed beats were reported after they
+happened (issue 15 item 4: there must be none).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+# Run from a checkout without installing: make the repository root importable.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+import soundfile as sf
+
+from showctl.analysis import analyze_file
+
+DEFAULT_DIR = Path(__file__).resolve().parents[1] / "tracks" / "realset"
+# Issue 15's goals for the held-out half: beat F, CMLt, downbeat F, tempo Acc1; and ours/librosa time.
+GOALS = {"F": 0.85, "CMLt": 0.80, "downF": 0.80, "Acc1": 0.90}
+TIME_GOAL = 0.5
+
+
+@dataclass(frozen=True)
+class Scored:
+    f: float
+    cmlt: float
+    amlt: float
+    down_f: float | None
+    acc1: float
+    seconds: float
+
+
+def score(tempo: float, beats: list[float], downbeats: list[float] | None, truth: dict[str, object],
+          seconds: float) -> Scored:
+    """mir_eval's scores of one tracker's output on one track."""
+    import mir_eval
+
+    ref = mir_eval.beat.trim_beats(np.asarray(truth["beats"], dtype=np.float64))
+    est = mir_eval.beat.trim_beats(np.asarray(sorted(beats), dtype=np.float64))
+    f = float(mir_eval.beat.f_measure(ref, est))
+    _, cmlt, _, amlt = (float(x) for x in mir_eval.beat.continuity(ref, est))
+    down_f = None
+    if downbeats is not None:
+        ref_down = mir_eval.beat.trim_beats(np.asarray(truth["downbeats"], dtype=np.float64))
+        down_f = float(mir_eval.beat.f_measure(ref_down, mir_eval.beat.trim_beats(np.asarray(sorted(downbeats)))))
+    true_tempo = float(truth["tempo"])  # type: ignore[arg-type]
+    acc1 = float(abs(tempo - true_tempo) <= 0.04 * true_tempo)
+    return Scored(f, cmlt, amlt, down_f, acc1, seconds)
+
+
+def ours(path: Path) -> tuple[float, list[float], list[float], float]:
+    t = time.perf_counter()
+    result = analyze_file(path)
+    return result.tempo, list(result.beats), list(result.downbeats), time.perf_counter() - t
+
+
+def librosa_baseline(path: Path) -> tuple[float, list[float], float]:
+    import librosa
+
+    t = time.perf_counter()
+    y, sr = sf.read(str(path), dtype="float32")
+    tempo, beats = librosa.beat.beat_track(y=y, sr=sr, units="time")
+    return float(np.atleast_1d(tempo)[0]), [float(b) for b in beats], time.perf_counter() - t
+
+
+def _mean(rows: list[Scored]) -> tuple[float, float, float, float | None, float, float]:
+    downs = [r.down_f for r in rows if r.down_f is not None]
+    return (float(np.mean([r.f for r in rows])), float(np.mean([r.cmlt for r in rows])),
+            float(np.mean([r.amlt for r in rows])), float(np.mean(downs)) if downs else None,
+            float(np.mean([r.acc1 for r in rows])), float(sum(r.seconds for r in rows)))
+
+
+def _line(label: str, f: float, cmlt: float, amlt: float, down: float | None, acc1: float, secs: float) -> str:
+    down_text = f"{down:5.3f}" if down is not None else "    -"
+    return f"{label:44} | {f:5.3f} {cmlt:5.3f} {amlt:5.3f} {down_text} {acc1:5.2f} {secs:6.2f}"
+
+
+def main(argv: list[str]) -> int:
+    directory = Path(argv[0]) if argv else DEFAULT_DIR
+    truths = sorted(directory.glob("*.truth.json"))
+    if not truths:
+        print(f"skipped: no real-music set in {directory} (run `make realset` once: it downloads Debian's "
+              "Frets on Fire song packs)")
+        return 0
+    try:
+        import librosa
+        import mir_eval  # noqa: F401
+    except ImportError as err:
+        print(f"skipped: {err.name} is not installed (pip install -e '.[dev]')")
+        return 0
+    librosa.beat.beat_track(y=np.random.default_rng(0).standard_normal(22050 * 3).astype(np.float32), sr=22050)
+
+    rows: list[tuple[str, bool, float, Scored, Scored]] = []
+    print(f"{'track (part, minutes)':44} | {'F':>5} {'CMLt':>5} {'AMLt':>5} {'downF':>5} {'Acc1':>5} {'sec':>6}")
+    for truth_path in truths:
+        wav = truth_path.with_name(truth_path.name.removesuffix(".truth.json") + ".wav")
+        truth = json.loads(truth_path.read_text(encoding="utf-8"))
+        held_out = bool(truth.get("held_out", False))
+        tempo, beats, downbeats, secs = ours(wav)
+        mine = score(tempo, beats, downbeats, truth, secs)
+        b_tempo, b_beats, b_secs = librosa_baseline(wav)
+        base = score(b_tempo, b_beats, None, truth, b_secs)
+        minutes = sf.info(str(wav)).duration / 60.0
+        rows.append((wav.stem, held_out, minutes, mine, base))
+        label = f"{wav.stem} ({'held-out' if held_out else 'tuning'}, {minutes:.1f})"
+        print(_line(label + " ours", mine.f, mine.cmlt, mine.amlt, mine.down_f, mine.acc1, mine.seconds)
+              + f"  {tempo:6.1f} BPM (true {float(truth['tempo']):.1f})")
+        print(_line(label + " librosa", base.f, base.cmlt, base.amlt, None, base.acc1, base.seconds)
+              + f"  {b_tempo:6.1f} BPM")
+    print()
+    for part, pick in (("tuning", False), ("held-out", True), ("all", None)):
+        group = [r for r in rows if pick is None or r[1] == pick]
+        if not group:
+            continue
+        minutes = sum(r[2] for r in group)
+        m = _mean([r[3] for r in group])
+        b = _mean([r[4] for r in group])
+        print(_line(f"{part} ours ({len(group)} tracks, {minutes:.1f} min)", *m))
+        print(_line(f"{part} librosa", *b))
+        print(f"{part + ' time':44} | ours/librosa = {m[5] / b[5]:.2f}")
+        if part == "held-out":
+            got = {"F": m[0], "CMLt": m[1], "downF": m[3] or 0.0, "Acc1": m[4]}
+            missed = [f"{k} {got[k]:.3f} < {goal}" for k, goal in GOALS.items() if not got[k] >= goal]
+            if m[5] / b[5] > TIME_GOAL:
+                missed.append(f"time {m[5] / b[5]:.2f} > {TIME_GOAL}")
+            print(f"{'held-out goals (issue 15)':44} | {'all met' if not missed else 'NOT met: ' + ', '.join(missed)}")
+    print()
+    _live(truths)
+    return 0
+
+
+def _live(truths: list[Path]) -> None:
+    """The live tracker over each track, fed in 512-sample blocks as `showctl follow` does."""
+    import mir_eval
+
+    from showctl.live.audio import follow_file
+
+    committed = late = 0
+    worst = float("inf")
+    fs: list[float] = []
+    print(f"{'live (showctl follow)':44} | {'F':>5} {'CMLt':>5} beats  late  worst lead")
+    for truth_path in truths:
+        wav = truth_path.with_name(truth_path.name.removesuffix(".truth.json") + ".wav")
+        truth = json.loads(truth_path.read_text(encoding="utf-8"))
+        result = follow_file(wav)
+        leads = np.array([b.t - b.reported for b in result.beats])
+        ref = mir_eval.beat.trim_beats(np.asarray(truth["beats"], dtype=np.float64))
+        est = mir_eval.beat.trim_beats(np.array(sorted(b.t for b in result.beats)))
+        f = float(mir_eval.beat.f_measure(ref, est))
+        cmlt = float(mir_eval.beat.continuity(ref, est)[1])
+        n_late = int(np.count_nonzero(leads < 0))
+        low = float(leads.min()) if len(leads) else float("inf")
+        committed, late, worst = committed + len(leads), late + n_late, min(worst, low)
+        fs.append(f)
+        low_text = f"{1000 * low:+7.0f} ms" if len(leads) else "      -"
+        print(f"{wav.stem:44} | {f:5.3f} {cmlt:5.3f} {len(leads):5d} {n_late:5d} {low_text}")
+    print(f"{'live, all':44} | F {np.mean(fs):.3f}; {late} of {committed} beats reported after they happened "
+          f"(smallest lead {1000 * worst:+.0f} ms)")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,83 @@
+"""The real-music set's truth (`bench/realset.py`): grids read from MIDI tempo maps and time signatures.
+
+Only the pure parts, on MIDI files made here: `make realset` itself needs the network (apt-get download).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _realset() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("realset", REPO / "bench" / "realset.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["realset"] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+realset = _realset()
+
+
+def _midi(path: Path, events: list[tuple[int, object]], ticks_per_beat: int = 480) -> Path:
+    import mido
+
+    conductor = mido.MidiTrack()
+    last = 0
+    for tick, msg in events:
+        conductor.append(msg.copy(time=tick - last))  # type: ignore[attr-defined]
+        last = tick
+    notes = mido.MidiTrack([mido.Message("note_on", note=96, velocity=100, time=0),
+                            mido.Message("note_off", note=96, velocity=0, time=ticks_per_beat * 40)])
+    mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat, tracks=[conductor, notes]).save(str(path))
+    return path
+
+
+def test_a_tempo_change_and_a_metre_change_move_beats_and_bar_lines(tmp_path: Path) -> None:
+    import mido
+
+    tpq = 480
+    path = _midi(tmp_path / "notes.mid", [
+        (0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(120))),
+        (0, mido.MetaMessage("time_signature", numerator=4, denominator=4)),
+        (8 * tpq, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(90))),  # after two bars of 4
+        (8 * tpq, mido.MetaMessage("time_signature", numerator=3, denominator=4)),
+    ])
+    grid = realset.midi_grid(path, until=11.9)
+    # 8 beats at 0.5 s (0..3.5 s), then beats 2/3 s apart from 4.0 s, in bars of 3.
+    expected = np.concatenate([np.arange(8) * 0.5, 4.0 + np.arange(13) * (2 / 3)])
+    expected = expected[expected <= 11.9]
+    assert grid.beats == pytest.approx(expected, abs=1e-4)
+    assert grid.downbeats == pytest.approx([0.0, 2.0, 4.0, 6.0, 8.0, 10.0], abs=1e-4)
+    assert grid.beats_per_bar == 3  # 7.9 s of 3/4 against 4 s of 4/4
+    assert grid.tempo == pytest.approx(90.0)
+
+
+def test_without_tempo_or_metre_events_midi_defaults_hold(tmp_path: Path) -> None:
+    grid = realset.midi_grid(_midi(tmp_path / "bare.mid", []), until=4.0)  # 120 BPM, 4/4
+    assert grid.beats == pytest.approx(np.arange(9) * 0.5)
+    assert grid.downbeats == pytest.approx([0.0, 2.0, 4.0])
+    assert (grid.beats_per_bar, grid.tempo) == (4, pytest.approx(120.0))
+
+
+def test_song_ini_delay_and_licences(tmp_path: Path) -> None:
+    (tmp_path / "song.ini").write_text("[song]\nname = X\ndelay = 250\n")
+    assert realset.song_delay(tmp_path) == pytest.approx(0.25)
+    (tmp_path / "song.ini").write_text("[song]\nname = X\n")
+    assert realset.song_delay(tmp_path) == 0.0
+    assert realset.licence_summary("licenced under the terms of the Creative Commons\nAttribution ShareAlike "
+                                   "licence 3.0").startswith("CC-BY-SA-3.0")
+    assert realset.licence_summary("Permission is hereby granted, free of charge, to any").startswith("MIT")
+
+
+def test_the_split_alternates_over_sorted_names() -> None:
+    assert realset.split(["d", "a", "c", "b"]) == {"a": False, "b": True, "c": False, "d": True}
