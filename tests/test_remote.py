@@ -162,6 +162,27 @@ def test_with_a_secret_only_controls_carrying_it_press() -> None:
                       "control port: ignored 3 more controls without the secret from 127.0.0.1"]
 
 
+def test_guesses_at_the_secret_are_rate_limited_and_cannot_crowd_out_the_tablet() -> None:
+    secret = "studio-7-tablet"
+    with remote(secret=secret, all_senders=RateLimit(per_second=1, burst=5)) as (recorder, warned, sender, port):
+        for _ in range(30):  # one guesser: its first 10 tries are looked at, the rest are over its rate
+            sender.sendto(message("/showctl/quit", "guess"), ("127.0.0.1", port))
+        for n in range(2, 32):  # thirty more, each within its own rate: far over the limit for all senders
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other:
+                other.bind((f"127.0.0.{n}", 0))
+                for _ in range(3):
+                    other.sendto(message("/showctl/quit", "guess"), ("127.0.0.1", port))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tablet:
+            tablet.bind(("127.0.0.99", 0))
+            tablet.sendto(message("/showctl/blackout", secret), ("127.0.0.1", port))
+        wait_for(lambda: recorder.pressed, "the tablet's control")
+    assert recorder.pressed == ["blackout"]
+    assert warned[:2] == ["control port: ignored 1 control without the secret from 127.0.0.1",
+                          "control port: ignored 1 control from 127.0.0.1: more than 5 a second"]
+    guessed = [w for w in warned if w.startswith("control port: ignored 9 more controls without the secret from")]
+    assert guessed == ["control port: ignored 9 more controls without the secret from 127.0.0.1"]
+
+
 def test_a_flood_of_controls_is_cut_to_the_rate_limit() -> None:
     with remote(rate_limit=RateLimit(per_second=5, burst=10)) as (recorder, warned, sender, port):
         started = time.monotonic()

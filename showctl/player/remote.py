@@ -219,13 +219,13 @@ class _Remote:
             name = self.addresses.get(address)
             if name is None:
                 self.ignored.add(host, "address")
-            elif not self._bucket(host)():
+            elif not self._bucket(host)():  # before the secret: a guesser gets a few tries a second, no more
                 self.ignored.add(host, "sender-rate")
-            elif not self.all_senders():
-                self.ignored.add(host, "rate")
             elif self.secret is not None and not (
                     args and isinstance(args[0], str) and hmac.compare_digest(args[0].encode("utf-8"), self.secret)):
                 self.ignored.add(host, "secret")
+            elif not self.all_senders():  # after it: senders without the secret cannot use up the tablet's share
+                self.ignored.add(host, "rate")
             else:
                 self.controller.press(name)
 
