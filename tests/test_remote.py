@@ -121,6 +121,19 @@ def test_malformed_packets_are_one_counted_line_never_a_traceback(capfd: pytest.
                       "control port: ignored 6 more malformed packets from 127.0.0.1"]
 
 
+def test_junk_from_many_senders_is_a_few_lines() -> None:
+    with remote() as (recorder, warned, sender, port):
+        for n in range(2, 202):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other:
+                other.bind((f"127.0.1.{n}", 0))
+                other.sendto(b"junk", ("127.0.0.1", port))
+        sender.sendto(message("/showctl/tap"), ("127.0.0.1", port))
+        wait_for(lambda: recorder.pressed, "the control after the junk")
+    assert warned == [f"control port: ignored 1 malformed packet from 127.0.1.{n}" for n in range(2, 10)] + [
+        "control port: ignored 1 malformed packet from other senders",
+        "control port: ignored 191 more malformed packets from other senders"]
+
+
 def test_beyond_loopback_the_port_needs_a_secret() -> None:
     recorder = Recorder()
     with pytest.raises(ShowctlError) as refused, osc_remote(recorder, "0.0.0.0", free_udp_port()):

@@ -39,6 +39,7 @@ MAX_BUNDLE_DEPTH = 4  # bundles in bundles: no controller sends more; a deep one
 WARN_EVERY = 10.0  # s: at most one line per sender and reason this often, counting what was ignored between
 _POLL = 0.1  # s the receive loop waits for a packet before looking whether to stop (or to warn)
 _MAX_SENDERS = 1024  # rate-limit buckets kept; spoofed sources must not grow the table without end
+_NAMED_SENDERS = 8  # senders the ignored-lines name; the rest are counted together as "other senders"
 _BUNDLE = b"#bundle\x00"
 
 
@@ -140,15 +141,21 @@ class _Ignored:
         self.warn, self.every, self.clock, self.reasons = warn, every, clock, reasons
         self.counts: dict[tuple[str, str], int] = {}
         self.said_at: dict[tuple[str, str], float] = {}
+        self.flushed_at = clock()
 
     def add(self, host: str, reason: str) -> None:
         key = (host, reason)
+        if key not in self.counts and len({h for h, _ in self.counts}) >= _NAMED_SENDERS:
+            key = ("other senders", reason)  # a flood from many (spoofed) sources: a few lines, a small table
         self.counts[key] = self.counts.get(key, 0) + 1
         if key not in self.said_at:
             self._say(key)
 
     def flush(self, *, everything: bool = False) -> None:
         now = self.clock()
+        if not everything and now - self.flushed_at < 1.0:
+            return  # a flood is not looked over packet by packet
+        self.flushed_at = now
         for key in [k for k, n in self.counts.items() if n]:
             if everything or now - self.said_at.get(key, -self.every) >= self.every:
                 self._say(key)
