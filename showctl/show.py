@@ -256,8 +256,9 @@ def open_class(show: Show, *, start: float = 0.0, speed: float = 1.0, sim: bool 
             try:
                 stack.enter_context(osc_remote(controller, control_host, control_port, secret=control_secret,
                                                warn=report.warn))
+                secret = " (each with the shared secret first)" if control_secret is not None else ""
                 report.note(f"remote controls: OSC /showctl/next, /showctl/blackout … on "
-                            f"{control_host}:{control_port}")
+                            f"{control_host}:{control_port}{secret}")
             except DeviceError as err:
                 report.warn(f"no remote controls: {err}")  # the class goes on without them
         yield ClassRun(show, start, player, controller, clock, sim_rig, report)

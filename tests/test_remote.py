@@ -244,38 +244,65 @@ segments:
 """
 
 
-@pytest.mark.slow
-def test_a_far_future_bundle_does_not_stop_run_from_ending(tmp_path: Path, demo_tracks: list[Path]) -> None:
-    (tmp_path / "rig.yaml").write_text(textwrap.dedent(RIG))
-    (tmp_path / "class.yaml").write_text(textwrap.dedent(CUE).replace("TRACK", str(demo_tracks[0])))
-    port = free_udp_port()
-    assert run_showctl("check", str(tmp_path / "class.yaml")).returncode == 0  # analysed: the run starts at once
+def start_run(folder: Path, tracks: list[Path], port: int, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """`showctl run --sim --speed 8` of a 1-minute class with its remote on `port`, once the remote listens;
+    returns the process and what it said until then."""
+    (folder / "rig.yaml").write_text(textwrap.dedent(RIG))
+    (folder / "class.yaml").write_text(textwrap.dedent(CUE).replace("TRACK", str(tracks[0])))
+    assert run_showctl("check", str(folder / "class.yaml")).returncode == 0  # analysed: the run starts at once
     process = subprocess.Popen(
-        [sys.executable, "-m", "showctl.cli.main", "run", str(tmp_path / "class.yaml"), "--sim", "--speed", "8",
+        [sys.executable, "-m", "showctl.cli.main", "run", str(folder / "class.yaml"), "--sim", "--speed", "8",
          "--control-port", str(port)], cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
+        stderr=subprocess.PIPE, text=True, env={**env, "COLUMNS": "200"})
+    assert process.stderr is not None
+    said: list[str] = []
+    while not any(line.startswith("remote controls: OSC") for line in said):
+        line = process.stderr.readline()
+        if not line:
+            process.kill()
+            pytest.fail(f"run ended before its remote listened: {said} {process.communicate()}")
+        said.append(line)
+    return process, "".join(said)
+
+
+def finish(process: subprocess.Popen[str]) -> tuple[str, str]:
     try:
-        assert process.stderr is not None
-        said = []
-        while not any(line.startswith("remote controls: OSC") for line in said):
-            line = process.stderr.readline()
-            assert line, f"run ended before its remote listened: {said}"
-            said.append(line)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
-            sender.sendto(bundle(FAR_FUTURE, message("/showctl/hold")), ("127.0.0.1", port))
-            time.sleep(0.5)
-            sender.sendto(message("/showctl/nex?"), ("127.0.0.1", port))
-            sender.sendto(b"/showctl/\xff\x00\x00", ("127.0.0.1", port))
-            sender.sendto(message("/showctl/next"), ("127.0.0.1", port))
-        out, err = process.communicate(timeout=60)
+        return process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate()
-    err = "".join(said) + err
+
+
+@pytest.mark.slow
+def test_a_far_future_bundle_does_not_stop_run_from_ending(tmp_path: Path, demo_tracks: list[Path]) -> None:
+    port = free_udp_port()
+    process, said = start_run(tmp_path, demo_tracks, port, {**os.environ})
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        sender.sendto(bundle(FAR_FUTURE, message("/showctl/hold")), ("127.0.0.1", port))
+        time.sleep(0.5)
+        sender.sendto(message("/showctl/nex?"), ("127.0.0.1", port))
+        sender.sendto(b"/showctl/\xff\x00\x00", ("127.0.0.1", port))
+        sender.sendto(message("/showctl/next"), ("127.0.0.1", port))
+    out, err = finish(process)
+    err = said + err
     assert process.returncode == 0, err
     assert "Traceback" not in err
     assert "class finished" in err and "safe scene sent" in err
     assert out.rstrip().endswith("/showctl/house 1"), out[-500:]  # the safe scene is the last thing the rig got
-    assert "hold" in out and "next" in out, out  # both controls were answered (the far-future one at once)
+    assert "release hold, next part" in out, out  # both controls were answered, the far-future one at once
     assert "control port: ignored 1 malformed packet from 127.0.0.1" in err
+
+
+@pytest.mark.slow
+def test_run_takes_the_controls_secret_from_the_environment(tmp_path: Path, demo_tracks: list[Path]) -> None:
+    port = free_udp_port()
+    process, said = start_run(tmp_path, demo_tracks, port, {**os.environ, "SHOWCTL_CONTROL_SECRET": "studio-7-tablet"})
+    assert said.splitlines()[-1].endswith(f"on 127.0.0.1:{port} (each with the shared secret first)")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        sender.sendto(message("/showctl/hold"), ("127.0.0.1", port))
+        sender.sendto(message("/showctl/next", "studio-7-tablet"), ("127.0.0.1", port))
+    out, err = finish(process)
+    assert process.returncode == 0, err
+    assert "next part" in out and "hold" not in out, out
+    assert "control port: ignored 1 control without the secret from 127.0.0.1" in err
