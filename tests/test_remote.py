@@ -82,6 +82,15 @@ def test_a_far_future_bundle_is_pressed_at_once_and_the_port_keeps_answering(cap
     assert warned == []
 
 
+def test_one_packet_presses_each_control_once_so_quit_still_needs_a_second_press() -> None:
+    with remote() as (recorder, warned, sender, port):
+        sender.sendto(bundle(1, message("/showctl/quit"), message("/showctl/quit"), message("/showctl/next")),
+                      ("127.0.0.1", port))
+        wait_for(lambda: len(recorder.pressed) == 2, "quit and next pressed")
+    assert recorder.pressed == ["quit", "next"]
+    assert warned == ["control port: ignored 1 control repeated in one packet from 127.0.0.1"]
+
+
 def test_address_patterns_press_nothing_only_exact_addresses_do() -> None:
     with remote() as (recorder, warned, sender, port):
         for pattern in ("/showctl/*", "/showctl/{next,quit}", "/showctl/[a-z]*", "/*/blackout", "/showctl/nex?",

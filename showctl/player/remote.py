@@ -10,7 +10,8 @@ UDP loop rather than python-osc's server and dispatcher:
 - bundles nest at most `MAX_BUNDLE_DEPTH` deep; a packet that does not parse is counted, never a traceback,
   and never shown as its bytes;
 - beyond loopback every control message carries a shared secret as its first argument;
-- controls are rate-limited per sender and for all senders together.
+- controls are rate-limited per sender and for all senders together, and one packet presses each control
+  at most once (two quits in one bundle are not the confirmation a second press is).
 What is ignored is said in one line per sender and reason, counted, at most every `WARN_EVERY` seconds.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
 import socket
 import struct
 import threading
@@ -32,6 +34,8 @@ from showctl.player.controls import CONTROLS
 
 __all__ = ["MAX_BUNDLE_DEPTH", "MIN_SECRET_LENGTH", "SECRET_ENV", "Pressable", "RateLimit", "is_loopback",
            "osc_remote", "require_secret"]
+
+log = logging.getLogger("showctl.remote")
 
 SECRET_ENV = "SHOWCTL_CONTROL_SECRET"
 MIN_SECRET_LENGTH = 8
@@ -177,6 +181,7 @@ def _reasons(per_sender: RateLimit, all_senders: RateLimit) -> dict[str, tuple[s
         "address": ("message to an address that is no control", "messages to an address that is no control",
                     " (exact addresses only, like /showctl/next)"),
         "secret": ("control without the secret", "controls without the secret", ""),
+        "repeat": ("control repeated in one packet", "controls repeated in one packet", ""),
         "sender-rate": ("control", "controls", f": more than {per_sender.per_second:g} a second"),
         "rate": ("control", "controls", f": more than {all_senders.per_second:g} a second from all senders together"),
     }
@@ -208,10 +213,12 @@ class _Remote:
                 self.ignored.flush()
                 continue
             except OSError:  # an ICMP error from an earlier reply, a closed socket: keep listening until told
+                self.stopping.wait(_POLL)
                 continue
             try:
                 self.receive(datagram, _host(sender[0]))
             except Exception as err:  # a bug here must not end the controls, nor show a traceback mid-class
+                log.debug("control port: a packet failed", exc_info=True)
                 self.warn(f"control port: a packet from {_host(sender[0])} failed ({type(err).__name__})")
             self.ignored.flush()
         self.ignored.flush(everything=True)
@@ -222,10 +229,13 @@ class _Remote:
         except MalformedPacket:
             self.ignored.add(host, "malformed")
             return
+        pressed: set[str] = set()
         for address, args in found:
             name = self.addresses.get(address)
             if name is None:
                 self.ignored.add(host, "address")
+            elif name in pressed:  # one packet, one press of each: two quits in a bundle are not a confirmation
+                self.ignored.add(host, "repeat")
             elif not self._bucket(host)():  # before the secret: a guesser gets a few tries a second, no more
                 self.ignored.add(host, "sender-rate")
             elif self.secret is not None and not (
@@ -234,6 +244,7 @@ class _Remote:
             elif not self.all_senders():  # after it: senders without the secret cannot use up the tablet's share
                 self.ignored.add(host, "rate")
             else:
+                pressed.add(name)
                 self.controller.press(name)
 
     def _bucket(self, host: str) -> Callable[[], bool]:
