@@ -91,6 +91,25 @@ def test_one_packet_presses_each_control_once_so_quit_still_needs_a_second_press
     assert warned == ["control port: ignored 1 control repeated in one packet from 127.0.0.1"]
 
 
+def test_a_control_that_fails_is_one_line_and_the_port_goes_on(capfd: pytest.CaptureFixture[str]) -> None:
+    class Failing(Recorder):
+        def press(self, name: Any) -> str:
+            if name == "blackout":
+                raise RuntimeError("the rig file has no blackout scene")
+            return super().press(name)
+
+    failing, warned, port = Failing(), [], free_udp_port()
+    with osc_remote(failing, "127.0.0.1", port, warn=warned.append), \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        sender.sendto(message("/showctl/blackout"), ("127.0.0.1", port))
+        sender.sendto(message("/showctl/house"), ("127.0.0.1", port))
+        wait_for(lambda: failing.pressed, "the control after the failing one")
+    assert failing.pressed == ["house"]
+    assert warned == ["control port: /showctl/blackout from 127.0.0.1 failed (RuntimeError: the rig file has no "
+                      "blackout scene)"]
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_address_patterns_press_nothing_only_exact_addresses_do() -> None:
     with remote() as (recorder, warned, sender, port):
         for pattern in ("/showctl/*", "/showctl/{next,quit}", "/showctl/[a-z]*", "/*/blackout", "/showctl/nex?",

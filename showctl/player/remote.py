@@ -245,7 +245,11 @@ class _Remote:
                 self.ignored.add(host, "rate")
             else:
                 pressed.add(name)
-                self.controller.press(name)
+                try:
+                    self.controller.press(name)
+                except Exception as err:  # the controls go on, and the class: one line, no traceback
+                    log.debug("control port: %s failed", address, exc_info=True)
+                    self.warn(f"control port: {address} from {host} failed ({type(err).__name__}: {err})")
 
     def _bucket(self, host: str) -> Callable[[], bool]:
         bucket = self.buckets.get(host)
