@@ -225,11 +225,13 @@ class ClassRun:
 @contextmanager
 def open_class(show: Show, *, start: float = 0.0, speed: float = 1.0, sim: bool = False, no_audio: bool = False,
                on_receive: Callable[[Received], None] | None = None, report: ClassReport = LOG_REPORT,
-               control_host: str = "127.0.0.1", control_port: int | None = 9650) -> Iterator[ClassRun]:
+               control_host: str = "127.0.0.1", control_port: int | None = 9650,
+               control_secret: str | None = None) -> Iterator[ClassRun]:
     """Everything `showctl run` and the class screen (`showctl serve`) do before the first cue, in order:
     the simulated rig (`sim`, telling `on_receive` what arrives), the outputs, the prepared schedule, the
-    clock (the music starts here) and the controls (plus the OSC remote, unless `control_port` is None).
-    Closing it closes the outputs, the music and the simulated rig."""
+    clock (the music starts here) and the controls (plus the OSC remote, unless `control_port` is None; with
+    `control_secret`, the first argument of every control message). Closing it closes the outputs, the music
+    and the simulated rig."""
     tl = show.timeline
     with ExitStack() as stack:
         rig, sim_rig = show.rig, None
@@ -255,9 +257,11 @@ def open_class(show: Show, *, start: float = 0.0, speed: float = 1.0, sim: bool 
         controller = Controller(player, show.rig, show.loaded.sheet.backwards_kinds, show.recompile)
         if control_port is not None:
             try:
-                stack.enter_context(osc_remote(controller, control_host, control_port))
+                stack.enter_context(osc_remote(controller, control_host, control_port, secret=control_secret,
+                                               warn=report.warn))
+                secret = " (each with the shared secret first)" if control_secret is not None else ""
                 report.note(f"remote controls: OSC /showctl/next, /showctl/blackout … on "
-                            f"{control_host}:{control_port}")
+                            f"{control_host}:{control_port}{secret}")
             except DeviceError as err:
                 report.warn(f"no remote controls: {err}")  # the class goes on without them
         yield ClassRun(show, start, player, controller, clock, sim_rig, report)

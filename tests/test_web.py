@@ -33,7 +33,7 @@ from websockets.exceptions import InvalidStatus
 from showctl.analysis.demo import synthesize_track
 from showctl.cli.commands import check
 from showctl.web import WebApp, create_app
-from showctl.web.pairing import LINK_LIFETIME, Pairing, PairingRefused
+from showctl.web.pairing import LINK_LIFETIME, PAIRING_ALL_DEVICES, Pairing, PairingRefused, PairingThrottled
 from showctl.web.server import bind
 
 REPO = Path(__file__).resolve().parent.parent
@@ -57,12 +57,14 @@ class Served:
 
 
 @contextmanager
-def served(cues_dir: Path, *, lan: bool = False, link_clock: Any = time.monotonic) -> Iterator[Served]:
-    """The app on 127.0.0.1:<free port> (and, with `lan`, on 127.0.0.2 at the same port, standing in for the
-    studio network), run by uvicorn on a thread; the sockets are bound before it starts, so no port race."""
-    sockets = [bind("127.0.0.1", 0)]  # as `showctl serve` binds them
+def served(cues_dir: Path, *, lan: bool = False, link_clock: Any = time.monotonic,
+           host: str = "127.0.0.1") -> Iterator[Served]:
+    """The app on 127.0.0.1:<free port> (or `host`; and, with `lan`, on 127.0.0.2 at the same port, standing in
+    for the studio network), run by uvicorn on a thread; the sockets are bound before it starts, so no port
+    race."""
+    sockets = [bind(host, 0)]  # as `showctl serve` binds them
     port = sockets[0].getsockname()[1]
-    if lan:
+    if lan and host == "127.0.0.1":  # (`::` takes every address already)
         sockets.append(bind(PHONE_ADDRESS, port))
     web = create_app(cues_dir, base_url=f"http://{PHONE_ADDRESS}:{port}" if lan else None, link_clock=link_clock)
     config = uvicorn.Config(web.asgi, log_level="warning", proxy_headers=False, ws="websockets-sansio",
@@ -339,6 +341,66 @@ def test_an_expired_pairing_link_gets_401_and_new_link_makes_one_that_works(tmp_
             assert fresh["expires_in"] == 600 and fresh["version"] > pairing["version"]
         response = http_get(port, fresh["link"].split(f":{port}", 1)[1], **phone)
         assert response.status == 303
+
+
+def dual_stack() -> bool:
+    """Whether a socket on `::` here also takes IPv4 (as `serve --lan --host ::` relies on)."""
+    if not socket.has_ipv6:
+        return False
+    try:
+        return Path("/proc/sys/net/ipv6/bindv6only").read_text().strip() == "0"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not dual_stack(), reason="no dual-stack IPv6 here (bindv6only=1 or no IPv6)")
+def test_the_laptop_is_the_laptop_on_a_dual_stack_socket(tmp_path: Path) -> None:
+    # `serve --lan --host ::`: the laptop's 127.0.0.1 arrives as ::ffff:127.0.0.1, and is still the laptop.
+    with served(tmp_path, lan=True, host="::") as srv:
+        assert http_get(srv.port, "/").status == 200
+        assert http_get(srv.port, "/pairing.svg").status == 200  # the laptop's only
+        assert http_get(srv.port, "/", source="127.0.0.2").status == 401  # anyone else still needs a token
+        with ws_connect(srv.port) as laptop:
+            assert next_state(laptop)["role"] == "laptop"
+
+
+def test_pairing_attempts_are_rate_limited_per_device_and_in_all(tmp_path: Path) -> None:
+    with served(tmp_path, lan=True) as srv:
+        port = srv.port
+        link = srv.web.pairing.link
+        assert link is not None
+        path = link.split(f":{port}", 1)[1]
+        guesser = {"source": "127.0.0.3", "host": PHONE_ADDRESS}
+        started = time.monotonic()
+        answers = [http_get(port, f"/pair/guess{n}", **guesser).status for n in range(60)]
+        elapsed = time.monotonic() - started
+        refused = answers.count(401)
+        assert 5 <= refused <= 5 + elapsed / 5 + 1 and answers.count(429) == 60 - refused, answers
+        assert answers[:5] == [401] * 5 and answers[-1] == 429
+        conn = http.client.HTTPConnection(PHONE_ADDRESS, port, timeout=10, source_address=("127.0.0.3", 0))
+        conn.request("GET", path)  # the right code too: this device has to wait
+        response = conn.getresponse()
+        assert response.status == 429 and response.getheader("Retry-After") == "60"
+        assert response.read().decode() == ("showctl: too many pairing attempts; wait a minute, then scan the QR "
+                                            "code on the class laptop again\n")
+        conn.close()
+        # Another phone is not held up by the guesser, and pairs.
+        assert http_get(port, path, source=PHONE_ADDRESS, host=PHONE_ADDRESS).status == 303
+
+
+def test_pairing_attempts_from_all_devices_together_are_limited_too() -> None:
+    clock = Stopwatch()
+    pairing = Pairing("http://192.0.2.7:8650", clock=clock)
+    refused = 0
+    for n in range(100):
+        with pytest.raises(PairingRefused) as why:
+            pairing.pair("wrong", "phone", client=f"10.0.{n // 250}.{n % 250}")  # one guess each
+        refused += isinstance(why.value, PairingThrottled)
+    assert refused == 100 - PAIRING_ALL_DEVICES.burst
+    clock.t += 60
+    link = pairing.link
+    assert link is not None
+    assert pairing.device(pairing.pair(link.rsplit("/", 1)[1], "phone", client="10.1.0.1")) is not None
 
 
 def _listening(pid: int) -> set[str]:

@@ -264,7 +264,7 @@ class _RunDisplay:
 
 def run(cuefile: str, rig_file: str | None, *, speed: float, start: float, sim: bool, no_audio: bool = False,
         control_host: str = "127.0.0.1", control_port: int = 9650, live: bool = False, source: str = "auto",
-        midi_in: str | None = None, audio_in: str | None = None) -> int:
+        midi_in: str | None = None, audio_in: str | None = None, control_secret: str | None = None) -> int:
     if live:  # the music plays elsewhere: the plan runs in wall-clock time on a live beat source
         from showctl.cli.live_run import run_live
 
@@ -280,7 +280,7 @@ def run(cuefile: str, rig_file: str | None, *, speed: float, start: float, sim: 
         session = stack.enter_context(open_class(
             show, start=start, speed=speed, sim=sim, no_audio=no_audio,
             on_receive=None if live else display.received, report=TERMINAL_REPORT, control_host=control_host,
-            control_port=control_port))
+            control_port=control_port, control_secret=control_secret))
         display.clock = session.clock
         controller = session.controller
         if live:

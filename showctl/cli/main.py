@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -64,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--control-host", default="127.0.0.1", metavar="HOST",
                    help="where the OSC remote controls listen (default: this machine only)")
     p.add_argument("--control-port", type=int, default=9650, metavar="PORT", help="OSC remote port (default 9650)")
+    p.add_argument("--control-secret", default=None, metavar="SECRET",
+                   help="the first argument every OSC control message must send (needed with a --control-host beyond "
+                   "this machine; default: $SHOWCTL_CONTROL_SECRET, which other users' `ps` does not show)")
     p.add_argument("--live", action="store_true",
                    help="the music plays elsewhere: follow a live beat source in wall-clock time")
     p.add_argument("--source", choices=("auto", "link", "midi-clock", "audio", "tap"), default=None,
@@ -158,10 +162,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             if not args.live and (args.source is not None or args.midi_in is not None or args.audio_in is not None):
                 raise ShowctlError("--source, --midi-in and --audio-in choose a live beat source: add --live")
+            from showctl.player.remote import SECRET_ENV, require_secret
+
+            control_secret = args.control_secret or os.environ.get(SECRET_ENV) or None
+            require_secret(args.control_host, control_secret)  # before the class starts: one line, exit 1
             return commands.run(args.cuefile, args.rig, speed=args.speed, start=args.start, sim=args.sim,
                                 no_audio=args.no_audio, control_host=args.control_host,
                                 control_port=args.control_port, live=args.live, source=args.source or "auto",
-                                midi_in=args.midi_in, audio_in=args.audio_in)
+                                midi_in=args.midi_in, audio_in=args.audio_in, control_secret=control_secret)
         if args.command == "export-qlc":
             from showctl.cli import output_commands
 

@@ -147,7 +147,7 @@ def open_live_class(plan: LivePlan, *, source: str = "auto", inputs: SourceInput
                     on_notice: Callable[[str], None] | None = None,
                     on_missing: Callable[[str], None] | None = None,
                     on_event: Callable[[Event], None] | None = None, control_host: str = "127.0.0.1",
-                    control_port: int | None = None) -> Iterator[LiveClass]:
+                    control_port: int | None = None, control_secret: str | None = None) -> Iterator[LiveClass]:
     """Everything before the first cue of a live class, in order: the simulated rig (`sim`, telling
     `on_receive` what arrives), the beat source(s) (`on_missing`: those `auto` could not open), the outputs,
     the player on the monotonic clock (every source keeps `time.monotonic`), the controls (plus the OSC
@@ -182,7 +182,8 @@ def open_live_class(plan: LivePlan, *, source: str = "auto", inputs: SourceInput
         freeze_what_is_loaded(stack)
         if control_port is not None:
             try:
-                stack.enter_context(osc_remote(controller, control_host, control_port))
+                stack.enter_context(osc_remote(controller, control_host, control_port, secret=control_secret,
+                                               warn=report.warn))
                 report.note(f"remote controls: OSC /showctl/tap, /showctl/one … on {control_host}:{control_port}")
             except DeviceError as err:
                 report.warn(f"no remote controls: {err}")  # the class goes on without them

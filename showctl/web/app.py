@@ -30,7 +30,16 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from showctl.errors import ShowctlError
 from showctl.web.model import PairedDevice, RunOptions, to_json
-from showctl.web.pairing import COOKIE, SESSION_LIFETIME, DeviceStore, Pairing, PairingRefused, is_laptop, qr_svg
+from showctl.web.pairing import (
+    COOKIE,
+    SESSION_LIFETIME,
+    DeviceStore,
+    Pairing,
+    PairingRefused,
+    PairingThrottled,
+    is_laptop,
+    qr_svg,
+)
 from showctl.web.studio import Studio
 
 __all__ = ["STATIC", "WebApp", "create_app"]
@@ -248,8 +257,12 @@ class WebApp:
 
     async def pair(self, request: Request) -> Response:
         label = request.headers.get("user-agent", "phone")
+        client = request.client.host if request.client is not None else ""
         try:
-            token = self.pairing.pair(request.path_params["code"], _short_agent(label))
+            token = self.pairing.pair(request.path_params["code"], _short_agent(label), client)
+        except PairingThrottled as why:
+            return PlainTextResponse(f"showctl: {why}, then scan the QR code on the class laptop again\n",
+                                     status_code=429, headers={"Retry-After": "60"})
         except PairingRefused as why:
             return PlainTextResponse(f"showctl: {why}; scan the QR code on the class laptop again\n",
                                      status_code=401)

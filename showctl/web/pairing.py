@@ -4,7 +4,9 @@ The laptop is whoever connects from 127.0.0.1 (or ::1): it needs no token. Anyon
 pairing link gave them, in the `showctl_session` cookie; the laptop can revoke it at any time. A pairing
 link works once and for `LINK_LIFETIME` only (a photo of the laptop's screen goes stale): opening it, or
 "New link", rotates the link shown on the laptop. Tokens are kept only as their SHA-256, so a lookup never
-compares secrets character by character. Time is injected (`clock`, `wall_clock`), so tests need not wait.
+compares secrets character by character. Pairing attempts are rate-limited per device and for all devices
+together (`PAIRING_PER_DEVICE`, `PAIRING_ALL_DEVICES`): a guesser gets 429s, not more tries. Time is
+injected (`clock`, `wall_clock`), so tests need not wait.
 
 Paired phones outlive a restart of the server (a reboot, a crash, an update before class) through a
 `DeviceStore`: `PairedDeviceStore` keeps the digests, never the tokens, in a JSON file only its user can
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import ipaddress
 import json
 import logging
 import math
@@ -30,12 +33,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from showctl.errors import ShowctlError
+from showctl.player.remote import RateLimit
 from showctl.web.model import PairedDevice
 
 __all__ = [
-    "COOKIE", "DEVICES_FILE", "LAPTOP_ADDRESSES", "LINK_LIFETIME", "SESSION_LIFETIME", "DeviceStore",
-    "PairedDeviceStore", "Pairing", "PairingRefused", "PairingStoreError", "default_state_dir", "is_laptop",
-    "qr_svg",
+    "COOKIE", "DEVICES_FILE", "LAPTOP_ADDRESSES", "LINK_LIFETIME", "PAIRING_ALL_DEVICES", "PAIRING_PER_DEVICE",
+    "SESSION_LIFETIME", "DeviceStore", "PairedDeviceStore", "Pairing", "PairingRefused", "PairingStoreError",
+    "PairingThrottled", "default_state_dir", "is_laptop", "qr_svg",
 ]
 
 log = logging.getLogger("showctl.web")
@@ -48,10 +52,22 @@ LAPTOP_ADDRESSES = frozenset({"127.0.0.1", "::1"})
 DEVICES_FILE = "paired-devices.json"
 _FORMAT = 1
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+# A phone opens its link once (maybe twice): 5 tries, then one every 5 s; every device together, 30, then 1 a second.
+PAIRING_PER_DEVICE = RateLimit(per_second=0.2, burst=5)
+PAIRING_ALL_DEVICES = RateLimit(per_second=1, burst=30)
+_MAX_DEVICES_COUNTED = 1024  # pairing buckets kept; more addresses than this start the count over
 
 
 def is_laptop(client_host: str | None) -> bool:
-    return client_host in LAPTOP_ADDRESSES
+    """127.0.0.1 or ::1, also as an IPv4-mapped address (`::ffff:127.0.0.1`: a server on `::` takes IPv4 too)."""
+    if client_host is None:
+        return False
+    try:
+        address = ipaddress.ip_address(client_host)
+    except ValueError:
+        return False
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return str(mapped or address) in LAPTOP_ADDRESSES
 
 
 def _digest(secret: str) -> str:
@@ -60,6 +76,10 @@ def _digest(secret: str) -> str:
 
 class PairingRefused(ShowctlError):
     """A pairing link that gives no token (used, replaced or expired): the phone gets 401 and this reason."""
+
+
+class PairingThrottled(PairingRefused):
+    """Too many pairing attempts from this device, or from all of them: the phone gets 429 and waits."""
 
 
 class PairingStoreError(ShowctlError):
@@ -197,6 +217,8 @@ class Pairing:
         self._unsaved = False  # last-seen times newer than the store's
         self._save_failed = False  # warned once; warned again only after a save works
         self.version = 0
+        self._attempts: dict[str, Callable[[], bool]] = {}  # per device (its address): a token bucket
+        self._all_attempts = PAIRING_ALL_DEVICES.bucket(clock)
         self._code, self._expires_at = self._fresh()
         if store is not None:
             self._load(store)
@@ -246,9 +268,12 @@ class Pairing:
         with self._lock:
             return max(0.0, self._expires_at - self.clock())
 
-    def pair(self, code: str, label: str) -> str:
-        """Use the one-time `code`: a new session token; PairingRefused says why not."""
+    def pair(self, code: str, label: str, client: str = "") -> str:
+        """Use the one-time `code`: a new session token; PairingRefused says why not (PairingThrottled: too many
+        attempts from `client`, the device's address, or from all devices together)."""
         with self._lock:
+            if not self._attempt(client):
+                raise PairingThrottled("too many pairing attempts; wait a minute")
             if self.base_url is None or not secrets.compare_digest(code.encode(), self._code.encode()):
                 raise PairingRefused("this pairing link was already used or replaced")
             if self.clock() >= self._expires_at:
@@ -260,6 +285,15 @@ class Pairing:
             self.version += 1
             self._save()
             return token
+
+    def _attempt(self, client: str) -> bool:
+        """Count one attempt (the caller holds the lock): False when this device or all of them tried too often."""
+        bucket = self._attempts.get(client)
+        if bucket is None:
+            if len(self._attempts) >= _MAX_DEVICES_COUNTED:
+                self._attempts.clear()  # many addresses: the limit for all devices still holds
+            bucket = self._attempts[client] = PAIRING_PER_DEVICE.bucket(self.clock)
+        return bucket() and self._all_attempts()
 
     def device(self, token: str | None) -> PairedDevice | None:
         """The device a token belongs to (and note that it was seen), or None for no or a revoked token."""

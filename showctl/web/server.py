@@ -3,12 +3,12 @@ paired phones. uvicorn serves the app on a socket bound here, so the address pri
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import sys
 from pathlib import Path
 
 from showctl.errors import DeviceError, ShowctlError
+from showctl.player.remote import is_loopback
 from showctl.web.app import create_app
 from showctl.web.pairing import DEVICES_FILE, PairedDeviceStore, default_state_dir
 
@@ -17,15 +17,6 @@ __all__ = ["LAN_HOST", "bind", "lan_address", "serve"]
 LAN_HOST = "0.0.0.0"  # --lan: every interface, and every request needs a paired token
 DEFAULT_HOST = "127.0.0.1"
 CONTROL_PORT = 9650  # the OSC remote beside the page, as `showctl run` opens it
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def lan_address() -> str:
@@ -89,7 +80,7 @@ def serve(host: str = DEFAULT_HOST, port: int = 8650, lan: bool = False, cues_di
 
     if lan and host == DEFAULT_HOST:
         host = LAN_HOST
-    if not lan and not _loopback(host):
+    if not lan and not is_loopback(host):
         raise ShowctlError(f"--host {host} opens the class screen to the network: add --lan (phones then pair "
                            "with a one-time QR code and need its token)")
     sock = bind(host, port)
