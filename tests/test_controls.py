@@ -8,6 +8,7 @@ from pathlib import Path
 from test_timeline import grid
 
 from showctl.cues import load_cue_sheet
+from showctl.messages import OutMessage
 from showctl.outputs import open_output
 from showctl.outputs.rig import load_rig
 from showctl.player import FakeClock, Player
@@ -60,9 +61,16 @@ def run_with_presses(tmp_path: Path, presses: dict[float, ControlName],
 
     clock = FakeClock()
     clock.speed = speed
-    log: list[tuple[float, str]] = []
+    sent_at: list[tuple[float, str]] = []  # class time each message left, as the player sent it
     with SimulatedRig(rig) as sim:
         output = open_output("console", sim.rig_for_outputs)
+        send = output.send
+
+        def send_and_note(message: OutMessage) -> None:
+            sent_at.append((clock.now(), str(message)))
+            send(message)
+
+        output.send = send_and_note  # type: ignore[method-assign]
         player = Player(recompile(()), {"console": output}, clock)
         controller = Controller(player, rig, loaded.sheet.backwards_kinds, recompile)
         todo = sorted(presses.items())
@@ -75,8 +83,9 @@ def run_with_presses(tmp_path: Path, presses: dict[float, ControlName],
         player.play()
         sent = player.health["console"].sent
         assert sim.wait_for({"console": sent}, timeout=5), f"the rig received {sim.counts['console']} of {sent}"
-        log = [(0.0, r.message) for r in sim.received]
-    return log, controller
+        # What the rig received, in order, with the class time each message was sent at.
+        assert [r.message for r in sim.received] == [m for _, m in sent_at]
+    return sent_at, controller
 
 
 def scenes(log: list[tuple[float, str]]) -> list[str]:
@@ -118,6 +127,33 @@ def test_blackout_is_lifted_when_a_backwards_segment_starts(tmp_path: Path) -> N
     log, _ = run_with_presses(tmp_path, {20.0: "blackout"})
     messages = scenes(log)
     assert messages[:3] == ["/scene/warm 1", "/blackout 1", "/floor 0.3"]  # the floor comes up at 30.25 s
+
+
+def floor_lifted_at(log: list[tuple[float, str]]) -> float:
+    """Class time the floor came up: the first floor look after a blackout."""
+    blackout = next(t for t, m in log if m == "/blackout 1")
+    return next(t for t, m in log if m == "/floor 0.3" and t >= blackout)
+
+
+def test_a_blackout_lifts_to_the_floor_when_next_starts_the_backwards_part_early(tmp_path: Path) -> None:
+    # Blackout in the warm-up (lands 6.25 s), then next (lands 10.25 s): the retro run starts at 10.25 s, not
+    # at its planned 30.25 s, and the floor must come up as it starts.
+    log, controller = run_with_presses(tmp_path, {5.0: "blackout", 8.0: "next"})
+    assert floor_lifted_at(log) == 10.25
+    assert "backwards segment: blackout lifted to the floor minimum 30%" in controller.notices
+
+
+def test_a_blackout_and_next_landing_on_the_same_bar_give_the_floor(tmp_path: Path) -> None:
+    # Both land at 10.25 s, where the retro run now starts: no dark moment in it at all.
+    log, _ = run_with_presses(tmp_path, {9.0: "blackout", 9.1: "next"})
+    assert all(t < 10.25 for t, m in log if m == "/blackout 1")
+    assert next(t for t, m in log if m == "/floor 0.3") == 10.25
+
+
+def test_a_held_warm_up_stays_blacked_out_and_the_floor_comes_with_the_late_backwards_part(tmp_path: Path) -> None:
+    # Hold the warm-up past the retro run's planned start (30.25 s), then next at 40 s: it starts at 42.25 s.
+    log, _ = run_with_presses(tmp_path, {5.0: "blackout", 8.0: "hold", 40.0: "next"})
+    assert floor_lifted_at(log) == 42.25
 
 
 def test_quit_needs_confirming_and_ends_with_house_lights(tmp_path: Path) -> None:

@@ -118,7 +118,7 @@ class LiveController(OverlayControls):
         """The player decided where `part` starts: a backwards one lifts a blackout to the floor as it starts
         (every one is watched, whether dark now or not: a blackout may land before it starts)."""
         if part.kind in self.backwards_kinds and self.rig.floor_scene:
-            self._overlay_at(start, self.floor_if_dark)
+            self._overlay_at(start, lambda: self.floor_if_dark(start))
 
     def _said(self, text: str) -> None:
         self.notices.append(text)

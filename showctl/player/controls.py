@@ -7,6 +7,7 @@ floor scene (its `floor_light` minimum) instead, and says so.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import deque
@@ -114,18 +115,35 @@ class OverlayControls:
         if not self.rig.blackout:
             return "blackout: the rig file has no 'blackout:' scene"
         self.blackout = True
-        self._set_overlay_at(at, Overlay("blackout", overlay_events("blackout", self.rig.blackout)))
+        blackout = Overlay("blackout", overlay_events("blackout", self.rig.blackout))
+        player = self._stage()
+
+        def land() -> None:
+            # Decided again as it lands, not only when pressed: a `next` pressed after the blackout may have
+            # moved a backwards part to start on this very bar, where not even a moment may be dark.
+            if self.rig.floor_scene and self.backwards_at(at):
+                self._lift_to_floor()
+            else:
+                player.set_overlay(blackout)
+
+        self._overlay_at(at, land)
         # A backwards segment starting during the blackout lifts the floor to its minimum when it starts.
         if self.rig.floor_scene:
             self._watch_backwards(at)
         return self._pend("blackout", "blackout", at)
 
-    def floor_if_dark(self) -> None:
-        """On the player's thread as a backwards part starts: a blackout there becomes the floor minimum."""
+    def floor_if_dark(self, t: float) -> None:
+        """On the player's thread as class time `t` comes: a blackout there becomes the floor minimum if a
+        backwards part plays at `t` — in the class as it is now (a next, extend or hold may have moved the part
+        since this was scheduled)."""
         player = self._stage()
-        if self.blackout and player.overlay is not None and player.overlay.name == "blackout":
-            player.set_overlay(self._floor_overlay())
-            self._said(f"backwards segment: blackout lifted to the floor minimum {self.rig.floor_light:.0%}")
+        if (self.blackout and player.overlay is not None and player.overlay.name == "blackout"
+                and self.rig.floor_scene and self.backwards_at(t)):
+            self._lift_to_floor()
+
+    def _lift_to_floor(self) -> None:
+        self._stage().set_overlay(self._floor_overlay())
+        self._said(f"backwards segment: blackout lifted to the floor minimum {self.rig.floor_light:.0%}")
 
     def _house(self) -> str:
         at = self._land()
@@ -175,10 +193,11 @@ class Controller(OverlayControls):
     def _stage(self) -> Player:
         return self.player
 
-    def _watch_backwards(self, at: float) -> None:
-        for row in self.player.timeline.plan:
-            if row.start > at and row.kind in self.backwards_kinds:
-                self.player.at(row.start, self.floor_if_dark)
+    def _watch_backwards(self, at: float, timeline: Timeline | None = None) -> None:
+        # Each start is checked again when it comes (`floor_if_dark`): a later edit may have moved the part.
+        for row in (timeline or self.player.timeline).plan:
+            if row.start >= at and row.kind in self.backwards_kinds:
+                self.player.at(row.start, functools.partial(self.floor_if_dark, row.start))
 
     def _lead(self) -> float:
         # CONTROL_LEAD is real time (rebuilding the timeline takes tens of ms): in a rehearsal at 20× speed
@@ -192,6 +211,9 @@ class Controller(OverlayControls):
         self.edits = (*self.edits, PlanEdit(kind, self.player.clock.now(), self._lead()))
         timeline = self.recompile(self.edits)
         self.player.replace_timeline(timeline)
+        if self.blackout and self.rig.floor_scene:
+            # The edit moves parts: the floor must come up where a backwards part now starts, not where it was.
+            self._watch_backwards(self.player.clock.now(), timeline)
         return timeline
 
     def _pause(self) -> str:
