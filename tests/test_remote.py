@@ -124,6 +124,26 @@ def test_address_patterns_press_nothing_only_exact_addresses_do() -> None:
                       "(exact addresses only, like /showctl/next)"]
 
 
+def test_a_button_release_presses_nothing() -> None:
+    # A console or TouchOSC button sends 1 on press and 0 on release: the release must not press again (a
+    # blackout on and straight off, or quit confirmed by one press).
+    with remote() as (recorder, warned, sender, port):
+        for value in (1, 0, 1.0, 0.0, True, False):
+            sender.sendto(message("/showctl/blackout", value), ("127.0.0.1", port))
+        sender.sendto(message("/showctl/quit", 1), ("127.0.0.1", port))
+        sender.sendto(message("/showctl/quit", 0), ("127.0.0.1", port))
+        sender.sendto(message("/showctl/next"), ("127.0.0.1", port))
+        wait_for(lambda: "next" in recorder.pressed, "the last control pressed")
+    assert recorder.pressed == ["blackout", "blackout", "blackout", "quit", "next"]
+    assert warned == []
+    with remote(secret="studio-secret") as (recorder, warned, sender, port):
+        sender.sendto(message("/showctl/house", "studio-secret", 1), ("127.0.0.1", port))
+        sender.sendto(message("/showctl/house", "studio-secret", 0), ("127.0.0.1", port))
+        sender.sendto(message("/showctl/next", "studio-secret"), ("127.0.0.1", port))
+        wait_for(lambda: "next" in recorder.pressed, "the last control pressed")
+    assert recorder.pressed == ["house", "next"]
+
+
 def deep_bundle(depth: int) -> bytes:
     inner = message("/showctl/quit")
     for _ in range(depth):

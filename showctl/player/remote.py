@@ -10,6 +10,7 @@ UDP loop rather than python-osc's server and dispatcher:
 - bundles nest at most `MAX_BUNDLE_DEPTH` deep; a packet that does not parse is counted, never a traceback,
   and never shown as its bytes;
 - beyond loopback every control message carries a shared secret as its first argument;
+- a message whose value (the first argument after the secret) is 0 is a button's release, not a press;
 - controls are rate-limited per sender and for all senders together, and one packet presses each control
   at most once (two quits in one bundle are not the confirmation a second press is).
 What is ignored is said in one line per sender and reason, counted, at most every `WARN_EVERY` seconds.
@@ -241,6 +242,8 @@ class _Remote:
             elif self.secret is not None and not (
                     args and isinstance(args[0], str) and hmac.compare_digest(args[0].encode("utf-8"), self.secret)):
                 self.ignored.add(host, "secret")
+            elif _is_release(args[1:] if self.secret is not None else args):
+                pass  # a button's release (`/showctl/blackout 0` after `1`): normal traffic, not a second press
             elif not self.all_senders():  # after it: senders without the secret cannot use up the tablet's share
                 self.ignored.add(host, "rate")
             else:
@@ -258,6 +261,11 @@ class _Remote:
                 self.buckets.clear()  # a flood of spoofed senders: start over rather than grow
             bucket = self.buckets[host] = self.per_sender.bucket()
         return bucket
+
+
+def _is_release(values: Sequence[Any]) -> bool:
+    """A console or TouchOSC button sends its value on press (1) and again on release (0)."""
+    return bool(values) and isinstance(values[0], int | float) and values[0] == 0
 
 
 def _host(address: str) -> str:
