@@ -552,3 +552,66 @@ def test_section_confidence_round_trips_through_json() -> None:
     data = section.to_json()
     assert (data["confidence"], data["boundary"]) == (0.4321, 0.8)
     assert Section.from_json(data) == section
+
+
+# --- cache entries are checked, never trusted (issue 14 item 12) --------------------------------------------
+
+_BAD_ENTRIES = {
+    "no beats in a bar": {"beats_per_bar": 0},
+    "13 beats in a bar": {"beats_per_bar": 13},
+    "beats reversed": {"beats": [1.0, 0.5]},
+    "downbeats reversed": {"beats": [0.5, 1.0, 1.5], "downbeats": [1.5, 0.5]},
+    "beat at NaN": {"beats": [0.5, float("nan")]},
+    "tempo NaN": {"tempo": float("nan")},
+    "tempo infinite": {"tempo": float("inf")},
+    "negative tempo": {"tempo": -120.0},
+    "confidence above 1": {"confidence": 7.0},
+    "duration infinite": {"duration": float("inf")},
+    "section ends before it starts": {"sections": [{"start": 4.0, "end": 1.0, "label": "drop", "energy": 1.0}]},
+}
+
+
+@pytest.mark.parametrize("change", _BAD_ENTRIES.values(), ids=list(_BAD_ENTRIES))
+def test_an_invalid_cache_entry_is_reanalysed_with_a_notice(
+    tmp_path: Path, _cache_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    change: dict[str, Any],
+) -> None:
+    track = tmp_path / "t.wav"
+    track.write_bytes(b"content")
+    calls: list[str] = []
+
+    def counting(path: str | Path) -> TrackAnalysis:
+        calls.append(str(path))
+        return _fake(path)
+
+    monkeypatch.setattr(analysis, "analyze_file", counting)
+    analyze_paths([track])
+    entry = cache.entry_path(_cache_dir, cache.cache_key(track))
+    data = json.loads(entry.read_text(encoding="utf-8"))
+    entry.write_text(json.dumps({**data, **change}), encoding="utf-8")  # json writes NaN and Infinity too
+    caplog.clear()
+    [again] = analyze_paths([track])
+    assert calls == [str(track), str(track)]  # analysed again, not trusted
+    assert again == _fake(track)
+    notices = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(notices) == 1 and notices[0].startswith(f"ignoring invalid cache entry {entry}: ")
+    assert "\n" not in notices[0]
+    assert TrackAnalysis.from_json(json.loads(entry.read_text(encoding="utf-8"))) == _fake(track)  # rewritten
+
+
+@pytest.mark.parametrize("change", _BAD_ENTRIES.values(), ids=list(_BAD_ENTRIES))
+def test_the_analysis_model_refuses_an_impossible_grid(change: dict[str, Any]) -> None:
+    good = _fake("t.wav").to_json()
+    with pytest.raises(ValueError):
+        TrackAnalysis.from_json({**good, **change})
+
+
+def test_overrides_refuse_non_finite_and_impossible_values() -> None:
+    from showctl.analysis import Overrides
+
+    for bad in ({"grid": (0.0, 0.0)}, {"grid": (float("nan"), 0.0)}, {"grid": (120.0, float("inf"))},
+                {"tempo": 0.0}, {"tempo": float("inf")}, {"first_downbeat": float("nan")},
+                {"first_downbeat": -1.0}):
+        with pytest.raises(ValueError):
+            Overrides(**bad)
+    assert Overrides(tempo=128.0, first_downbeat=0.5, grid=(128.0, 0.25)).grid == (128.0, 0.25)

@@ -3,7 +3,9 @@
 Key: sha256 of the file's bytes, then of `ANALYSIS_VERSION`; so renaming or copying a track keeps its
 analysis, editing it or upgrading the tracker does not. Values: `TrackAnalysis.to_json()` in
 `<cache_dir>/<key>.json`, written atomically (temporary file + `os.replace`) so a crash or a second
-process never leaves a half-written entry. An unreadable entry is treated as a miss and overwritten.
+process never leaves a half-written entry. An unreadable entry, or one the `TrackAnalysis` model refuses
+(`beats_per_bar: 0`, beats out of order, a NaN: edited by hand or written by a bug), is treated as a miss
+and overwritten, with a one-line warning: the timeline trusts what it is given.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+
+import pydantic
 
 from showctl.analysis.model import ANALYSIS_VERSION, TrackAnalysis
 from showctl.errors import AnalysisError
@@ -82,12 +86,24 @@ def load(cache_dir: Path, key: str, path: str | Path) -> TrackAnalysis | None:
         analysis = TrackAnalysis.from_json(data)
     except FileNotFoundError:
         return None
+    except pydantic.ValidationError as err:
+        log.warning("ignoring invalid cache entry %s: %s", entry, _first_problem(err))
+        return None
     except (OSError, ValueError, KeyError, TypeError) as err:
         log.warning("ignoring unreadable cache entry %s: %s", entry, err)
         return None
     if analysis.version != ANALYSIS_VERSION:
         return None
     return dataclasses.replace(analysis, path=str(path))
+
+
+def _first_problem(err: pydantic.ValidationError) -> str:
+    """The first thing pydantic refused, on one line: `beats_per_bar: Input should be greater than...`."""
+    first = err.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    message = str(first["msg"]).removeprefix("Value error, ")
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{where + ': ' if where else ''}{message}{more}"
 
 
 def store(cache_dir: Path, key: str, analysis: TrackAnalysis) -> Path | None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import ConfigDict, Field, model_validator
+from pydantic.dataclasses import dataclass as validated
 
 __all__ = ["ANALYSIS_VERSION", "LOW_CONFIDENCE", "SECTION_LABELS", "GridCheck", "Section", "TrackAnalysis"]
 
@@ -25,8 +29,22 @@ ANALYSIS_VERSION = "9"
 SECTION_LABELS = ("intro", "build", "drop", "breakdown", "outro")
 LOW_CONFIDENCE = 0.5  # below this a grid (a track's, a section's) should be checked by ear
 
+# Pydantic validates every analysis as it is built, the tracker's and a cache entry's alike: a cache entry
+# is a file anyone can edit (or a bug can write), and `beats_per_bar: 0` or reversed beats would make the
+# timeline loop forever or play a wrong class. NaN and infinities are refused everywhere.
+_CHECKED = ConfigDict(allow_inf_nan=False)
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+Time = Annotated[float, Field(ge=0.0)]
+_MIN_BEATS_PER_BAR, _MAX_BEATS_PER_BAR = 2, 12
 
-@dataclass(frozen=True)
+
+def _increasing(name: str, times: tuple[float, ...]) -> None:
+    for i, (a, b) in enumerate(itertools.pairwise(times)):
+        if b <= a:
+            raise ValueError(f"{name} must increase ({name}[{i}] = {times[i]:g}, {name}[{i + 1}] = {times[i + 1]:g})")
+
+
+@validated(frozen=True, config=_CHECKED)
 class Section:
     """A stretch of a track with one energy level: `label` is one of `SECTION_LABELS`.
 
@@ -36,12 +54,20 @@ class Section:
     fills it in.
     """
 
-    start: float  # s
-    end: float  # s
+    start: Time  # s
+    end: Time  # s
     label: str
-    energy: float  # 0..1, against the loudest, busiest part of the track
-    boundary: float  # 0..1: how clearly the section's start stands out (1 for the first section)
-    confidence: float = 0.0  # 0..1: share of the section's beats on clear onsets, times the share that sounds
+    energy: Fraction  # 0..1, against the loudest, busiest part of the track
+    boundary: Fraction  # 0..1: how clearly the section's start stands out (1 for the first section)
+    confidence: Fraction = 0.0  # 0..1: share of the section's beats on clear onsets, times the share that sounds
+
+    @model_validator(mode="after")
+    def _check(self) -> Section:
+        if self.end < self.start:
+            raise ValueError(f"section ends ({self.end:g} s) before it starts ({self.start:g} s)")
+        if self.label not in SECTION_LABELS:
+            raise ValueError(f"unknown section label {self.label!r}")
+        return self
 
     def to_json(self) -> dict[str, Any]:
         return {"start": round(self.start, 6), "end": round(self.end, 6), "label": self.label,
@@ -50,10 +76,7 @@ class Section:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Section:
-        label = str(data["label"])
-        if label not in SECTION_LABELS:
-            raise ValueError(f"unknown section label {label!r}")
-        return cls(float(data["start"]), float(data["end"]), label, float(data.get("energy", 0.0)),
+        return cls(float(data["start"]), float(data["end"]), str(data["label"]), float(data.get("energy", 0.0)),
                    float(data.get("boundary", 0.0)), float(data.get("confidence", 0.0)))
 
 
@@ -67,26 +90,37 @@ class GridCheck:
     section: str | None
 
 
-@dataclass(frozen=True)
+@validated(frozen=True, config=_CHECKED)
 class TrackAnalysis:
     """Tempo, beat grid, bars, phrases and sections of one audio file. Times are seconds from the start.
 
     Fields added after the first JSON contract (`phrases`, `sections`, `overrides`) have defaults, so
     older callers and older cache entries still construct and load.
+
+    Validated as it is built (a `ValueError` otherwise): times finite, beats, downbeats and phrases strictly
+    increasing, a tempo finite and not negative (0: no beat found), 2 to 12 beats in a bar, fractions in 0..1.
     """
 
     path: str
-    duration: float
-    tempo: float  # BPM
+    duration: Time
+    tempo: Time  # BPM
     beats: tuple[float, ...]
     downbeats: tuple[float, ...]
-    confidence: float  # 0..1: how much to trust the grid
-    beats_per_bar: int = 4
+    confidence: Fraction  # 0..1: how much to trust the grid
+    beats_per_bar: Annotated[int, Field(ge=_MIN_BEATS_PER_BAR, le=_MAX_BEATS_PER_BAR)] = 4
     version: str = field(default=ANALYSIS_VERSION)
     phrases: tuple[float, ...] = ()  # phrase starts (s): downbeats opening 4/8/16-bar groups
     sections: tuple[Section, ...] = ()
     # What a cue file's override replaced ("tempo", "first_downbeat", "grid"); empty = all tracked.
     overrides: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> TrackAnalysis:
+        for name in ("beats", "downbeats", "phrases"):
+            _increasing(name, getattr(self, name))
+        if self.beats and self.tempo <= 0:
+            raise ValueError("a track with beats needs a tempo above 0 BPM")
+        return self
 
     @property
     def grid_checks(self) -> tuple[GridCheck, ...]:

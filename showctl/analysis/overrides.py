@@ -12,11 +12,13 @@ it raises `NeedsAudioError`, and `showctl.analysis.analyze_file(path, overrides=
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
+from pydantic import ConfigDict, Field
+from pydantic.dataclasses import dataclass as validated
 
-from showctl.analysis.model import TrackAnalysis
+from showctl.analysis.model import Time, TrackAnalysis
 
 __all__ = ["NeedsAudioError", "Overrides", "apply_overrides"]
 
@@ -28,13 +30,17 @@ class NeedsAudioError(ValueError):
     """The override cannot be applied to the analysis alone: the track has to be re-tracked."""
 
 
-@dataclass(frozen=True)
-class Overrides:
-    """What a cue file says about one track (all optional)."""
+Bpm = Annotated[float, Field(gt=0.0)]
 
-    tempo: float | None = None  # BPM hint: re-track near it
-    first_downbeat: float | None = None  # s
-    grid: tuple[float, float] | None = None  # (BPM, offset s of the first beat): a fixed grid
+
+@validated(frozen=True, config=ConfigDict(allow_inf_nan=False))
+class Overrides:
+    """What a cue file says about one track (all optional). Validated as built (`ValueError`): a tempo of
+    0 BPM or a NaN would give a grid without end."""
+
+    tempo: Bpm | None = None  # BPM hint: re-track near it
+    first_downbeat: Time | None = None  # s
+    grid: tuple[Bpm, Time] | None = None  # (BPM, offset s of the first beat): a fixed grid
 
     def __bool__(self) -> bool:
         return self.tempo is not None or self.first_downbeat is not None or self.grid is not None
