@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -17,7 +18,15 @@ _TRACK_END = ("end of track", "until end of track", "until the end of the track"
 
 
 def parse_clock(value: object) -> float:
-    """`"3:00"`, `"1:02:03"`, `"40s"`, `"2 min"` or a number of seconds → seconds."""
+    """`"3:00"`, `"1:02:03"`, `"40s"`, `"2 min"` or a number of seconds → seconds (finite: NaN or infinity
+    would break every sum and `format_clock` later, far from the value)."""
+    seconds = _clock(value)
+    if not math.isfinite(seconds):
+        raise ValueError(f"expected a time like '3:00', '1:02:03', '40s' or '2 min', got {value!r}")
+    return seconds
+
+
+def _clock(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a time like '3:00' or '40s', got {value}")
     if isinstance(value, int | float):
@@ -103,7 +112,7 @@ class Rate:
 
 def parse_rate(value: object) -> Rate:
     """`beat`, `bar`, `half beat`, `2 beats`, `1/2 beat`, `4 bars` → Rate."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < math.inf:
         return Rate(beats=float(value))
     if isinstance(value, str):
         text = " ".join(value.strip().lower().replace("_", " ").split())
@@ -114,7 +123,7 @@ def parse_rate(value: object) -> Rate:
         if m := _BEATS.match(text):
             number = m.group(1)
             amount = float(number.split("/")[0]) / float(number.split("/")[1]) if "/" in number else float(number)
-            if amount > 0:
+            if 0 < amount < math.inf:
                 return Rate(0.0, amount) if m.group(2).startswith("bar") else Rate(amount)
     raise ValueError(f"expected a rate like 'beat', 'half beat', 'bar', '2 beats' or '4 bars', got {value!r}")
 

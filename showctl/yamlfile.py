@@ -3,7 +3,13 @@
 PyYAML's default resolver is YAML 1.1: `off` becomes False, `1:30` becomes 90 and `010` becomes 8.
 Studio techs write `1:30` meaning a minute and a half, so here only `true`/`false`, `null`/`~`, plain
 decimal numbers (and 0x/0o) are typed; everything else stays a string for the schema to parse.
-Duplicate keys are errors, not silently last-one-wins.
+Duplicate keys are errors, not silently last-one-wins. NaN and infinities (`.nan`, `.inf`, `1e999`) are
+errors where they are written: no cue or rig value means them, and they would fail later without a location.
+
+Anchors and aliases work, within bounds counted while the file is composed, before anything is built: a
+"billion laughs" file (aliases of aliases) would otherwise expand to gigabytes, and deep nesting would
+overflow Python's stack. The document may expand to `MAX_NODES` nodes and nest `MAX_DEPTH` collections
+deep (aliases counted as what they expand to); an alias inside the node it names is refused.
 
 Every mark carries its file: `overlay` builds one document out of a file and the file it extends, and a
 node inherited from the base still points into the base file (line and column there).
@@ -11,6 +17,7 @@ node inherited from the base still points into the base file (line and column th
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +27,12 @@ import yaml
 
 from showctl.errors import Location, Problem, ProblemsError
 
-__all__ = ["NodePath", "YamlDocument", "load_yaml", "overlay"]
+__all__ = ["MAX_DEPTH", "MAX_NODES", "NodePath", "YamlDocument", "load_yaml", "overlay"]
 
 NodePath = tuple[str | int, ...]
+
+MAX_NODES = 100_000  # the largest cue or rig file written by hand has a few thousand
+MAX_DEPTH = 100  # collections inside collections; cue files nest about 6 deep
 
 
 class _StrictResolver(yaml.resolver.BaseResolver):
@@ -45,6 +55,14 @@ _StrictResolver.add_implicit_resolver(
 )
 
 
+class _Refused(yaml.YAMLError):
+    """The document breaks a bound (`MAX_NODES`, `MAX_DEPTH`, an alias inside its anchor) at `mark`."""
+
+    def __init__(self, mark: yaml.Mark, message: str) -> None:
+        super().__init__(message)
+        self.mark, self.message = mark, message
+
+
 class _StrictLoader(
     yaml.reader.Reader,
     yaml.scanner.Scanner,
@@ -58,6 +76,45 @@ class _StrictLoader(
         yaml.parser.Parser.__init__(self)
         yaml.composer.Composer.__init__(self)
         _StrictResolver.__init__(self)
+        self._expanded = 0  # nodes the document holds so far, each alias counted as the nodes it repeats
+        self._depth = 0  # collections open around the node being composed
+        # id(node) -> (nodes it expands to, collections nested in it including itself), once composed
+        self._sizes: dict[int, tuple[int, int]] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        """PyYAML's, counting the expanded size and depth as it goes (PyYAML itself shares an aliased node,
+        so the cost only shows when the document is turned into plain data)."""
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            target = self.anchors.get(event.anchor)
+            if target is not None:  # else PyYAML reports the undefined alias
+                if id(target) not in self._sizes:
+                    raise _Refused(event.start_mark, f"YAML alias *{event.anchor} refers to a node that contains it")
+                size, height = self._sizes[id(target)]
+                self._count(size, self._depth + height, event.start_mark)
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        collection = isinstance(event, yaml.CollectionStartEvent)
+        start = self._expanded
+        self._depth += collection
+        self._count(1, self._depth, event.start_mark)
+        node: yaml.Node = super().compose_node(parent, index)
+        self._depth -= collection
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        height = collection + max((self._sizes[id(c)][1] for c in children), default=0)
+        self._sizes[id(node)] = (self._expanded - start, height)
+        return node
+
+    def _count(self, nodes: int, depth: int, mark: yaml.Mark) -> None:
+        self._expanded += nodes
+        if depth > MAX_DEPTH:
+            raise _Refused(mark, f"YAML nested more than {MAX_DEPTH} levels deep")
+        if self._expanded > MAX_NODES:
+            raise _Refused(mark, f"YAML aliases expand to more than {MAX_NODES} nodes here; write the values out "
+                                 "instead")
 
 
 @dataclass
@@ -121,7 +178,10 @@ def _build(node: yaml.Node, path: NodePath, doc: YamlDocument, problems: list[Pr
             "tag:yaml.org,2002:float", "tag:yaml.org,2002:null",
         ) and node.tag.startswith("!"):
             problems.append(Problem(_at(doc, node), f"unsupported YAML tag {node.tag}"))
-        return _scalar(node)
+        value = _scalar(node)
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(Problem(_at(doc, node), f"not a finite number: {node.value}"))
+        return value
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*path, i), doc, problems) for i, item in enumerate(node.value)]
     if isinstance(node, yaml.MappingNode):
@@ -164,6 +224,8 @@ def load_yaml(path: str | Path) -> YamlDocument:
             root = loader.get_single_node()
         finally:
             loader.dispose()
+    except _Refused as err:
+        raise ProblemsError([Problem(Location(shown, err.mark.line + 1, err.mark.column + 1), err.message)]) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)

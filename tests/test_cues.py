@@ -197,3 +197,85 @@ def test_example_cue_files_load(path: str, request: pytest.FixtureRequest) -> No
     loaded = load_cue_sheet(REPO / path)
     assert loaded.rig_path is not None
     assert check_against_rig(loaded, load_rig(loaded.rig_path)) == []
+
+
+# --- hostile YAML: aliases, depth, NaN and infinity (issue 14 item 13) -------------------------------------
+
+LAUGHS = """\
+a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]
+"""
+
+
+def test_alias_expansion_is_limited(tmp_path: Path) -> None:
+    path = write(tmp_path, "laughs.yaml", LAUGHS)
+    # The first *e of line 6 is where the document passes 100 000 nodes (~75 000 before it, 66 430 in it);
+    # written out, line 9 alone would be 9**9 = 387 million strings.
+    assert problems_of(load_yaml, path) == [
+        f"{path}:6:8: YAML aliases expand to more than 100000 nodes here; write the values out instead"]
+    assert problems_of(load_cue_sheet, path) == [
+        f"{path}:6:8: YAML aliases expand to more than 100000 nodes here; write the values out instead"]
+
+
+def test_small_aliases_still_work(tmp_path: Path) -> None:
+    path = write(tmp_path, "ok.yaml", "a: &a {x: 1, y: [1, 2]}\nb: *a\nc: [*a, *a]\n")
+    assert load_yaml(path).data == {"a": {"x": 1, "y": [1, 2]}, "b": {"x": 1, "y": [1, 2]},
+                                    "c": [{"x": 1, "y": [1, 2]}] * 2}
+
+
+def test_an_alias_inside_its_own_anchor_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "loop.yaml", "a: &a\n  b: *a\n")
+    assert problems_of(load_yaml, path) == [f"{path}:2:6: YAML alias *a refers to a node that contains it"]
+
+
+@pytest.mark.parametrize("deep", [101, 500, 5000])
+def test_nesting_depth_is_limited(tmp_path: Path, deep: int) -> None:
+    path = write(tmp_path, "deep.yaml", "a: " + "[" * deep + "]" * deep + "\n")
+    # The top mapping is level 1: the 100th list opens level 101, at column 3 + 100.
+    assert problems_of(load_yaml, path) == [f"{path}:1:103: YAML nested more than 100 levels deep"]
+    flow = write(tmp_path, "map.yaml", "a: " + "{b: " * deep + "1" + "}" * deep + "\n")
+    assert problems_of(load_yaml, flow) == [f"{flow}:1:{4 + 4 * 99}: YAML nested more than 100 levels deep"]
+
+
+def test_nesting_through_an_alias_is_limited(tmp_path: Path) -> None:
+    deep = "[" * 60 + "]" * 60
+    path = write(tmp_path, "deep.yaml", f"a: &a {deep}\nb: {'[' * 60}*a{']' * 60}\n")
+    assert problems_of(load_yaml, path) == [f"{path}:2:64: YAML nested more than 100 levels deep"]
+
+
+def test_non_finite_numbers_are_refused_where_they_are(tmp_path: Path, class_dir: Path) -> None:
+    path = write(tmp_path, "n.yaml", "a: .nan\nb: [1, -.inf]\nc: {d: .Inf}\ne: 1e999\n")
+    assert problems_of(load_yaml, path) == [
+        f"{path}:1:4: not a finite number: .nan",
+        f"{path}:2:8: not a finite number: -.inf",
+        f"{path}:3:8: not a finite number: .Inf",
+        f"{path}:4:4: not a finite number: 1e999",
+    ]
+    cue = write(class_dir, "class.yaml", CUE.replace('length: "1:30"', "length: .nan").replace(
+        "length: 16 bars", "length: .inf"))
+    assert problems_of(load_cue_sheet, cue) == [
+        f"{cue}:21:43: not a finite number: .nan",
+        f"{cue}:22:42: not a finite number: .inf",
+    ]
+
+
+def test_units_refuse_non_finite_numbers() -> None:
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="expected a time like"):
+            parse_clock(bad)
+        with pytest.raises(ValueError, match="expected a length like"):
+            parse_length(bad)
+        with pytest.raises(ValueError, match="expected a rate like"):
+            parse_rate(bad)
+    huge = "9" * 400  # digits enough for float() to give infinity
+    with pytest.raises(ValueError, match="expected a rate like"):
+        parse_rate(f"{huge} beats")
+    with pytest.raises(ValueError, match="expected a time like"):
+        parse_clock(f"{huge}s")

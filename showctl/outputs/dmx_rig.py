@@ -49,7 +49,7 @@ NodePath = tuple[str | int, ...]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # "inf" is a float to pydantic
 
 
 def _as_list(value: object) -> object:

@@ -62,7 +62,7 @@ __all__ = [
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # "inf" is a float to pydantic
 
 
 def parse_message(item: object) -> OutMessage:
