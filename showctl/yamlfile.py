@@ -58,7 +58,7 @@ _StrictResolver.add_implicit_resolver(
 class _Refused(yaml.YAMLError):
     """The document breaks a bound (`MAX_NODES`, `MAX_DEPTH`, an alias inside its anchor) at `mark`."""
 
-    def __init__(self, mark: yaml.Mark, message: str) -> None:
+    def __init__(self, mark: Any, message: str) -> None:
         super().__init__(message)
         self.mark, self.message = mark, message
 
@@ -81,10 +81,10 @@ class _StrictLoader(
         # id(node) -> (nodes it expands to, collections nested in it including itself), once composed
         self._sizes: dict[int, tuple[int, int]] = {}
 
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         """PyYAML's, counting the expanded size and depth as it goes (PyYAML itself shares an aliased node,
         so the cost only shows when the document is turned into plain data)."""
-        event = self.peek_event()
+        event: Any = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, yaml.AliasEvent):
             target = self.anchors.get(event.anchor)
             if target is not None:  # else PyYAML reports the undefined alias
@@ -92,12 +92,12 @@ class _StrictLoader(
                     raise _Refused(event.start_mark, f"YAML alias *{event.anchor} refers to a node that contains it")
                 size, height = self._sizes[id(target)]
                 self._count(size, self._depth + height, event.start_mark)
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         collection = isinstance(event, yaml.CollectionStartEvent)
         start = self._expanded
         self._depth += collection
         self._count(1, self._depth, event.start_mark)
-        node: yaml.Node = super().compose_node(parent, index)
+        node = super().compose_node(parent, index)
         self._depth -= collection
         children: list[yaml.Node] = []
         if isinstance(node, yaml.SequenceNode):
@@ -105,10 +105,11 @@ class _StrictLoader(
         elif isinstance(node, yaml.MappingNode):
             children = [child for pair in node.value for child in pair]
         height = collection + max((self._sizes[id(c)][1] for c in children), default=0)
-        self._sizes[id(node)] = (self._expanded - start, height)
+        if node is not None:
+            self._sizes[id(node)] = (self._expanded - start, height)
         return node
 
-    def _count(self, nodes: int, depth: int, mark: yaml.Mark) -> None:
+    def _count(self, nodes: int, depth: int, mark: Any) -> None:
         self._expanded += nodes
         if depth > MAX_DEPTH:
             raise _Refused(mark, f"YAML nested more than {MAX_DEPTH} levels deep")
