@@ -20,9 +20,9 @@ RIG = """
 name: OSC rig
 outputs:
   console: {transport: osc, port: 9000}
-safe_scene: {console: [/house 1]}
+safe_scene: {console: [/house 1, /blackout 0]}
 blackout: {console: [/blackout 1]}
-floor_scene: {console: [/floor 0.3]}
+floor_scene: {console: [/floor 0.3, /blackout 0]}
 """
 
 CUE = """
@@ -119,8 +119,8 @@ def test_blackout_during_backwards_segment_dims_to_the_floor(tmp_path: Path) -> 
     assert "/blackout 1" not in messages
     assert messages[messages.index("/scene/run 1") + 1] == "/floor 0.3"
     assert controller.notices[0].startswith("dim to the floor minimum 30% (people move backwards: no blackout)")
-    # Lifting it restores the timeline's look.
-    assert messages[messages.index("/floor 0.3") + 1] == "/scene/run 1"
+    # Lifting it releases a console's held blackout, then restores the timeline's look.
+    assert messages[messages.index("/floor 0.3") + 1:][:3] == ["/blackout 0", "/blackout 0", "/scene/run 1"]
 
 
 def test_blackout_is_lifted_when_a_backwards_segment_starts(tmp_path: Path) -> None:
@@ -158,7 +158,7 @@ def test_a_held_warm_up_stays_blacked_out_and_the_floor_comes_with_the_late_back
 
 def test_quit_needs_confirming_and_ends_with_house_lights(tmp_path: Path) -> None:
     log, controller = run_with_presses(tmp_path, {5.0: "quit", 5.1: "quit"})
-    assert scenes(log)[-1] == "/house 1"
+    assert scenes(log)[-2:] == ["/house 1", "/blackout 0"]
     assert list(controller.notices) == ["quit? press q again within 3 s", "quit: ending the class with house lights"]
 
 

@@ -14,6 +14,7 @@ from showctl.cues import check_against_rig, load_cue_sheet
 from showctl.errors import ProblemsError
 from showctl.live.plan import live_plan
 from showctl.outputs.dmx_rig import FIXTURE_TYPES, FixtureType
+from showctl.outputs.floor_light import blackout_release
 from showctl.outputs.rig import load_rig
 from showctl.timeline import compile_timeline
 
@@ -23,7 +24,7 @@ floor_light: 30%
 outputs:
   console: {transport: osc, port: 9000}
 safe_scene:
-  console: [/house 1]
+  console: [/house 1, /blackout 0]
 """
 
 CUE = """
@@ -113,7 +114,7 @@ def test_a_rig_with_a_blackout_and_no_floor_scene_cannot_run_a_backwards_class(c
     run = run_showctl("run", str(path), "--sim")
     assert (run.returncode, run.stderr.splitlines()) == (1, [expected])
     # With a floor scene the class is fine; without a backwards part, or without a blackout, it needs none.
-    write(class_dir, "rig.yaml", BLACKOUT_RIG + "floor_scene: {console: [/floor 0.3]}\n")
+    write(class_dir, "rig.yaml", BLACKOUT_RIG + "floor_scene: {console: [/floor 0.3, /blackout 0]}\n")
     assert floor_problems(path) == []
     write(class_dir, "rig.yaml", BLACKOUT_RIG)
     assert floor_problems(write(class_dir, "class.yaml", CUE.replace(
@@ -261,6 +262,37 @@ def test_a_dmx_floor_scene_that_leaves_the_floor_dark_is_a_rig_error(tmp_path: P
         "the blackout key gives this look while people move backwards"]
 
 
+LATCH_RIG = """name: Latch rig
+floor_light: 30%
+outputs:
+  console: {transport: osc, port: 9000}
+  desk: {transport: midi, port: 'x:in'}
+safe_scene:
+  console: [/house 1]
+  desk: [control_change control=7 value=127]
+blackout: {console: [/blackout 1], desk: [control_change control=7 value=0]}
+floor_scene: {console: [/floor 0.3], desk: [control_change control=7 value=38]}
+"""
+
+
+def test_a_floor_scene_or_safe_scene_that_leaves_the_blackout_held_is_a_rig_error(tmp_path: Path) -> None:
+    # A console holds its blackout until a message lifts it: '/floor 0.3' after '/blackout 1' is still dark, and
+    # so is the house light. The MIDI fader the blackout pulled down is set again by both: released.
+    path = write(tmp_path, "rig.yaml", LATCH_RIG)
+    assert problems_of(load_rig, path) == [
+        f"{path}:7:12: safe_scene: after a blackout the floor stays under the rig's floor_light 30% ('/blackout 1' to "
+        "output 'console' blacks it out): every exit and the house-lights key send this scene, so it must lift the "
+        "blackout (e.g. '/showctl/blackout 0')",
+        f"{path}:10:24: floor_scene: the blackout's '/blackout 1' to output 'console' blacks it out and nothing here "
+        "releases it: a console holds its blackout, so the floor would stay dark while people move backwards; add "
+        "the message that lifts it (e.g. '/showctl/blackout 0')"]
+    fixed = write(tmp_path, "fixed.yaml", LATCH_RIG.replace("[/house 1]", "[/house 1, /blackout 0]").replace(
+        "[/floor 0.3]", "[/floor 0.3, /blackout 0]"))
+    rig = load_rig(fixed)
+    assert {o: [str(m) for m in ms] for o, ms in blackout_release(rig).items()} == {
+        "console": ["/blackout 0"], "desk": ["control_change channel=0 control=7 value=127 time=0"]}
+
+
 # -- the line that made it unsafe (item 6) -------------------------------------------------------------------
 HOUSE = """
 rig: rig.yaml
@@ -287,7 +319,7 @@ def test_a_class_that_lowers_its_house_styles_floor_is_pointed_at(class_dir: Pat
 
 
 def test_a_live_class_is_held_to_the_same_floor_rule(class_dir: Path) -> None:
-    write(class_dir, "rig.yaml", BLACKOUT_RIG + "floor_scene: {console: [/floor 0.3]}\n")
+    write(class_dir, "rig.yaml", BLACKOUT_RIG + "floor_scene: {console: [/floor 0.3, /blackout 0]}\n")
     path = write(class_dir, "class.yaml", CUE.replace("dark: {floor: 0%, send: {console: [/scene/dark 1]}}",
                                                       "dark: {send: {console: [/scene/dark 1, /blackout 1]}}"))
     expected = f"{path}:12:58: " + dark_line("scene 'dark'", "0%", "'/blackout 1' to output 'console' blacks it out")

@@ -42,11 +42,11 @@ outputs:
   desk: {transport: midi, port: "showctl-sim-desk:in", clock: true}
   pads: {transport: midi, port: "showctl-sim-pads:in"}
 safe_scene:
-  console: [/house 1]
+  console: [/house 1, /blackout 0]
   desk: [control_change channel=0 control=120 value=0]
   pads: [program_change channel=0 program=0]
 blackout: {console: [/blackout 1]}
-floor_scene: {console: [/floor 0.3]}
+floor_scene: {console: [/floor 0.3, /blackout 0]}
 """
 
 CUE = """

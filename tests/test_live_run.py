@@ -37,7 +37,7 @@ name: OSC rig
 outputs:
   console: {transport: osc, port: 9000}
   desk: {transport: osc, port: 9001}
-safe_scene: {console: [/house 1], desk: [/house 1]}
+safe_scene: {console: [/house 1, /blackout 0], desk: [/house 1, /blackout 0]}
 """
 
 CUE = """
@@ -145,7 +145,8 @@ def test_bars_count_at_the_live_tempo_and_the_class_ends_at_the_cap(tmp_path: Pa
     # Rest planned at 20.1 s → 19.75; sled at 25.1 → 25.75 (+0.65 s, within half a bar of 2 s); 4 bars later.
     assert starts == [(0.0, "/scene/warm 1"), (9.75, "/scene/run 1"), (19.75, "/scene/rest 1"),
                       (25.75, "/scene/warm 1"), (33.75, "/scene/warm 1")]
-    assert [(e.t, str(e.message)) for e in events if e.kind == "safe"] == [(40.0, "/house 1")] * 2
+    assert [(e.t, str(e.message)) for e in events if e.kind == "safe"] == \
+        [(40.0, "/house 1"), (40.0, "/blackout 0")] * 2
     assert planner.ended and planner.take(grid, 100.0) == []
 
 
@@ -254,7 +255,7 @@ def test_live_player_sends_each_event_once_at_beat_minus_latency(tmp_path: Path)
     assert pulses and all(on_grid(t, grid) for t in pulses)
     accents = [t for t, o, m in log if o == "desk" and m == "/accent 1"]
     assert accents[:2] == pytest.approx([1.71, 3.71])  # 40 ms early: the desk's latency
-    assert [m for _, m in console][-1] == "/house 1" and clock.now() == pytest.approx(40.0)
+    assert [m for _, m in console][-2:] == ["/house 1", "/blackout 0"] and clock.now() == pytest.approx(40.0)
 
 
 def test_when_the_source_loses_the_beat_the_lights_run_on_the_last_grid(tmp_path: Path) -> None:
@@ -279,7 +280,7 @@ def test_when_the_source_loses_the_beat_the_lights_run_on_the_last_grid(tmp_path
 
 RIG_LIGHTS = RIG + """
 blackout: {console: [/blackout 1], desk: [/blackout 1]}
-floor_scene: {console: [/floor 0.3]}
+floor_scene: {console: [/floor 0.3, /blackout 0], desk: [/blackout 0]}
 """
 
 
@@ -331,7 +332,9 @@ def test_blackout_in_a_forward_part_lands_on_the_next_downbeat_and_lifting_resto
     assert between(log, 3.7, 7.75) == [(3.75, "console", "/blackout 1"), (3.75, "desk", "/blackout 1")]
     assert any(m == "/pulse 1" for _, _, m in between(log, 3.0, 3.75))  # the look ran until the downbeat
     restored = between(log, 7.75, 7.76)
-    assert restored[:2] == [(7.75, "console", "/scene/warm 1"), (7.75, "desk", "/scene/warm 1")]
+    # A console holds its blackout: lifting it releases it (the safe scene's messages to its controls) first.
+    assert restored[:4] == [(7.75, "console", "/blackout 0"), (7.75, "desk", "/blackout 0"),
+                            (7.75, "console", "/scene/warm 1"), (7.75, "desk", "/scene/warm 1")]
     assert (7.75, "console", "/pulse 1") in restored  # the effects go on from that downbeat
     assert not any(m == "/floor 0.3" for _, _, m in log)
 
@@ -342,17 +345,19 @@ def test_blackout_in_a_backwards_part_dims_to_the_floor_and_never_goes_dark(tmp_
     assert said[0] == ("dim to the floor minimum 30% (people move backwards: no blackout): lands on the next bar "
                        "(0:13.7)")
     assert not any(m == "/blackout 1" for _, _, m in log)
-    assert between(log, 13.75, 17.75) == [(13.75, "console", "/floor 0.3")]
-    assert between(log, 17.75, 17.76)[0] == (17.75, "console", "/scene/run 1")  # the part's look back
+    assert between(log, 13.75, 17.75) == [(13.75, "console", "/floor 0.3"), (13.75, "console", "/blackout 0"),
+                                          (13.75, "desk", "/blackout 0")]
+    assert [m for _, _, m in between(log, 17.75, 17.76)][:3] == ["/blackout 0", "/blackout 0", "/scene/run 1"]
 
 
 def test_a_backwards_part_starting_in_a_blackout_lifts_it_to_the_floor(tmp_path: Path) -> None:
     log, said, _ = play_pressing(tmp_path, [(6.0, "blackout"), (11.0, "blackout")])
     assert "backwards segment: blackout lifted to the floor minimum 30%" in said
     assert between(log, 7.75, 11.75) == [(7.75, "console", "/blackout 1"), (7.75, "desk", "/blackout 1"),
-                                         (9.75, "console", "/floor 0.3")]  # as Intervals starts, not a beat later
+                                         (9.75, "console", "/floor 0.3"), (9.75, "console", "/blackout 0"),
+                                         (9.75, "desk", "/blackout 0")]  # as Intervals starts, not a beat later
     # Lifting restores the look of the part playing now, whose start was held back under the overlay.
-    assert between(log, 11.75, 11.76)[0] == (11.75, "console", "/scene/run 1")
+    assert [m for _, _, m in between(log, 11.75, 11.76)][:3] == ["/blackout 0", "/blackout 0", "/scene/run 1"]
 
 
 def test_house_lights_send_the_safe_scene_and_the_beat_keeps_time_under_them(tmp_path: Path) -> None:
@@ -363,7 +368,8 @@ def test_house_lights_send_the_safe_scene_and_the_beat_keeps_time_under_them(tmp
     log, said, seen = play_pressing(tmp_path, [(1.0, "house"), (5.0, "house")], clock=clock, source=source)
     assert said[:2] == ["house lights: lands on the next bar (0:02.0)",
                         "house lights off, show back: lands on the next bar (0:06.8)"]
-    assert between(log, 2.0, 6.84) == [(2.0, "console", "/house 1"), (2.0, "desk", "/house 1")]
+    assert between(log, 2.0, 6.84) == [(2.0, "console", "/house 1"), (2.0, "console", "/blackout 0"),
+                                       (2.0, "desk", "/house 1"), (2.0, "desk", "/blackout 0")]
     # Under the house lights the player kept following the source: the look comes back on its new grid.
     assert seen[5.0].grid == faster
     assert between(log, 6.84, 6.85)[:2] == [(6.84, "console", "/scene/warm 1"), (6.84, "desk", "/scene/warm 1")]
@@ -379,7 +385,8 @@ def test_blackout_without_the_rigs_scenes_is_refused_and_without_a_beat_lands_at
     clock = FakeClock()
     log, said, seen = play_pressing(tmp_path, [(2.5, "house")], clock=clock, source=Script(clock, [(0.0, None)]))
     assert said[0] == "house lights: now (no beat to land on)" and seen[2.5].pending == []
-    assert between(log, 2.5, 2.51) == [(2.5, "console", "/house 1"), (2.5, "desk", "/house 1")]
+    assert between(log, 2.5, 2.51) == [(2.5, "console", "/house 1"), (2.5, "console", "/blackout 0"),
+                                       (2.5, "desk", "/house 1"), (2.5, "desk", "/blackout 0")]
 
 
 # --- a real run following a JACK MIDI clock ----------------------------------------------------------

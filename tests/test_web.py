@@ -126,9 +126,9 @@ name: OSC-only rig
 floor_light: 30%
 outputs:
   console: {transport: osc, host: 127.0.0.1, port: PORT}
-safe_scene: {console: [/showctl/house 1]}
+safe_scene: {console: [/showctl/house 1, /showctl/blackout 0]}
 blackout: {console: [/showctl/blackout 1]}
-floor_scene: {console: [/showctl/floor 0.3]}
+floor_scene: {console: [/showctl/floor 0.3, /showctl/blackout 0]}
 """
 
 

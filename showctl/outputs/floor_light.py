@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Literal
 
 from showctl.messages import DmxMessage, MidiMessage, OscArg, OscMessage, OutMessage
 from showctl.outputs.dmx import DmxState
 from showctl.outputs.dmx_rig import COLOR_CHANNELS, DmxOutputConfig, build_patch
 from showctl.outputs.rig import OscOutputConfig, Rig
 
-__all__ = ["FLOOR_QUANTUM", "FloorMeter", "FloorReading", "Where", "floor_scene_problem"]
+__all__ = ["FLOOR_QUANTUM", "FloorMeter", "FloorReading", "Where", "blackout_release", "floor_scene_problem",
+           "safe_scene_problem"]
 
 # A level one 7-bit step under the minimum is the minimum as a MIDI fader can send it (30 % is value 38).
 FLOOR_QUANTUM = 0.5 / 127
@@ -132,16 +134,24 @@ class FloorMeter:
                 return (output, "program", sent.channel), 0.0 if black.program == sent.program else 1.0
         return None
 
-    def darkest(self) -> FloorReading | None:
-        """The lowest light any known cause leaves on the floor now; None when no message said anything."""
-        readings = [r for r in self.controls.values()]
+    def _control_key(self, output: str, message: OutMessage) -> _ControlKey | None:
+        found = None if isinstance(message, DmxMessage) else self._control(output, message)
+        return found[0] if found is not None else None
+
+    def readings(self) -> list[FloorReading]:
+        """What each known cause leaves on the floor now."""
+        readings = list(self.controls.values())
         for output, state in self.dmx.items():
             for fixture in state.fixtures:
                 if not fixture.lights_floor:
                     continue
                 message, where = self.fixture_cause.get((output, fixture.name), (None, ()))
                 readings.append(FloorReading(state.light(fixture, 0.0), output, message, where, fixture.name))
-        return min(readings, key=lambda r: r.level, default=None)
+        return readings
+
+    def darkest(self) -> FloorReading | None:
+        """The lowest light any known cause leaves on the floor now; None when no message said anything."""
+        return min(self.readings(), key=lambda r: r.level, default=None)
 
 
 def _set_like(black: tuple[OscArg | int, ...], sent: tuple[OscArg | int, ...], full: int | None = None) -> float:
@@ -156,12 +166,48 @@ def _set_like(black: tuple[OscArg | int, ...], sent: tuple[OscArg | int, ...], f
     return 1.0 if value is not None and _is_zero(value) else 0.0
 
 
-def floor_scene_problem(rig: Rig) -> FloorReading | None:
-    """The cause when the rig's `floor_scene` (what the blackout key gives while people move backwards) leaves
-    the floor under its `floor_light`; its `where` is the floor_scene message's node in the rig file."""
+def _after_blackout(rig: Rig) -> FloorMeter:
+    """A meter in the state the rig's `blackout:` scene leaves (its messages at ("blackout", output, i))."""
     meter = FloorMeter(rig)
-    for output, messages in rig.floor_scene.items():
+    for output, messages in rig.blackout.items():
         for i, message in enumerate(messages):
-            meter.apply(output, message, ("floor_scene", output, i))
-    darkest = meter.darkest()
-    return darkest if darkest is not None and darkest.level < rig.floor_light - FLOOR_QUANTUM else None
+            meter.apply(output, message, ("blackout", output, i))
+    return meter
+
+
+def _scene_problem(rig: Rig, scene: Literal["floor_scene", "safe_scene"], minimum: float, *,
+                   latched_only: bool = False) -> FloorReading | None:
+    """The cause when `scene`, sent after the rig's blackout (a console's blackout latches until a message
+    releases it), leaves the floor under `minimum`; its `where` is the message's node in the rig file, or the
+    blackout's message the scene never releases. `latched_only`: only what the blackout left dark counts."""
+    meter = _after_blackout(rig)
+    for output, messages in getattr(rig, scene).items():
+        for i, message in enumerate(messages):
+            meter.apply(output, message, (scene, output, i))
+    dark = [r for r in meter.readings() if r.level < minimum - FLOOR_QUANTUM
+            and (not latched_only or r.where[:1] == ("blackout",))]
+    return min(dark, key=lambda r: r.level, default=None)
+
+
+def floor_scene_problem(rig: Rig) -> FloorReading | None:
+    """The cause when the rig's `floor_scene` (what the blackout key gives while people move backwards, and
+    what a blackout is lifted to as a backwards part starts) leaves the floor under its `floor_light`. A rig
+    without one is judged by the class that needs it (`showctl.cues.floor`)."""
+    return _scene_problem(rig, "floor_scene", rig.floor_light) if rig.floor_scene else None
+
+
+def safe_scene_problem(rig: Rig) -> FloorReading | None:
+    """The cause when the rig's `safe_scene` (every exit, the house-lights key) leaves a blackout latched: the
+    house lights must come up whatever look the class had."""
+    return _scene_problem(rig, "safe_scene", rig.floor_light, latched_only=True) if rig.blackout else None
+
+
+def blackout_release(rig: Rig) -> dict[str, tuple[OutMessage, ...]]:
+    """Per output, the safe scene's messages that set a control the rig's blackout latches (`safe_scene_problem`
+    makes sure they release it): what lifting a blackout sends before the look comes back, since a look's own
+    scene may never touch the blackout's control (`/showctl/blackout 0`)."""
+    meter = FloorMeter(rig)
+    latched = {key for output, messages in rig.blackout.items() for message in messages
+               if (key := meter._control_key(output, message)) is not None}
+    return {output: released for output, messages in rig.safe_scene.items()
+            if (released := tuple(m for m in messages if meter._control_key(output, m) in latched))}

@@ -252,12 +252,30 @@ def load_rig(path: str | Path) -> Rig:
     problems += [Problem(doc.location(node, key=key), message) for node, key, message in patch_problems(rig)]
     if problems:
         raise ProblemsError(problems)
-    from showctl.outputs.floor_light import floor_scene_problem  # it judges looks of a valid Rig: after this module
+    # It judges looks of a valid Rig: imported after this module.
+    from showctl.outputs.floor_light import floor_scene_problem, safe_scene_problem
 
+    problems = []
     dark = floor_scene_problem(rig)
-    if dark is not None:
-        raise ProblemsError([Problem(
+    if dark is not None and dark.where[:1] == ("blackout",):
+        where = ("floor_scene", dark.output) if dark.output in rig.floor_scene else ("floor_scene",)
+        problems.append(Problem(doc.location(where), (
+            f"floor_scene: the blackout's {dark.says()} and nothing here releases it: a console holds its blackout, "
+            "so the floor would stay dark while people move backwards; add the message that lifts it "
+            "(e.g. '/showctl/blackout 0')")))
+    elif dark is not None:
+        problems.append(Problem(
             doc.location(dark.where or ("floor_scene",)),
             f"floor_scene: {dark.says()}, under the rig's floor_light {rig.floor_light:.0%}: the blackout key gives "
-            "this look while people move backwards")])
+            "this look while people move backwards"))
+    dark = safe_scene_problem(rig)
+    if dark is not None:
+        where = dark.where if dark.where[:1] != ("blackout",) else \
+            ("safe_scene", dark.output) if dark.output in rig.safe_scene else ("safe_scene",)
+        problems.append(Problem(doc.location(where), (
+            f"safe_scene: after a blackout the floor stays under the rig's floor_light {rig.floor_light:.0%} "
+            f"({dark.says()}): every exit and the house-lights key send this scene, so it must lift the "
+            "blackout (e.g. '/showctl/blackout 0')")))
+    if problems:
+        raise ProblemsError(problems)
     return rig

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from showctl.outputs.floor_light import blackout_release
 from showctl.outputs.rig import Rig
 from showctl.player.player import Overlay, Player
 from showctl.timeline.compile import CONTROL_LEAD, PlanEdit
@@ -103,7 +104,16 @@ class OverlayControls:
         at = self._land()
         if self.blackout:
             self.blackout = False
-            self._set_overlay_at(at, None)
+            # The look's own scenes may never touch the blackout's control, and a console holds its blackout
+            # until told: the messages that release it go first (`blackout_release`), then the look comes back.
+            release = Overlay("blackout", overlay_events("blackout lifted", blackout_release(self.rig)))
+            player = self._stage()
+
+            def lift() -> None:
+                player.set_overlay(release)
+                player.set_overlay(None)
+
+            self._overlay_at(at, lift)
             return self._pend("blackout", "lights back", at)
         if self.backwards_at(at):
             if not self.rig.floor_scene:
