@@ -258,7 +258,8 @@ def load_rig(path: str | Path) -> Rig:
     problems = []
     dark = floor_scene_problem(rig)
     if dark is not None and dark.where[:1] == ("blackout",):
-        where = ("floor_scene", dark.output) if dark.output in rig.floor_scene else ("floor_scene",)
+        where: tuple[str | int, ...] = ("floor_scene", dark.output) if dark.output in rig.floor_scene else \
+            ("floor_scene",)
         problems.append(Problem(doc.location(where), (
             f"floor_scene: the blackout's {dark.says()} and nothing here releases it: a console holds its blackout, "
             "so the floor would stay dark while people move backwards; add the message that lifts it "
