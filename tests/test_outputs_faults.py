@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
+from conftest import REPO, require_binary
 
 from showctl.errors import DeviceError
 from showctl.messages import MidiMessage, OscMessage
@@ -127,3 +132,60 @@ def test_midi_port_missing_at_start_then_appears(jack: JackServer) -> None:
                                                     "note_on channel=0 note=60 velocity=64 time=0"]
     finally:
         output.close()
+
+
+def jack_death_scenario() -> None:
+    """Run in a child process by the test below (a hang there holds the GIL: only a parent can see it): a class
+    whose JACK server is killed at 1 s, with a burst of MIDI clock after that fills rtmidi's ring buffer, and
+    JACK back at 2 s. Prints what happened as JSON."""
+    name = f"showctl-death-{os.getpid()}"
+    status: list[str] = []
+    results: list[PlayResult] = []
+    timeline = level_timeline(4.0)
+    burst = tuple(Event(1.2 + i * 0.0001, "desk", MidiMessage.parse("clock"), "", "transport") for i in range(4000))
+    timeline = Timeline(tuple(sorted(timeline.events + burst, key=lambda e: e.t)), (), (), 4.0, ())
+    with JackServer(name=name) as server, SimulatedRig(RIG) as sim:
+        outputs = {n: open_resilient_output(n, config, on_status=status.append, max_backoff=0.2)
+                   for n, config in sim.rig_for_outputs.outputs.items()}
+        clock = MonotonicClock()
+        player = Player(timeline, outputs, clock, on_error=status.append)
+        thread = threading.Thread(target=lambda: results.append(player.play()), daemon=True)
+        thread.start()
+        clock.sleep_until(1.0)
+        assert server.process is not None
+        server.process.kill()  # as a crash or an OOM kill would
+        server.process.wait()
+        clock.sleep_until(2.0)
+        with JackServer(name=name):  # JACK comes back; the simulated desk with it
+            desk_rig = Rig(name="desk only", outputs={"desk": RIG.outputs["desk"]}, safe_scene={"desk": ()})
+            with SimulatedRig(desk_rig) as desk_sim:
+                thread.join()
+                desk_back = desk_sim.wait_for({"desk": 1}, timeout=5)
+        sim.wait_for({"console": 80}, timeout=5)
+        for output in outputs.values():
+            output.close()
+    print(json.dumps({"completed": results[0].completed, "console": values(sim, "console"), "status": status,
+                      "desk_back": desk_back}))
+
+
+@pytest.mark.rig
+@pytest.mark.slow
+def test_the_jack_server_dying_mid_run_never_hangs_the_class() -> None:
+    # With the server gone, rtmidi's JACK send spins for ever once its ring buffer is full, holding the GIL
+    # (100 % CPU, no signal handler, no safe scene). The class must keep time on its other outputs, say so
+    # once, and take MIDI back when JACK returns.
+    require_binary("jackd", "a JACK server to stop mid-class")
+    code = "import sys; sys.path.insert(0, 'tests'); import test_outputs_faults as t; t.jack_death_scenario()"
+    try:
+        child = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=90,
+                               check=False)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the class hung after the JACK server died (a MIDI send that never returns)")
+    assert child.returncode == 0, child.stderr[-2000:]
+    result = json.loads(child.stdout.strip().splitlines()[-1])
+    assert result["completed"]
+    assert result["console"] == list(range(80))  # the console kept every step, the whole time
+    lost = [s for s in result["status"] if "JACK server stopped" in s]
+    assert lost and lost[0].startswith("output 'desk' (MIDI port 'showctl-sim-desk:in'): the JACK server stopped")
+    assert result["desk_back"]
+    assert any(s.startswith("output 'desk'") and "reconnected" in s for s in result["status"]), result["status"]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+import threading
 from pathlib import Path
+from typing import Any
 
 import rtmidi
 
@@ -11,7 +14,7 @@ from showctl.errors import DeviceError
 from showctl.messages import MidiMessage, OutMessage
 from showctl.outputs.rig import MidiOutputConfig, device_label
 
-__all__ = ["MidiOutput", "midi_api"]
+__all__ = ["JackWatch", "MidiOutput", "abandon", "midi_api"]
 
 CLIENT_NAME = "showctl"
 
@@ -25,29 +28,79 @@ def midi_api(api: str) -> int:
     return int(rtmidi.API_LINUX_ALSA)
 
 
+def abandon(jack_client: object) -> None:
+    """Never free `jack_client` (a JACK client of a server that died: rtmidi's or JACK-Client's): closing it,
+    even by the garbage collector or at interpreter exit, crashes the process (segmentation fault) inside
+    libjack. A few kB leaked once per JACK crash, against a safe scene that could never be sent."""
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(jack_client))
+
+
+class JackWatch:
+    """Hears the JACK server stop, through a client of its own (python-rtmidi tells nothing of it).
+
+    Why it matters: once the server is gone, rtmidi's JACK send waits for room in its ring buffer that nothing
+    drains any more, spinning on sched_yield while holding the GIL, so no thread, signal handler or safe scene
+    can run again. `MidiOutput` asks `stopped` before every send and never enters that wait.
+    """
+
+    def __init__(self, device: str) -> None:
+        import jack  # JACK-Client; only where MIDI goes through JACK
+
+        self.stopped = threading.Event()
+        try:
+            self._client: Any = jack.Client(f"{CLIENT_NAME}-watch", no_start_server=True)
+        except jack.JackError as err:
+            raise DeviceError(device, f"no JACK server ({err}); is jackd running?") from None
+        self._client.set_shutdown_callback(lambda _status, _reason: self._server_stopped())
+        self._client.activate()
+
+    def _server_stopped(self) -> None:
+        abandon(self._client)
+        self.stopped.set()
+
+    def close(self) -> None:
+        if not self.stopped.is_set():  # a client of a dead server is left alone: closing it could wait on it
+            self._client.deactivate()
+            self._client.close()
+
+
 class MidiOutput:
     def __init__(self, name: str, config: MidiOutputConfig) -> None:
         self.name = name
         self.latency = config.latency_ms / 1000.0
         self.device = device_label(name, config)
         self.port = config.port
+        api = midi_api(config.api)
+        self._watch = JackWatch(self.device) if api == rtmidi.API_UNIX_JACK else None
         try:
-            self._out = rtmidi.MidiOut(rtapi=midi_api(config.api), name=CLIENT_NAME)
+            self._out = rtmidi.MidiOut(rtapi=api, name=CLIENT_NAME)
         except rtmidi.SystemError as err:
+            self._close_watch()
             raise DeviceError(self.device, f"no MIDI system ({err}); is jackd running?") from None
         ports = self._out.get_ports()
         if config.port not in ports:
             self._out.delete()
+            self._close_watch()
             available = ", ".join(ports) if ports else "none"
             raise DeviceError(self.device, f"no such MIDI port (available: {available})")
         try:
             self._out.open_port(ports.index(config.port), name=name)
         except rtmidi.RtMidiError as err:
+            self._close_watch()
             raise DeviceError(self.device, f"cannot open ({err})") from None
+
+    def _server_stopped(self) -> bool:
+        return self._watch is not None and self._watch.stopped.is_set()
+
+    def _close_watch(self) -> None:
+        if self._watch is not None:
+            self._watch.close()
 
     def send(self, message: OutMessage) -> None:
         if not isinstance(message, MidiMessage):
             raise TypeError(f"{self.device} cannot send OSC message {message}")
+        if self._server_stopped():
+            raise DeviceError(self.device, "the JACK server stopped")
         try:
             self._out.send_message(message.to_mido().bytes())
         except rtmidi.RtMidiError as err:
@@ -55,6 +108,8 @@ class MidiOutput:
 
     def check(self) -> None:
         """Raise DeviceError when the port we send to has gone (its program quit, a cable was pulled)."""
+        if self._server_stopped():
+            raise DeviceError(self.device, "the JACK server stopped")
         try:
             present = self.port in self._out.get_ports()
         except rtmidi.RtMidiError as err:
@@ -63,5 +118,9 @@ class MidiOutput:
             raise DeviceError(self.device, "the MIDI port went away")
 
     def close(self) -> None:
-        self._out.close_port()
-        self._out.delete()
+        if self._server_stopped():
+            abandon(self._out)
+        else:
+            self._out.close_port()
+            self._out.delete()
+        self._close_watch()

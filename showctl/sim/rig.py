@@ -27,7 +27,7 @@ from pythonosc.osc_server import BlockingOSCUDPServer
 
 from showctl.errors import DeviceError
 from showctl.messages import MidiMessage, OscArg, OscMessage
-from showctl.outputs.midi import midi_api
+from showctl.outputs.midi import JackWatch, abandon, midi_api
 from showctl.outputs.rig import DmxOutputConfig, MidiOutputConfig, OscOutputConfig, OutputConfig, Rig
 
 __all__ = ["Received", "SimulatedRig"]
@@ -84,6 +84,7 @@ class SimulatedRig:
         self._servers: list[BlockingOSCUDPServer] = []
         self._threads: list[threading.Thread] = []
         self._midi_ins: list[tuple[str, Any]] = []
+        self._jack_watch: JackWatch | None = None  # rtmidi's ports of a dead JACK server crash when closed
         self._closing = threading.Event()
         self._rewired: dict[str, OutputConfig] = {}
         self._sockets: list[socket.socket] = []
@@ -137,6 +138,8 @@ class SimulatedRig:
             raise DeviceError(f"simulated MIDI port '{client}:{port_name}'",
                               f"cannot open ({err}); is jackd running?") from None
         self._midi_ins.append((name, midi_in))
+        if self._jack_watch is None:
+            self._jack_watch = JackWatch(f"simulated MIDI port '{client}:{port_name}'")
         if len(self._midi_ins) == 1:
             thread = threading.Thread(target=self._drain_midi, name="sim-midi", daemon=True)
             thread.start()
@@ -240,10 +243,16 @@ class SimulatedRig:
         for thread in self._threads:
             if thread.name == "sim-midi":
                 thread.join(timeout=1)
+        server_gone = self._jack_watch is not None and self._jack_watch.stopped.is_set()
         for _, midi_in in self._midi_ins:
-            midi_in.close_port()
-            midi_in.delete()
-        self._servers, self._midi_ins, self._sockets = [], [], []
+            if server_gone:
+                abandon(midi_in)
+            else:
+                midi_in.close_port()
+                midi_in.delete()
+        if self._jack_watch is not None:
+            self._jack_watch.close()
+        self._servers, self._midi_ins, self._sockets, self._jack_watch = [], [], [], None
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
