@@ -189,3 +189,34 @@ def test_the_jack_server_dying_mid_run_never_hangs_the_class() -> None:
     assert lost and lost[0].startswith("output 'desk' (MIDI port 'showctl-sim-desk:in'): the JACK server stopped")
     assert result["desk_back"]
     assert any(s.startswith("output 'desk'") and "reconnected" in s for s in result["status"]), result["status"]
+
+
+def test_a_reconnect_sends_the_look_of_now_not_every_scene_ever_sent() -> None:
+    # Three scenes one after another, each its own OSC address: on a console that restarted, re-sending every
+    # address ever set would switch warm and rest on again beside run.
+    rig = Rig(name="looks", outputs={"console": OscOutputConfig(transport="osc", port=9000)},
+              safe_scene={"console": (OscMessage("/house", (1,)),)})
+    scenes = [Event(t, "console", OscMessage(f"/scene/{name}", (1,)), name, "scene")
+              for t, name in ((0.0, "warm"), (0.3, "rest"), (0.6, "run"))]
+    ticks = [Event(i * STEP, "console", OscMessage("/tick", (i,)), "", "effect") for i in range(int(2.5 / STEP))]
+    timeline = Timeline(tuple(sorted(scenes + ticks, key=lambda e: e.t)), (), (), 2.5, ())
+    status: list[str] = []
+    with SimulatedRig(rig) as first:
+        config = first.rig_for_outputs.outputs["console"]
+        assert isinstance(config, OscOutputConfig)
+        output = open_resilient_output("console", config, on_status=status.append, max_backoff=0.2)
+        clock = MonotonicClock()
+        player = Player(timeline, {"console": output}, clock, on_error=status.append)
+        thread = threading.Thread(target=player.play)
+        thread.start()
+        clock.sleep_until(1.0)
+    clock.sleep_until(1.6)  # the console is off from 1.0 to 1.6 s
+    with SimulatedRig(rig, osc_ports={"console": config.port}) as second:
+        thread.join()
+        time.sleep(0.1)
+        output.close()
+    assert [r.message for r in first.received if r.message.startswith("/scene")] == [
+        "/scene/warm 1", "/scene/rest 1", "/scene/run 1"]
+    back = [r.message for r in second.received if not r.message.startswith("/tick")]
+    assert back[0] == "/scene/run 1" and "/scene/warm 1" not in back and "/scene/rest 1" not in back, back
+    assert any("re-sent its current state (1 message(s))" in s for s in status), status

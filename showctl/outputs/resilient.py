@@ -30,7 +30,7 @@ from showctl.outputs.profiles import TRANSPORT_TYPES
 if TYPE_CHECKING:
     from showctl.outputs.rig import Rig
 
-__all__ = ["Checkable", "ResilientOutput", "open_resilient_output", "state_key"]
+__all__ = ["Checkable", "LookAware", "ResilientOutput", "open_resilient_output", "state_key"]
 
 log = logging.getLogger("showctl.outputs")
 
@@ -40,6 +40,13 @@ class Checkable(Protocol):
     def check(self) -> None:
         """Raise DeviceError when the device is known to be gone."""
         ...
+
+
+@runtime_checkable
+class LookAware(Protocol):
+    """An output that asks its player for the look it should show (`look()`) when it comes back."""
+
+    look: Callable[[], Sequence[OutMessage]] | None
 
 
 def state_key(message: OutMessage) -> tuple[str, ...] | None:
@@ -80,6 +87,10 @@ class ResilientOutput:
         self._queue: deque[OutMessage] = deque()
         self._urgent: deque[OutMessage] = deque()
         self._state: dict[tuple[str, ...], OutMessage] = {}
+        # The player's look for this output now (set by Player): a reconnect sends that, not every OSC address
+        # ever set (`/scene/warm 1`, `/scene/run 1` … would all light up again).
+        self.look: Callable[[], Sequence[OutMessage]] | None = None
+        self._resent = 0
         self._version = 0
         self._closed = False
         self._down_reason: str | None = None
@@ -185,7 +196,7 @@ class ResilientOutput:
                 attempts += 1
                 if self._reconnect():
                     self.on_status(f"{self.device}: reconnected after {attempts} attempt(s); "
-                                   f"re-sent its current state ({len(self._state)} message(s))")
+                                   f"re-sent its current state ({self._resent} message(s))")
                     backoff, attempts = 0.05, 0
                     continue
                 with self._cv:
@@ -219,6 +230,16 @@ class ResilientOutput:
                     except DeviceError as err:
                         self._went_down(out, err)
 
+    def _wanted(self) -> list[OutMessage]:
+        """The state to re-send (holding `_cv`): the player's look when known, after the controls the look does
+        not set (a MIDI controller or program is one control, whatever sent it last); else all that was set."""
+        if self.look is None:
+            return list(self._state.values())
+        look = list(self.look())
+        in_look = {state_key(m) for m in look}
+        kept = [m for key, m in self._state.items() if key[0] != "osc" and key not in in_look]
+        return kept + look
+
     def _reconnect(self) -> bool:
         """Open, send the current state, and call it up only if the device took it (and nothing changed)."""
         try:
@@ -227,7 +248,8 @@ class ResilientOutput:
             return False
         for _ in range(3):
             with self._cv:
-                version, state = self._version, list(self._state.values())
+                version, state = self._version, self._wanted()
+            self._resent = len(state)
             try:
                 with self._io:
                     for message in state:

@@ -79,6 +79,9 @@ class LivePlayer(Player):
             for event in events:
                 self._send(event)
 
+    def _scene_state(self) -> tuple[Event, ...]:
+        return tuple(event for _, events in list(self._look.values()) for event in events)
+
     def _keep_look(self, event: Event) -> None:
         if event.kind == "scene":
             t, events = self._look.get(event.output, (math.nan, []))

@@ -7,14 +7,16 @@ time the control chose (the next bar). The player only ever looks at them betwee
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from showctl.errors import DeviceError
-from showctl.messages import MidiMessage
+from showctl.messages import MidiMessage, OutMessage
 from showctl.outputs.base import Output
+from showctl.outputs.resilient import LookAware
 from showctl.player.clock import Clock
 from showctl.timeline.model import Event, Timeline
 from showctl.timeline.seek import events_from_seek
@@ -91,6 +93,9 @@ class Player:
         self._prepared: dict[float, list[tuple[float, Event]]] = {}
         self._clocks_running: dict[str, None] = {}  # outputs sent a MIDI clock `start`/`continue`, no `stop` yet
         self.sent = 0  # messages sent by the current play()
+        for name, output in outputs.items():
+            if isinstance(output, LookAware):  # a reconnecting output re-sends the look now, not its history
+                output.look = functools.partial(self.look_of, name)
 
     # -- controls (any thread) -----------------------------------------------------------------------
     def replace_timeline(self, timeline: Timeline) -> None:
@@ -102,6 +107,15 @@ class Player:
         """Run `action` on the player's thread once class time reaches `t`."""
         with self._lock:
             self._pending.append(_Pending(t, action))
+
+    def look_of(self, output: str) -> list[OutMessage]:
+        """What `output` shows now (any thread): the overlay's look, else the timeline's latest scenes."""
+        overlay = self.overlay
+        events = overlay.events if overlay is not None else self._scene_state()
+        return [e.message for e in events if e.output == output]
+
+    def _scene_state(self) -> tuple[Event, ...]:
+        return self.timeline.scene_state_at(self.clock.now() + 1e-6)
 
     def set_overlay(self, overlay: Overlay | None) -> None:
         """Called through `at`: send the overlay's look, or lift it and restore the timeline's look."""
