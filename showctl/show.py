@@ -23,6 +23,7 @@ from showctl.player import Clock, MonotonicClock, Player, PlayResult
 from showctl.player.audio import AudioClock, audio_unavailable_reason
 from showctl.player.clock import LateClock
 from showctl.player.controls import Controller
+from showctl.player.guardian import start_guardian
 from showctl.player.remote import osc_remote
 from showctl.sim import JackServer, Received, SimulatedRig
 from showctl.timeline import PlanEdit, Timeline, compile_timeline
@@ -150,6 +151,14 @@ def open_outputs(rig: Rig, stack: ExitStack, *, resilient: bool = False,
     reported in one line (`on_status`) and reconnected in the background while the class keeps time. DMX
     fades run on `class_time`."""
     outputs: dict[str, Output] = {}
+    if resilient:
+        # A class: should showctl be killed outright, its guardian sends the safe scene (`done` at a clean exit,
+        # after the outputs below have closed).
+        guardian = start_guardian(rig)
+        if guardian is None:
+            (on_status or LOG_REPORT.warn)("no guardian process: a hard kill (kill -9) would leave the last look")
+        else:
+            stack.callback(guardian.done)
     for name, config in rig.outputs.items():
         if resilient:
             output: Output = open_resilient_output(
