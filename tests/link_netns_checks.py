@@ -145,4 +145,4 @@ def test_netns_the_demo_class_runs_on_link_and_on_after_the_peer_leaves(peer: Pe
         assert "beat from auto: link (Ableton Link) → midi-clock (" in stderr and "→ audio (system) → tap" in stderr
         assert "beat source: link\n" in stderr
     console = [line.split(None, 3)[-1].strip() for line in out if line.startswith("rig: console")]
-    assert console[-2:] == ["/showctl/house 1", "/showctl/strobe 0"], out[-5:]  # the safe scene, last
+    assert console[-3:] == ["/showctl/house 1", "/showctl/strobe 0", "/showctl/blackout 0"], out[-5:]  # safe scene

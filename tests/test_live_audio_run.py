@@ -73,4 +73,4 @@ def test_the_demo_class_runs_on_line_in_audio(tmp_path: Path, demo_tracks: list[
     tempo = float(locked.split("audio: locked at ")[1].split()[0])
     assert tempo == pytest.approx(128.0, rel=0.02), locked
     console = [line.split(None, 3)[-1].strip() for line in out if line.startswith("rig: console")]
-    assert console[-2:] == ["/showctl/house 1", "/showctl/strobe 0"], out[-5:]  # the safe scene, last
+    assert console[-3:] == ["/showctl/house 1", "/showctl/strobe 0", "/showctl/blackout 0"], out[-5:]  # safe scene

@@ -501,7 +501,7 @@ def test_a_second_start_is_refused_and_a_dropped_screen_resyncs(tmp_path: Path, 
         state = wait_state(conn, lambda m: m["state"]["live"] is None and m["state"]["last_run"] is not None)
     assert state["state"]["last_run"]["text"].startswith("class ended early: ")
     assert state["state"]["last_run"]["text"].endswith(" messages sent; safe scene sent")
-    assert srv.web.studio.last_received[-1].message == "/showctl/house 1"  # the safe scene, last
+    assert [r.message for r in srv.web.studio.last_received[-2:]] == ["/showctl/house 1", "/showctl/blackout 0"]
 
 
 # -- 30 screens on one class --------------------------------------------------------------------------------

@@ -165,7 +165,7 @@ def test_screenshots_phone_and_laptop(browser: Any, demo_tracks: list[Path], tmp
             phone.wait_for_function("document.body.dataset.phase !== 'running'")
             assert phone.errors == [] and laptop.errors == []
         messages = [r.message for r in srv.web.studio.last_received]
-        assert "/showctl/blackout 1" in messages and messages[-1] == "/showctl/house 1"
+        assert "/showctl/blackout 1" in messages and messages[-2:] == ["/showctl/house 1", "/showctl/blackout 0"]
 
 
 def read_qr(path: Path) -> str:
