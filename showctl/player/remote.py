@@ -54,16 +54,21 @@ class Pressable(Protocol):
     def press(self, name: Any) -> str: ...
 
 
-def is_loopback(host: str) -> bool:
-    """Whether listening on `host` keeps the port to this machine (an IPv4-mapped 127.0.0.1 included)."""
-    if host == "localhost":
-        return True
+def ip_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """`host` as an IP address, an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`, how a server on `::` sees an
+    IPv4 client) as the IPv4 one; None when `host` is a name."""
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return False
+        return None
     mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
-    return (mapped or address).is_loopback
+    return mapped or address
+
+
+def is_loopback(host: str) -> bool:
+    """Whether listening on `host` keeps the port to this machine (an IPv4-mapped 127.0.0.1 included)."""
+    address = ip_address(host)
+    return host == "localhost" or (address is not None and address.is_loopback)
 
 
 def require_secret(host: str, secret: str | None) -> None:

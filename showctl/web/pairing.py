@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import ipaddress
 import json
 import logging
 import math
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from showctl.errors import ShowctlError
-from showctl.player.remote import RateLimit
+from showctl.player.remote import RateLimit, ip_address
 from showctl.web.model import PairedDevice
 
 __all__ = [
@@ -60,14 +59,8 @@ _MAX_DEVICES_COUNTED = 1024  # pairing buckets kept; more addresses than this st
 
 def is_laptop(client_host: str | None) -> bool:
     """127.0.0.1 or ::1, also as an IPv4-mapped address (`::ffff:127.0.0.1`: a server on `::` takes IPv4 too)."""
-    if client_host is None:
-        return False
-    try:
-        address = ipaddress.ip_address(client_host)
-    except ValueError:
-        return False
-    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
-    return str(mapped or address) in LAPTOP_ADDRESSES
+    address = ip_address(client_host) if client_host is not None else None
+    return address is not None and str(address) in LAPTOP_ADDRESSES
 
 
 def _digest(secret: str) -> str:
