@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import require_binary
 from rich.console import Console
 
 import showctl.analysis as analysis
@@ -615,3 +616,30 @@ def test_overrides_refuse_non_finite_and_impossible_values() -> None:
         with pytest.raises(ValueError):
             Overrides(**bad)
     assert Overrides(tempo=128.0, first_downbeat=0.5, grid=(128.0, 0.25)).grid == (128.0, 0.25)
+
+
+@pytest.mark.slow
+def test_an_m4a_track_is_decoded_through_ffmpeg(tmp_path: Path, demo_tracks: list[Path]) -> None:
+    # AAC in .m4a is what most instructors' libraries hold; libsndfile cannot read it.
+    require_binary("ffmpeg", "m4a/AAC decoding")
+    wav = demo_tracks[1]
+    m4a = tmp_path / "track.m4a"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(wav), "-c:a", "aac", "-b:a", "160k", str(m4a)],
+                   check=True)
+    from_wav, from_m4a = analyze_file(wav), analyze_file(m4a)
+    assert from_m4a.tempo == pytest.approx(from_wav.tempo, rel=0.01)
+    assert from_m4a.duration == pytest.approx(from_wav.duration, abs=0.1)
+    # AAC's encoder delay shifts the audio by a few ms at most: the same grid, beat for beat.
+    assert len(from_m4a.beats) == pytest.approx(len(from_wav.beats), abs=2)
+    offsets = [min(abs(b - w) for w in from_wav.beats) for b in from_m4a.beats]
+    assert float(np.median(offsets)) < 0.03
+
+
+def test_a_broken_m4a_is_one_line(tmp_path: Path) -> None:
+    require_binary("ffmpeg", "m4a/AAC decoding")
+    broken = tmp_path / "broken.m4a"
+    broken.write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(range(256)) * 8)
+    with pytest.raises(AnalysisError) as info:
+        analyze_file(broken)
+    text = str(info.value)
+    assert text.startswith(f"{broken}: cannot read audio (ffmpeg: ") and "\n" not in text, text

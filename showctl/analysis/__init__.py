@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -59,6 +61,32 @@ def read_audio(path: Path) -> tuple[npt.NDArray[np.float32], int]:
 _NOT_A_FILE = "file does not exist or is not a regular file"
 
 
+# Formats libsndfile cannot read, decoded by the ffmpeg program (AAC in .m4a is what most music libraries hold).
+FFMPEG_SUFFIXES = (".m4a", ".aac", ".mp4", ".m4b", ".alac", ".wma")
+FFMPEG_RATE = 22050  # ffmpeg resamples as it decodes; the analysis works at ANALYSIS_RATE, below this
+
+
+def _decode_with_ffmpeg(path: Path) -> tuple[npt.NDArray[np.float32], int, int]:
+    """Mono float32 samples of `path` through the `ffmpeg` program (nothing declared: 0 frames)."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise AnalysisError(path, f"cannot read {path.suffix} audio without ffmpeg: install it (apt-get install "
+                                  "ffmpeg), or convert the track to WAV or FLAC")
+    try:
+        result = subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-i", str(path), "-vn", "-ac", "1", "-ar",
+                                 str(FFMPEG_RATE), "-f", "f32le", "-"], capture_output=True, check=False)
+    except OSError as err:
+        raise AnalysisError(path, f"cannot run ffmpeg ({err})") from None
+    said = [line.strip() for line in result.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+    if result.returncode != 0 or not result.stdout:
+        reason = said[-1] if said else "no audio in the file"
+        raise AnalysisError(path, f"cannot read audio (ffmpeg: {reason.removeprefix(str(path) + ': ')})")
+    if said:  # decoded, but with errors on the way: damaged or cut short
+        raise AnalysisError(path, f"file is truncated or damaged (ffmpeg: {said[-1].removeprefix(str(path) + ': ')})")
+    samples = np.frombuffer(result.stdout[: len(result.stdout) // 4 * 4], dtype="<f4").astype(np.float32)
+    return samples, FFMPEG_RATE, 0
+
+
 def _decode(path: Path) -> tuple[npt.NDArray[np.float32], int, int]:
     """`read_audio`, plus the number of frames the file's header declares (0 when it declares none)."""
     import soundfile as sf
@@ -69,6 +97,8 @@ def _decode(path: Path) -> tuple[npt.NDArray[np.float32], int, int]:
         raise AnalysisError(path, "cannot read audio (is a directory)")
     if path.stat().st_size == 0:
         raise AnalysisError(path, "cannot read audio (file is empty)")
+    if path.suffix.lower() in FFMPEG_SUFFIXES:
+        return _decode_with_ffmpeg(path)
     try:
         with _quiet_decoders(), sf.SoundFile(str(path)) as f:
             sr, declared = f.samplerate, max(0, f.frames)
