@@ -62,7 +62,7 @@ def overrides_for(loaded: LoadedCueSheet) -> dict[str, Overrides]:
     result: dict[str, Overrides] = {}
     for entry, path in zip(loaded.sheet.playlist, loaded.track_paths, strict=True):
         grid = (entry.grid.bpm, entry.grid.offset) if entry.grid is not None else None
-        found = Overrides(tempo=entry.tempo, first_downbeat=entry.first_downbeat, grid=grid)
+        found = Overrides(tempo=entry.tempo, first_downbeat=entry.first_downbeat, grid=grid, nudge=entry.nudge)
         if found:
             result[str(path)] = found
     return result

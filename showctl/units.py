@@ -142,3 +142,22 @@ def parse_percent(value: object) -> float:
     if not 0 <= number <= 1:
         raise ValueError(f"a percentage must be between 0% and 100%, got {value!r}")
     return number
+
+
+def parse_nudge(value: object) -> float:
+    """`half beat`, `-quarter beat`, `1/3 beat` or a number of beats, between -1 and 1 (exclusive) → beats."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        beats = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        sign = -1.0 if text.startswith("-") else 1.0
+        try:
+            rate = parse_rate(text.lstrip("+-").strip())
+        except ValueError:
+            rate = Rate(0.0, 1.0)  # refused below, with the nudge's own words
+        beats = sign * rate.beats if not rate.bars else math.inf
+    else:
+        beats = math.inf
+    if not -1.0 < beats < 1.0 or beats == 0.0:
+        raise ValueError(f"expected a nudge of part of a beat like 'half beat', '-quarter beat' or 0.25, got {value!r}")
+    return beats

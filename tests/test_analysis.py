@@ -618,6 +618,40 @@ def test_overrides_refuse_non_finite_and_impossible_values() -> None:
     assert Overrides(tempo=128.0, first_downbeat=0.5, grid=(128.0, 0.25)).grid == (128.0, 0.25)
 
 
+def test_a_nudge_moves_the_whole_grid_by_part_of_a_beat() -> None:
+    # A grid on the snare or hats, half a beat off the kick: `nudge: half beat` in the playlist entry puts the
+    # lights back on the kick; each beat moves by half of its own beat (a tempo change moves with it).
+    from showctl.analysis.overrides import apply_overrides
+
+    tracked = TrackAnalysis(path="t.wav", duration=6.0, tempo=120.0, beats=(0.25, 0.75, 1.25, 1.75, 2.35, 2.95),
+                            downbeats=(0.25, 2.35), phrases=(0.25,), confidence=0.9)
+    later = apply_overrides(tracked, nudge=0.5)
+    assert later.beats == pytest.approx((0.5, 1.0, 1.5, 2.05, 2.65, 3.25))
+    assert later.downbeats == pytest.approx((0.5, 2.65)) and later.phrases == pytest.approx((0.5,))
+    assert later.overrides == ("nudge",)
+    earlier = apply_overrides(tracked, nudge=-0.5)
+    assert earlier.beats == pytest.approx((0.0, 0.5, 1.0, 1.5, 2.05, 2.65))  # the first borrows the next gap
+
+
+def test_a_nudge_in_the_cue_file_is_validated_where_written(tmp_path: Path) -> None:
+    from showctl.cues import load_cue_sheet
+    from showctl.errors import ProblemsError
+
+    cue = tmp_path / "class.yaml"
+    for track in ("a.wav", "b.wav"):
+        (tmp_path / track).write_bytes(b"")
+    cue.write_text("name: Nudged\nplaylist:\n  - {track: a.wav, nudge: half beat}\n  - {track: b.wav, nudge: 2 bars}\n"
+                   "scenes: {warm: {send: {console: [/warm 1]}}}\n"
+                   "segments:\n  - {name: W, kind: warmup, length: 30s, scene: warm}\n")
+    with pytest.raises(ProblemsError) as info:
+        load_cue_sheet(cue)
+    assert [str(p) for p in info.value.problems] == [
+        f"{cue}:4:27: expected a nudge of part of a beat like 'half beat', '-quarter beat' or 0.25, got '2 bars'"]
+    cue.write_text(cue.read_text().replace("2 bars", "-quarter beat"))
+    sheet = load_cue_sheet(cue).sheet
+    assert [e.nudge for e in sheet.playlist] == [0.5, -0.25]
+
+
 @pytest.mark.slow
 def test_an_m4a_track_is_decoded_through_ffmpeg(tmp_path: Path, demo_tracks: list[Path]) -> None:
     # AAC in .m4a is what most instructors' libraries hold; libsndfile cannot read it.

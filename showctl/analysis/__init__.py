@@ -260,7 +260,7 @@ def analyze_file(path: str | Path, *, overrides: Overrides | None = None) -> Tra
     result = analyze_signal(samples, sr, path=str(path), tempo_hint=hint)
     if overrides:
         result = apply_overrides(result, tempo=overrides.tempo, first_downbeat=overrides.first_downbeat,
-                                 grid=overrides.grid)
+                                 grid=overrides.grid, nudge=overrides.nudge)
     return result
 
 
@@ -268,7 +268,7 @@ def _overridden(analysis: TrackAnalysis, path: str | Path, wanted: Overrides) ->
     """The cached analysis with `wanted` applied; re-tracked (not cached) when a tempo hint needs audio."""
     try:
         return apply_overrides(analysis, tempo=wanted.tempo, first_downbeat=wanted.first_downbeat,
-                               grid=wanted.grid)
+                               grid=wanted.grid, nudge=wanted.nudge)
     except NeedsAudioError:
         return analyze_file(path, overrides=wanted)
 

@@ -41,9 +41,11 @@ class Overrides:
     tempo: Bpm | None = None  # BPM hint: re-track near it
     first_downbeat: Time | None = None  # s
     grid: tuple[Bpm, Time] | None = None  # (BPM, offset s of the first beat): a fixed grid
+    nudge: Annotated[float, Field(gt=-1.0, lt=1.0)] | None = None  # beats: move the whole grid (0.5: off-beat)
 
     def __bool__(self) -> bool:
-        return self.tempo is not None or self.first_downbeat is not None or self.grid is not None
+        return (self.tempo is not None or self.first_downbeat is not None or self.grid is not None
+                or self.nudge is not None)
 
 
 def _with(names: tuple[str, ...], name: str) -> tuple[str, ...]:
@@ -111,12 +113,33 @@ def _first_downbeat(a: TrackAnalysis, t: float) -> TrackAnalysis:
                                overrides=_with(a.overrides, "first_downbeat"))
 
 
+def _nudge(a: TrackAnalysis, beats_moved: float) -> TrackAnalysis:
+    """Every beat (and so every downbeat and phrase) moved by `beats_moved` of its own beat: the tracker's
+    grid on the snare or the hats, half a beat off the kick, is put back on the kick by 0.5."""
+    if len(a.beats) < 2 or beats_moved == 0:
+        return dataclasses.replace(a, overrides=_with(a.overrides, "nudge"))
+    beats = np.asarray(a.beats, dtype=np.float64)
+    gaps = np.diff(beats)
+    # Forward: a beat's own gap to the next; backward: to the one before (the ends borrow their neighbour's).
+    step = np.append(gaps, gaps[-1]) if beats_moved > 0 else np.insert(gaps, 0, gaps[0])
+    moved = beats + beats_moved * step
+    keep = (moved >= 0.0) & (moved <= a.duration)
+    index = {float(b): i for i, b in enumerate(beats)}
+
+    def shifted(times: tuple[float, ...]) -> tuple[float, ...]:
+        return tuple(float(moved[i]) for t in times if (i := index.get(float(t))) is not None and keep[i])
+
+    return dataclasses.replace(a, beats=tuple(float(b) for b in moved[keep]), downbeats=shifted(a.downbeats),
+                               phrases=shifted(a.phrases), overrides=_with(a.overrides, "nudge"))
+
+
 def apply_overrides(
     analysis: TrackAnalysis,
     *,
     tempo: float | None = None,
     first_downbeat: float | None = None,
     grid: tuple[float, float] | None = None,
+    nudge: float | None = None,
 ) -> TrackAnalysis:
     """`analysis` with the cue file's overrides applied; unchanged when none is given.
 
@@ -125,6 +148,7 @@ def apply_overrides(
       (the user vouches for it); a `tempo` given with it is ignored.
     - `tempo`: the tracked grid if the hint is its tempo, its double or its half; else `NeedsAudioError`.
     - `first_downbeat` (s): the bars restart at the beat nearest to it; beats before it are a pickup.
+    - `nudge` (beats, last): the whole grid moves by that share of a beat (0.5: onto the off-beat).
     Phrases follow the new downbeats (same number of bars per phrase); sections are kept: they come from
     the energy of the audio, not from the grid.
     """
@@ -137,4 +161,6 @@ def apply_overrides(
         result = _retempo(result, float(tempo))
     if first_downbeat is not None:
         result = _first_downbeat(result, float(first_downbeat))
+    if nudge is not None:
+        result = _nudge(result, float(nudge))
     return result

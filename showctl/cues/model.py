@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from showctl.outputs.rig import Messages, Percent
-from showctl.units import Length, Rate, parse_clock, parse_length, parse_rate
+from showctl.units import Length, Rate, parse_clock, parse_length, parse_nudge, parse_rate
 
 __all__ = [
     "BACKWARDS_KINDS", "INHERITED_DEFAULTS", "INHERITED_NAMED", "KNOWN_KINDS", "Countdown", "CueSheet", "CueStyle",
@@ -38,6 +38,8 @@ LengthValue = Annotated[
     PlainSerializer(str, return_type=str),
     Field(json_schema_extra={"examples": ["3:00", "16 bars", "end of track"]}),
 ]
+Nudge = Annotated[float, BeforeValidator(parse_nudge),
+                  Field(json_schema_extra={"examples": ["half beat", "-quarter beat"]})]
 RateValue = Annotated[
     Rate,
     BeforeValidator(parse_rate),
@@ -66,6 +68,8 @@ class PlaylistEntry(Strict):
     tempo: float | None = Field(default=None, gt=30, lt=300, description="tempo hint (BPM): re-track near it")
     first_downbeat: Seconds | None = Field(default=None, description="where bar 1 starts in the track")
     grid: FixedGrid | None = Field(default=None, description="a fixed grid: overrides the tracker entirely")
+    nudge: Nudge | None = Field(default=None, description="move the tracked grid by part of a beat: 'half beat' "
+                                "when the lights land on the snare or hats instead of the kick, '-quarter beat' …")
 
 
 class Scene(Strict):
