@@ -44,7 +44,10 @@ class JackWatch:
     """
 
     def __init__(self, device: str) -> None:
-        import jack  # JACK-Client; only where MIDI goes through JACK
+        try:
+            import jack  # JACK-Client; only where MIDI goes through JACK
+        except OSError as err:  # it loads libjack when imported
+            raise DeviceError(device, f"no JACK library ({err}); install jackd2") from None
 
         self.stopped = threading.Event()
         try:
