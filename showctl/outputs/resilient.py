@@ -231,14 +231,14 @@ class ResilientOutput:
                         self._went_down(out, err)
 
     def _wanted(self) -> list[OutMessage]:
-        """The state to re-send (holding `_cv`): the player's look when known, after the controls the look does
-        not set (a MIDI controller or program is one control, whatever sent it last); else all that was set."""
+        """The state to re-send (holding `_cv`): what was last sent to each control, but of the OSC addresses
+        only those the player's look sets now (when it says): `/scene/warm 1` sent an hour ago is not part
+        of the look any more. Values come from what was sent, not from the look: the player may be about to
+        send the look's newest message itself, and it must not arrive twice."""
         if self.look is None:
             return list(self._state.values())
-        look = list(self.look())
-        in_look = {state_key(m) for m in look}
-        kept = [m for key, m in self._state.items() if key[0] != "osc" and key not in in_look]
-        return kept + look
+        in_look = {state_key(m) for m in self.look()}
+        return [m for key, m in self._state.items() if key[0] != "osc" or key in in_look]
 
     def _reconnect(self) -> bool:
         """Open, send the current state, and call it up only if the device took it (and nothing changed)."""
