@@ -22,12 +22,12 @@ system-deps:
 	@bash .ci/system-deps
 
 tracks: install
-	$(PY) -m showctl.analysis.demo tracks/demo
+	$(PY) -m showctl.demo.tracks tracks/demo
 
 # The synthesized studio library the example classes (cues/retro-run-45.yaml, cues/sled-pull-30.yaml) play:
 # 10 tracks, 47 minutes, 120 MB, about 25 s to write.
 library: install
-	$(PY) -m showctl.analysis.library tracks/library
+	$(PY) -m showctl.demo.library tracks/library
 
 # The real-music evaluation set (bench/realset.py): 8 songs with hand-made beat grids from Debian's Frets on
 # Fire song packs (apt-get download, nothing installed), mixed into tracks/realset/. Needs the network once.

@@ -2,7 +2,7 @@
 
     python bench/bench_analysis.py [CORPUS_DIR] [--tuning | --held-out | --held-out-2]
 
-Writes the evaluation corpus (`showctl.analysis.demo.CORPUS`: house, off-beat house, half-time hip-hop,
+Writes the evaluation corpus (`showctl.demo.tracks.CORPUS`: house, off-beat house, half-time hip-hop,
 drum & bass, pop with a beat-less intro and a breakdown, live-played tempo drift, 3/4) and the second
 held-out set (`HELD_OUT_2`: new seeds and tempos, long drum-less intros, swing, pickups) as WAVs into a
 temporary directory unless CORPUS_DIR is given, then analyses every file with both trackers in the same
@@ -35,8 +35,8 @@ import numpy as np
 import soundfile as sf
 
 from showctl.analysis import analyze_file, analyze_paths
-from showctl.analysis.demo import CORPUS, DEMO_SAMPLE_RATE, HELD_OUT_2, PLAYLIST, CorpusSpec, Truth, write_tracks
-from showctl.analysis.evaluate import Scores, score
+from showctl.analysis.evaluate import Scores, Truth, score
+from showctl.demo.tracks import CORPUS, DEMO_SAMPLE_RATE, HELD_OUT_2, PLAYLIST, CorpusSpec, write_tracks
 
 
 @dataclass(frozen=True)

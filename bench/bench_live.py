@@ -11,19 +11,19 @@ then the issue's anchor figures as text. The sets (all of them unless some are n
 - tuning: `CORPUS` without its held-out part;
 - held-out (`*`): `CORPUS`'s held-out part, the live tracker's first held-out set, scored and then tuned on
   (it is spent: read it as a second tuning set);
-- held-out 2 (`**`): `showctl.analysis.demo.HELD_OUT_2`, cut to 60-s excerpts as the issue's anchors are;
+- held-out 2 (`**`): `showctl.demo.tracks.HELD_OUT_2`, cut to 60-s excerpts as the issue's anchors are;
   scored once, then tuned on for holding, swing and the octave after 4 s (spent, like the first);
-- held-out 3 (`***`): `showctl.analysis.demo.HELD_OUT_3`, 60-s excerpts; scored once, then tuned on for
+- held-out 3 (`***`): `showctl.demo.tracks.HELD_OUT_3`, 60-s excerpts; scored once, then tuned on for
   drum & bass phase and the octave of hip-hop (spent);
-- held-out 4 (`****`): `showctl.analysis.demo.HELD_OUT_4`, 60-s excerpts; scored once after the drum
+- held-out 4 (`****`): `showctl.demo.tracks.HELD_OUT_4`, 60-s excerpts; scored once after the drum
   evidence for the octave (F 0.990, CMLt 0.982, median lock 1.34 s; spent);
-- held-out 5 (`h5`): `showctl.analysis.demo.HELD_OUT_5`, 60-s excerpts; scored once with phase fits every
+- held-out 5 (`h5`): `showctl.demo.tracks.HELD_OUT_5`, 60-s excerpts; scored once with phase fits every
   0.09 s (F 0.990, CMLt 0.979, lock 1.39 s, CPU 1.42 %); 0.09 s then held a grid 1.5 % slow after the music
   stopped in a test, so the spacing became 0.06 s (spent);
-- held-out 6 (`h6`): `showctl.analysis.demo.HELD_OUT_6`, 60-s excerpts; scored once at the end of the second
+- held-out 6 (`h6`): `showctl.demo.tracks.HELD_OUT_6`, 60-s excerpts; scored once at the end of the second
   session (F 0.992, CMLt 0.985, tempo 20/20, lock 1.96 s, CPU 1.44 %), before the held grid and the band
   hits of the third (spent);
-- held-out 7 (`h7`): `showctl.analysis.demo.HELD_OUT_7`, never tuned on by the live tracker, 60-s excerpts:
+- held-out 7 (`h7`): `showctl.demo.tracks.HELD_OUT_7`, never tuned on by the live tracker, 60-s excerpts:
   the honest figure; scored once after the third session's changes (F 0.992, CMLt 0.984, tempo 20/20,
   median lock 1.76 s, 99 % ≥ 20 ms early, median error 4.0 ms, CPU 1.63 %).
 Scores come from `showctl.live.scoring` (and `showctl.analysis.evaluate`), the code the tests use.
@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from showctl.analysis.demo import (
+from showctl.demo.tracks import (
     CORPUS,
     DEMO_SAMPLE_RATE,
     HELD_OUT_2,

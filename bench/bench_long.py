@@ -20,7 +20,7 @@ from pathlib import Path
 # Run from a checkout without installing: make the repository root importable.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from showctl.analysis.demo import write_long_track
+from showctl.demo.tracks import write_long_track
 
 BOUND_MB = 500.0
 BASELINE_UP_TO = 60.0  # minutes

@@ -277,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.serve_rig:
         return serve_rig(args.serve_rig)
-    from showctl.analysis.demo import ensure_demo_tracks
+    from showctl.demo.tracks import ensure_demo_tracks
     from showctl.show import load_show
 
     os.environ.setdefault("JACK_NO_START_SERVER", "1")
@@ -286,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ensure_demo_tracks(REPO / "tracks" / "demo")
     show_ = load_show(str(REPO / "cues" / "demo.yaml"), None)
     if args.start + player_seconds > show_.timeline.duration:  # the demo class is 4:30: a longer run plays Retro Run 45
-        from showctl.analysis.library import ensure_library_tracks
+        from showctl.demo.library import ensure_library_tracks
 
         ensure_library_tracks(REPO / "tracks" / "library")
         show_ = load_show(str(REPO / "cues" / "retro-run-45.yaml"), None)

@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from test_web import crowd_round_trips, osc_class, percentiles, served  # noqa: E402  # the test's own helpers
 
-from showctl.analysis.demo import ensure_demo_tracks  # noqa: E402
+from showctl.demo.tracks import ensure_demo_tracks  # noqa: E402
 
 
 @contextmanager

@@ -11,7 +11,7 @@ signatures are the grid the charter (the band itself) laid the notes on. This sc
    /usr/share/doc/PACKAGE/copyright;
 3. per song, mixes the stems (mono, the sum scaled to a 0.9 peak, 22050 Hz, 16-bit) into
    DIRECTORY/PACK-SONG.wav and writes the truth beside it (PACK-SONG.truth.json, the fields of
-   `showctl.analysis.demo.Truth` plus where it came from):
+   `showctl.demo.tracks.Truth` plus where it came from):
    - beats: every beat of the MIDI tempo map (one per time-signature denominator note; quarter notes in
      4/4), in seconds, moved by the song.ini `delay` (ms, positive: the chart comes that much later in the
      audio; every song here has none), kept where the mix sounds (within `AUDIBLE_DB` of its loudest

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from showctl.analysis.demo import ensure_demo_tracks
+from showctl.demo.tracks import ensure_demo_tracks
 from showctl.sim import JackServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,7 +68,7 @@ def demo_tracks() -> list[Path]:
 @pytest.fixture(scope="session")
 def library_tracks() -> list[Path]:
     """The synthesized studio library the example classes play (tracks/library/, written once, when missing)."""
-    from showctl.analysis.library import ensure_library_tracks
+    from showctl.demo.library import ensure_library_tracks
 
     return ensure_library_tracks(REPO / "tracks" / "library")
 

@@ -26,10 +26,11 @@ from showctl.analysis import (
     cache,
     read_audio,
 )
-from showctl.analysis.demo import DEMO_TRACKS, Truth, beat_f_measure, ensure_demo_tracks, synthesize_track
+from showctl.analysis.evaluate import Truth
 from showctl.analysis.model import LOW_CONFIDENCE
 from showctl.analysis.tracker import analyze_signal, confidence, onset_envelope, section_confidence
 from showctl.cli.progress import AnalysisProgress
+from showctl.demo.tracks import DEMO_TRACKS, beat_f_measure, ensure_demo_tracks, synthesize_track
 from showctl.errors import AnalysisError
 from showctl.show import low_confidence_warnings
 from showctl.units import format_clock

@@ -19,19 +19,7 @@ from showctl.analysis import (
     analyze_paths,
     apply_overrides,
 )
-from showctl.analysis.demo import (
-    CORPUS,
-    CORPUS_STYLES,
-    DEMO_TRACKS,
-    HELD_OUT_2,
-    PLAYLIST,
-    CorpusSpec,
-    DemoSpec,
-    Truth,
-    synthesize_track,
-)
 from showctl.analysis.evaluate import continuity, f_measure, score, tempo_correct
-from showctl.analysis.library import LIBRARY_TRACKS
 from showctl.analysis.tracker import (
     ANALYSIS_RATE,
     analyze_signal,
@@ -43,6 +31,18 @@ from showctl.analysis.tracker import (
     silent_frames,
     sounding_spans,
     spectrogram,
+)
+from showctl.demo.library import LIBRARY_TRACKS
+from showctl.demo.tracks import (
+    CORPUS,
+    CORPUS_STYLES,
+    DEMO_TRACKS,
+    HELD_OUT_2,
+    PLAYLIST,
+    CorpusSpec,
+    DemoSpec,
+    Truth,
+    synthesize_track,
 )
 
 SR = 22050
@@ -177,7 +177,7 @@ def test_a_190_bpm_groove_is_counted_at_190(style: str) -> None:
 def test_driving_eighths_are_not_heard_at_two_thirds_of_the_tempo(bpm: float) -> None:
     """Metal's double kick on every 8th, bass chugging 8ths, snare on 2 and 4: the comb at 2/3 of the tempo
     (113 for 170) hits a note on each of its multiples, and the tempo prior used to pick it (issue 15)."""
-    from showctl.analysis.demo import Groove, _synthesize_groove
+    from showctl.demo.tracks import Groove, _synthesize_groove
 
     eighths = tuple(k / 2 for k in range(8))
     metal = Groove(4, kicks=eighths, snares=(1, 3), hats=0.5, bass=tuple((k, 0.4) for k in eighths),

@@ -16,10 +16,10 @@ import pytest
 import soundfile as sf
 
 from showctl.analysis import ANALYSIS_RATE, analyze_file, read_audio
-from showctl.analysis.demo import LONG_TRACK_BPM, synthesize_track, write_long_track
 from showctl.analysis.evaluate import f_measure
 from showctl.analysis.stretches import analyze_stream
 from showctl.analysis.tracker import analyze_signal, resample
+from showctl.demo.tracks import LONG_TRACK_BPM, synthesize_track, write_long_track
 
 SR = 22050
 

@@ -122,7 +122,7 @@ def test_plan_counts_bar_1_from_a_downbeat_at_the_very_start(tmp_path: Path) -> 
     import numpy as np
     import soundfile as sf
 
-    from showctl.analysis.demo import synthesize_track
+    from showctl.demo.tracks import synthesize_track
 
     samples, truth = synthesize_track(120.0, 30.0, 22050, 7, style="warmup", intro_beats=0.0)
     assert truth.downbeats[0] == 0.0

@@ -1,6 +1,6 @@
 """Live beat sources: the causal audio tracker (through `follow`), tap tempo and MIDI clock in.
 
-The audio tracker is scored on generated corpus tracks with known beats (`showctl.analysis.demo`), with
+The audio tracker is scored on generated corpus tracks with known beats (`showctl.demo.tracks`), with
 the same scores as the bench; MIDI clock arrives from a real JACK output port.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from showctl.analysis.demo import CORPUS, DEMO_SAMPLE_RATE, CorpusSpec, synthesize_track
+from showctl.demo.tracks import CORPUS, DEMO_SAMPLE_RATE, CorpusSpec, synthesize_track
 from showctl.errors import DeviceError
 from showctl.live import (
     AudioBeatTracker,

@@ -20,7 +20,7 @@ import soundfile as sf
 from conftest import REPO, wait_for
 from test_live_sources import jack_ports, play_into
 
-from showctl.analysis.demo import synthesize_track
+from showctl.demo.tracks import synthesize_track
 from showctl.sim import JackServer
 
 

@@ -13,7 +13,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from showctl.analysis.demo import CORPUS_STYLES, DEMO_SAMPLE_RATE, CorpusSpec, Truth, synthesize_track
+from showctl.analysis.evaluate import Truth
+from showctl.demo.tracks import CORPUS_STYLES, DEMO_SAMPLE_RATE, CorpusSpec, synthesize_track
 from showctl.live import BeatEstimate, follow_signal
 
 SR = DEMO_SAMPLE_RATE

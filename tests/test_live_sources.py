@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from showctl.analysis.demo import synthesize_track
+from showctl.demo.tracks import synthesize_track
 from showctl.errors import DeviceError
 from showctl.live import FallbackSource, PredictedGrid, SourceState, Steered
 from showctl.live.steer import scale_grid

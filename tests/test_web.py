@@ -30,8 +30,8 @@ import websockets.sync.client
 from test_analysis import SR, _pad, _write_wav
 from websockets.exceptions import InvalidStatus
 
-from showctl.analysis.demo import synthesize_track
 from showctl.cli.commands import check
+from showctl.demo.tracks import synthesize_track
 from showctl.web import WebApp, create_app
 from showctl.web.pairing import LINK_LIFETIME, PAIRING_ALL_DEVICES, Pairing, PairingRefused, PairingThrottled
 from showctl.web.server import bind

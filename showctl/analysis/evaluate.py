@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Scores", "continuity", "f_measure", "score", "tempo_correct", "trim"]
+__all__ = ["Scores", "Truth", "continuity", "f_measure", "score", "tempo_correct", "trim"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -28,6 +29,40 @@ TRIM_BEFORE = 5.0  # s
 F_WINDOW = 0.07  # s
 CONTINUITY_THRESHOLD = 0.175  # share of the beat period, for both phase and period
 TEMPO_TOLERANCE = 0.04
+
+
+@dataclass(frozen=True)
+class Truth:
+    """What the synthesizer actually played: the answer a tracker should find."""
+
+    tempo: float
+    beats: tuple[float, ...]
+    downbeats: tuple[float, ...]
+    beats_per_bar: int = 4
+    # (start s, label) of each arranged section, for styles that have an arrangement ("pop"); else empty.
+    sections: tuple[tuple[float, str], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "tempo": self.tempo,
+            "beats": [round(b, 6) for b in self.beats],
+            "downbeats": [round(b, 6) for b in self.downbeats],
+            "beats_per_bar": self.beats_per_bar,
+        }
+        if self.sections:
+            data["sections"] = [[round(t, 6), label] for t, label in self.sections]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Truth:
+        return cls(
+            tempo=float(data["tempo"]),
+            beats=tuple(float(b) for b in data["beats"]),
+            downbeats=tuple(float(b) for b in data["downbeats"]),
+            beats_per_bar=int(data.get("beats_per_bar", 4)),
+            sections=tuple((float(t), str(label)) for t, label in data.get("sections", [])),
+        )
+
 
 
 def trim(beats: Sequence[float] | FloatArray, before: float = TRIM_BEFORE) -> FloatArray:

@@ -73,7 +73,7 @@ SAMPLE_RATE = 22050  # the tracker's own rate; other rates are resampled as they
 N_MELS = 96
 SILENCE_DB = -55.0  # a window whose RMS stays below this (dBFS) is silence
 # The two bands a hit (`hits`) is heard in: a kick's body, kept a Hann main lobe (43 Hz) below the lowest
-# chord note of a pad or stab (C3, 131 Hz, in `showctl.analysis.demo`), and the noise of hats, snares and
+# chord note of a pad or stab (C3, 131 Hz, in `showctl.demo.tracks`), and the noise of hats, snares and
 # claps, above a pad's strong harmonics.
 HIT_LOW_HZ = 100.0
 HIT_HIGH_HZ = 5000.0

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from showctl.analysis.demo import Truth
-from showctl.analysis.evaluate import F_WINDOW, TRIM_BEFORE, continuity, f_measure, tempo_correct, trim
+from showctl.analysis.evaluate import F_WINDOW, TRIM_BEFORE, Truth, continuity, f_measure, tempo_correct, trim
 from showctl.live.model import BeatEstimate
 
 __all__ = ["LiveScores", "score_live"]

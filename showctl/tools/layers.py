@@ -12,7 +12,7 @@ The layers, lowest first (README, "Layout"); a module may import its own layer a
     show        the front door: a class loaded, analysed, opened on its outputs
     sim         the simulated rig: a front end's choice (rehearsal, tests), never product code's
     front ends  cli, web
-    tools       checks like this one
+    demo, tools synthesized demo audio (make tracks, tests, benches) and checks like this one
 
 Also refused: import cycles between modules, lazy (in-function) imports included.
 
@@ -43,7 +43,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("show",),
     ("sim",),
     ("cli", "web"),
-    ("tools",),
+    ("demo", "tools"),
 )
 
 # (importing package, imported package): why it is still there. Issue 16 removes them.

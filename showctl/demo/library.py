@@ -1,10 +1,10 @@
 """A synthesized "studio library": ten class-length tracks at class tempos, for the example cue files.
 
 The demo tracks are a minute long; a real class plays 45 minutes of music. These tracks are made by
-`showctl.analysis.demo.synthesize_track` (so their beats are known exactly) at the tempos a studio uses:
+`showctl.demo.tracks.synthesize_track` (so their beats are known exactly) at the tempos a studio uses:
 warm-up around 110-118 BPM, retro-running and sled work at 124-150 BPM, cool-down around 96-104 BPM,
 3-5 minutes each, 47 minutes in all. Written as 16-bit WAV, 22050 Hz mono, with a `NAME.truth.json`
-beside each, only where missing: `python -m showctl.analysis.library tracks/library`.
+beside each, only where missing: `python -m showctl.demo.library tracks/library`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from showctl.analysis.demo import DemoSpec, tracks_main, write_tracks
+from showctl.demo.tracks import DemoSpec, tracks_main, write_tracks
 
 __all__ = ["LIBRARY_TRACKS", "ensure_library_tracks", "main"]
 
@@ -36,7 +36,7 @@ def ensure_library_tracks(directory: Path, on_written: Callable[[Path], None] | 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return tracks_main(argv, "showctl.analysis.library", LIBRARY_TRACKS)
+    return tracks_main(argv, "showctl.demo.library", LIBRARY_TRACKS)
 
 
 if __name__ == "__main__":

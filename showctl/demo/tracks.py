@@ -2,7 +2,7 @@
 
 `synthesize_track` is pure: it returns samples and the ground truth (tempo, beat and downbeat times).
 `ensure_demo_tracks` writes the three demo tracks (16-bit WAV, 22050 Hz mono) and a `NAME.truth.json`
-beside each, only when missing. `python -m showctl.analysis.demo DIR` does the same from a shell.
+beside each, only when missing. `python -m showctl.demo.tracks DIR` does the same from a shell.
 
 The tracks are music-like on purpose, so that they exercise the tracker the way class music does:
 kick on every beat, snare/clap on 2 and 4, hats (off-beat open hats in the house track, which tempt a
@@ -17,10 +17,11 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from showctl.analysis.evaluate import Truth
 
 __all__ = [
     "CORPUS",
@@ -38,7 +39,6 @@ __all__ = [
     "CorpusSpec",
     "DemoSpec",
     "Groove",
-    "Truth",
     "beat_f_measure",
     "ensure_demo_tracks",
     "synthesize_track",
@@ -50,39 +50,6 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 
 DEMO_SAMPLE_RATE = 22050
-
-
-@dataclass(frozen=True)
-class Truth:
-    """What the synthesizer actually played: the answer a tracker should find."""
-
-    tempo: float
-    beats: tuple[float, ...]
-    downbeats: tuple[float, ...]
-    beats_per_bar: int = 4
-    # (start s, label) of each arranged section, for styles that have an arrangement ("pop"); else empty.
-    sections: tuple[tuple[float, str], ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "tempo": self.tempo,
-            "beats": [round(b, 6) for b in self.beats],
-            "downbeats": [round(b, 6) for b in self.downbeats],
-            "beats_per_bar": self.beats_per_bar,
-        }
-        if self.sections:
-            data["sections"] = [[round(t, 6), label] for t, label in self.sections]
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Truth:
-        return cls(
-            tempo=float(data["tempo"]),
-            beats=tuple(float(b) for b in data["beats"]),
-            downbeats=tuple(float(b) for b in data["downbeats"]),
-            beats_per_bar=int(data.get("beats_per_bar", 4)),
-            sections=tuple((float(t), str(label)) for t, label in data.get("sections", [])),
-        )
 
 
 @dataclass(frozen=True)
@@ -782,7 +749,7 @@ def tracks_main(argv: Sequence[str] | None, module: str, specs: Sequence[DemoSpe
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return tracks_main(argv, "showctl.analysis.demo", DEMO_TRACKS)
+    return tracks_main(argv, "showctl.demo.tracks", DEMO_TRACKS)
 
 
 if __name__ == "__main__":
