@@ -23,8 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from showctl.messages import DmxMessage
-from showctl.outputs import load_rig
 from showctl.outputs.dmx import SAFE_REPEATS, open_dmx_output
+from showctl.rig import load_rig
 
 REPO = Path(__file__).resolve().parents[1]
 

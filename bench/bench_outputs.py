@@ -33,8 +33,8 @@ from showctl.messages import MidiMessage, OscMessage
 from showctl.outputs.base import Output
 from showctl.outputs.midi import MidiOutput
 from showctl.outputs.osc import OscOutput
-from showctl.outputs.rig import MidiOutputConfig, OscOutputConfig
 from showctl.player import MonotonicClock, Player
+from showctl.rig import MidiOutputConfig, OscOutputConfig
 from showctl.sim import JackServer
 from showctl.timeline.model import Event, Timeline
 

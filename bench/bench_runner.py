@@ -37,9 +37,10 @@ from rich.console import Console
 from rich.table import Table
 
 from showctl.messages import OutMessage
-from showctl.outputs import Output, Rig, load_rig, open_output
+from showctl.outputs import Output, open_output
 from showctl.player import Player
 from showctl.player.audio import AudioClock, audio_unavailable_reason
+from showctl.rig import Rig, load_rig
 from showctl.sim import JackServer, SimulatedRig
 from showctl.timeline.model import Timeline
 from showctl.timeline.seek import events_from_seek

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from showctl.analysis import TrackAnalysis, analyze_paths
 from showctl.analysis.overrides import Overrides
-from showctl.cues.load import LoadedCueSheet, check_against_rig, load_cue_sheet, track_problem
+from showctl.cues.check import check_against_rig
+from showctl.cues.load import LoadedCueSheet, load_cue_sheet, track_problem
 from showctl.errors import AnalysisError, DeviceError, Problem, ProblemsError
-from showctl.outputs import Output, Rig, load_rig, open_output
+from showctl.outputs import Output, open_output
 from showctl.outputs.resilient import open_resilient_output
 from showctl.player import Clock, MonotonicClock, Player, PlayResult
 from showctl.player.audio import AudioClock, audio_unavailable_reason
@@ -25,6 +26,7 @@ from showctl.player.clock import LateClock
 from showctl.player.controls import Controller
 from showctl.player.guardian import start_guardian
 from showctl.player.remote import osc_remote
+from showctl.rig import Rig, load_rig
 from showctl.sim import JackServer, Received, SimulatedRig
 from showctl.timeline import PlanEdit, Timeline, compile_timeline
 from showctl.units import format_clock

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from showctl.messages import MidiMessage
-from showctl.outputs import Rig, open_output
-from showctl.outputs.rig import MidiOutputConfig
+from showctl.outputs import open_output
 from showctl.player import MonotonicClock, Player
+from showctl.rig import MidiOutputConfig, Rig
 from showctl.sim import JackServer, SimulatedRig
 from showctl.timeline.model import Event, Timeline
 from showctl.timeline.seek import clock_state_at, events_from_seek

@@ -10,9 +10,9 @@ from test_timeline import grid
 from showctl.cues import load_cue_sheet
 from showctl.messages import OutMessage
 from showctl.outputs import open_output
-from showctl.outputs.rig import load_rig
 from showctl.player import FakeClock, Player
 from showctl.player.controls import Controller, ControlName
+from showctl.rig import load_rig
 from showctl.sim import SimulatedRig
 from showctl.timeline import Event, PlanEdit, Timeline, compile_timeline
 

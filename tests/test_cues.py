@@ -9,7 +9,7 @@ import pytest
 
 from showctl.cues import check_against_rig, check_cue_style, is_cue_style, load_cue_sheet
 from showctl.errors import ProblemsError
-from showctl.outputs.rig import load_rig
+from showctl.rig import load_rig
 from showctl.units import Length, parse_clock, parse_length, parse_rate
 from showctl.yamlfile import load_yaml
 

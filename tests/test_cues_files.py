@@ -14,7 +14,7 @@ from showctl.analysis.model import TrackAnalysis
 from showctl.cues import check_against_rig, check_cue_style, load_cue_sheet
 from showctl.errors import ProblemsError
 from showctl.messages import OscMessage
-from showctl.outputs.rig import load_rig
+from showctl.rig import load_rig
 from showctl.show import load_show
 from showctl.timeline import Timeline, compile_timeline
 

@@ -13,9 +13,9 @@ from test_cues_files import grid
 from showctl.cues import check_against_rig, load_cue_sheet
 from showctl.errors import ProblemsError
 from showctl.live.plan import live_plan
-from showctl.outputs.dmx_rig import FIXTURE_TYPES, FixtureType
-from showctl.outputs.floor_light import blackout_release
-from showctl.outputs.rig import load_rig
+from showctl.rig import load_rig
+from showctl.rig.dmx import FIXTURE_TYPES, FixtureType
+from showctl.rig.floor_light import blackout_release
 from showctl.timeline import compile_timeline
 
 RIG = """

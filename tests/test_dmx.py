@@ -30,15 +30,16 @@ import yaml
 from conftest import REPO, require_binary, run_showctl
 
 from showctl.cues import load_cue_sheet
-from showctl.cues.load import check_against_rig
+from showctl.cues.check import check_against_rig
 from showctl.errors import DeviceError, ProblemsError
 from showctl.messages import DmxMessage
-from showctl.outputs import load_rig, open_output
-from showctl.outputs.dmx import SAFE_REPEATS, DmxState, open_dmx_output, render_messages
-from showctl.outputs.dmx_rig import DmxOutputConfig, build_patch
+from showctl.outputs import open_output
+from showctl.outputs.dmx import SAFE_REPEATS, open_dmx_output
 from showctl.outputs.resilient import open_resilient_output
-from showctl.outputs.rig import Rig
 from showctl.player.clock import FakeClock
+from showctl.rig import Rig, load_rig
+from showctl.rig.dmx import DmxOutputConfig, build_patch
+from showctl.rig.dmx_levels import DmxState, render_messages
 from showctl.sim import SimulatedRig
 from showctl.sim.process import stop_process
 

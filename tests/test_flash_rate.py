@@ -15,8 +15,8 @@ from showctl.errors import ProblemsError
 from showctl.live import TapTempo
 from showctl.live.plan import LivePlanner, live_plan
 from showctl.messages import MidiMessage, OscMessage
-from showctl.outputs.profiles import OSC_PROFILES, MidiProfile
-from showctl.outputs.rig import load_rig
+from showctl.rig import load_rig
+from showctl.rig.profiles import OSC_PROFILES, MidiProfile
 from showctl.show import ClassReport, load_show
 from showctl.timeline import Timeline, compile_timeline
 from showctl.timeline.flashes import FlashWindow, most_flashes_in_window, thin_flashes

@@ -26,12 +26,12 @@ from showctl.live.clock_out import ClockMoment, LiveClockOut
 from showctl.live.plan import LivePlanner, live_plan
 from showctl.messages import CLOCK_PPQN, MidiMessage, OutMessage
 from showctl.outputs import Output, open_output
-from showctl.outputs.rig import Rig, load_rig
 from showctl.player import FakeClock, MonotonicClock
 from showctl.player.clock import Clock
 from showctl.player.controls import overlay_events
 from showctl.player.live import LivePlayer
 from showctl.player.player import Overlay
+from showctl.rig import Rig, load_rig
 from showctl.sim import JackServer, SimulatedRig
 from showctl.timeline import Event
 

@@ -24,9 +24,9 @@ from showctl.live import PredictedGrid, SourceState, TapTempo
 from showctl.live.plan import LivePlanner, live_plan
 from showctl.messages import OutMessage
 from showctl.outputs import Output, open_output
-from showctl.outputs.rig import Rig, load_rig
 from showctl.player import FakeClock
 from showctl.player.live import LivePlayer
+from showctl.rig import Rig, load_rig
 from showctl.sim import JackServer, SimulatedRig
 from showctl.timeline import Event
 

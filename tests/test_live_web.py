@@ -20,7 +20,7 @@ from showctl.live.control import LIVE_CONTROLS, LiveController
 from showctl.live.plan import live_plan
 from showctl.live.session import SourceInputs, check_sources, open_live_class
 from showctl.live.tap import TapTempo
-from showctl.outputs.rig import load_rig
+from showctl.rig import load_rig
 
 RIG = """
 name: OSC rig

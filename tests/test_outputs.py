@@ -6,8 +6,8 @@ import pytest
 
 from showctl.errors import DeviceError
 from showctl.messages import MidiMessage, OscMessage
-from showctl.outputs import Rig, open_output
-from showctl.outputs.rig import MidiOutputConfig, OscOutputConfig
+from showctl.outputs import open_output
+from showctl.rig import MidiOutputConfig, OscOutputConfig, Rig
 from showctl.sim import JackServer, SimulatedRig
 
 

@@ -10,9 +10,10 @@ import pytest
 
 from showctl.cli.main import main
 from showctl.messages import DmxMessage
-from showctl.outputs import load_rig, open_output
-from showctl.outputs.dmx import render_messages
-from showctl.outputs.dmx_rig import DmxOutputConfig, build_patch
+from showctl.outputs import open_output
+from showctl.rig import load_rig
+from showctl.rig.dmx import DmxOutputConfig, build_patch
+from showctl.rig.dmx_levels import render_messages
 from showctl.sim import JackServer, SimulatedRig
 
 REPO = Path(__file__).resolve().parent.parent

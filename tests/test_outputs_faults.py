@@ -14,10 +14,9 @@ from conftest import REPO, require_binary
 
 from showctl.errors import DeviceError
 from showctl.messages import MidiMessage, OscMessage
-from showctl.outputs import Rig
 from showctl.outputs.resilient import open_resilient_output
-from showctl.outputs.rig import MidiOutputConfig, OscOutputConfig
 from showctl.player import MonotonicClock, Player, PlayResult
+from showctl.rig import MidiOutputConfig, OscOutputConfig, Rig
 from showctl.sim import JackServer, SimulatedRig
 from showctl.timeline.model import Event, Timeline
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from showctl.messages import MidiMessage, OscMessage
-from showctl.outputs import Rig, open_output
-from showctl.outputs.rig import MidiOutputConfig, OscOutputConfig
+from showctl.outputs import open_output
 from showctl.player import FakeClock, MonotonicClock, Player
+from showctl.rig import MidiOutputConfig, OscOutputConfig, Rig
 from showctl.sim import JackServer, SimulatedRig
 from showctl.timeline import Event, Timeline
 

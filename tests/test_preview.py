@@ -15,7 +15,7 @@ import pytest
 from showctl.analysis.model import Section, TrackAnalysis
 from showctl.cues import load_cue_sheet
 from showctl.cues.load import LoadedCueSheet
-from showctl.outputs.rig import Rig, load_rig
+from showctl.rig import Rig, load_rig
 from showctl.timeline import compile_timeline
 from showctl.timeline.preview import PreviewStyle, draw_preview
 

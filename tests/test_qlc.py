@@ -14,8 +14,9 @@ from showctl.cli.main import main
 from showctl.cues.load import load_cue_sheet
 from showctl.errors import ProblemsError
 from showctl.messages import OscMessage
-from showctl.outputs import load_rig, open_output
-from showctl.outputs.qlcplus import qlc_checksum
+from showctl.outputs import open_output
+from showctl.rig import load_rig
+from showctl.rig.qlcplus import qlc_checksum
 from showctl.sim.qlcplus import QlcPlus
 
 REPO = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from showctl.outputs.rig import load_rig
+from showctl.rig import load_rig
 from showctl.sim import JackServer, Received
 from showctl.sim.stage import Stage
 

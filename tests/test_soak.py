@@ -29,8 +29,9 @@ import pytest
 import yaml
 from conftest import require_binary
 
-from showctl.outputs import Output, Rig, open_output
+from showctl.outputs import Output, open_output
 from showctl.player import MonotonicClock, Player
+from showctl.rig import Rig
 from showctl.show import load_show
 from showctl.timeline import Event, Timeline
 
@@ -56,7 +57,7 @@ SEGMENTS = """segments:
 # output (cues in full, MIDI clock ticks counted).
 RIG_CHILD = """
 import json, sys, time
-from showctl.outputs.rig import Rig
+from showctl.rig import Rig
 from showctl.sim import SimulatedRig
 with SimulatedRig(Rig.model_validate(json.loads(sys.stdin.readline()))) as sim:
     print(json.dumps(sim.rig_for_outputs.model_dump(mode="json")), flush=True)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from showctl.analysis.model import TrackAnalysis
 from showctl.cues import load_cue_sheet
 from showctl.errors import ProblemsError
-from showctl.outputs.rig import load_rig
+from showctl.rig import load_rig
 from showctl.timeline import FLASH_LIMIT_HZ, PlanEdit, Timeline, compile_timeline
 from showctl.timeline.flashes import most_flashes_in_window
 

@@ -19,10 +19,10 @@ from showctl.cli.terminal import TERMINAL_REPORT, err_console, out_console
 from showctl.cues.load import check_cue_style, is_cue_style
 from showctl.errors import AnalysisError, DeviceError, ProblemsError, ShowctlError, problems_in
 from showctl.messages import DmxMessage
-from showctl.outputs import load_rig
-from showctl.outputs.dmx import render_messages
-from showctl.outputs.dmx_rig import DmxOutputConfig, build_patch
 from showctl.player import Clock
+from showctl.rig import load_rig
+from showctl.rig.dmx import DmxOutputConfig, build_patch
+from showctl.rig.dmx_levels import render_messages
 from showctl.show import (
     Show,
     load_show,

@@ -16,14 +16,15 @@ from collections.abc import Callable
 
 from showctl.cli.live import LiveSourceScreen, keyboard
 from showctl.cli.terminal import TERMINAL_REPORT, err_console, out_console
-from showctl.cues.load import check_against_rig, load_cue_sheet
+from showctl.cues.check import check_against_rig
+from showctl.cues.load import load_cue_sheet
 from showctl.errors import ProblemsError, ShowctlError
 from showctl.live import Steered, TapTempo
 from showctl.live.control import LiveController, follows_tap
 from showctl.live.plan import live_plan
 from showctl.live.session import AUTO_ORDER, SOURCES, SourceInputs, check_source_args, open_live_class
-from showctl.outputs import load_rig
 from showctl.player.live import LivePlayer
+from showctl.rig import load_rig
 from showctl.show import ClassReport, rig_path_for
 from showctl.sim import Received
 from showctl.timeline.model import Event

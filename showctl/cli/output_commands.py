@@ -6,10 +6,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from showctl.cues.load import check_against_rig, load_cue_sheet
+from showctl.cues.check import check_against_rig
+from showctl.cues.load import load_cue_sheet
 from showctl.errors import DeviceError, ProblemsError, ShowctlError
-from showctl.outputs.qlcplus import QlcSource, qlc_controls, workspace_xml
-from showctl.outputs.rig import OscOutputConfig, load_rig
+from showctl.rig import OscOutputConfig, load_rig
+from showctl.rig.qlcplus import QlcSource, qlc_controls, workspace_xml
 
 __all__ = ["export_qlc", "rig_stage"]
 

@@ -1,10 +1,10 @@
 """Cue files: the class plan in strictly validated YAML (with `extends:` for a studio's house style)."""
 
+from showctl.cues.check import check_against_rig
 from showctl.cues.load import (
     LoadedCueSheet,
     LoadedCueStyle,
     ResolvedLook,
-    check_against_rig,
     check_cue_style,
     check_style_against_rig,
     countdown_message,

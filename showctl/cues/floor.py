@@ -1,7 +1,7 @@
 """The floor never goes dark while people move backwards: how much light each look of a backwards part leaves
 on the floor, and whether the rig's blackout key has a floor scene to fall back on there. Pure: no I/O.
 
-`floor_problems` is the one rule: `check_against_rig` runs it (so `showctl check`, `run`, `simulate`, the class
+`floor_problems` is the one rule: `check.check_against_rig` runs it (so `showctl check`, `run`, `simulate`, the class
 screen and `live_plan` refuse the same cue files with the same lines), and so does `compile_timeline`.
 """
 
@@ -13,8 +13,8 @@ from showctl.cues.load import LoadedCueSheet, countdown_message, resolve_look
 from showctl.cues.model import Segment
 from showctl.errors import Problem
 from showctl.messages import DmxMessage, OutMessage
-from showctl.outputs.floor_light import FLOOR_QUANTUM, FloorMeter, FloorReading
-from showctl.outputs.rig import Rig
+from showctl.rig import Rig
+from showctl.rig.floor_light import FLOOR_QUANTUM, FloorMeter, FloorReading
 from showctl.yamlfile import NodePath
 
 __all__ = ["floor_problems"]

@@ -17,7 +17,6 @@ from showctl.cues.model import (
     INHERITED_DEFAULTS,
     INHERITED_NAMED,
     KNOWN_KINDS,
-    Countdown,
     CueSheet,
     CueStyle,
     Look,
@@ -25,14 +24,24 @@ from showctl.cues.model import (
 )
 from showctl.errors import AnalysisError, Location, Problem, ProblemsError
 from showctl.messages import OscMessage, OutMessage
-from showctl.outputs.rig import Rig, check_messages_for_outputs, load_rig
+from showctl.rig import Rig, load_rig
+from showctl.rig.model import check_messages_for_outputs
 from showctl.schema import did_you_mean, validate_document
 from showctl.yamlfile import NodePath, YamlDocument, load_yaml, overlay
 
 __all__ = [
-    "LoadedCueSheet", "LoadedCueStyle", "ResolvedLook", "check_against_rig", "check_cue_style",
-    "check_style_against_rig", "countdown_message", "is_cue_style", "load_cue_sheet", "load_cue_style",
-    "resolve_look", "track_problem",
+    "LoadedCueSheet",
+    "LoadedCueStyle",
+    "ResolvedLook",
+    "check_cue_style",
+    "check_style_against_rig",
+    "countdown_message",
+    "is_cue_style",
+    "load_cue_sheet",
+    "load_cue_style",
+    "resolve_look",
+    "send_problems",
+    "track_problem",
 ]
 
 # Keys only a class file gives: a house style that others extend has no class plan of its own.
@@ -198,7 +207,8 @@ def _reference_problems(loaded: LoadedCueSheet) -> list[Problem]:
     return problems
 
 
-def _send_problems(doc: YamlDocument, style: CueSheet | CueStyle, rig: Rig) -> list[Problem]:
+def send_problems(doc: YamlDocument, style: CueSheet | CueStyle, rig: Rig) -> list[Problem]:
+    """Scenes and effects only name outputs `rig` has, with messages of their transport."""
     problems: list[Problem] = []
     for name, scene in style.scenes.items():
         problems += check_messages_for_outputs(doc, ("scenes", name, "send"), scene.send, rig, f"scene '{name}'")
@@ -209,26 +219,7 @@ def _send_problems(doc: YamlDocument, style: CueSheet | CueStyle, rig: Rig) -> l
 
 def check_style_against_rig(loaded: LoadedCueStyle, rig: Rig) -> list[Problem]:
     """A house style's scenes and effects only name outputs `rig` has, with messages of their transport."""
-    return _send_problems(loaded.doc, loaded.style, rig)
-
-
-def check_against_rig(loaded: LoadedCueSheet, rig: Rig) -> list[Problem]:
-    """Scenes and effects only name outputs the rig has; backwards segments keep the floor lit."""
-    sheet, doc = loaded.sheet, loaded.doc
-    problems = _send_problems(doc, sheet, rig)
-    for i, segment in enumerate(sheet.segments):
-        if segment.countdown is not None:
-            # Checked as sent: with `{n}` already replaced by a count.
-            sends = _counted(segment.countdown)
-            problems += check_messages_for_outputs(doc, ("segments", i, "countdown", "send"), sends, rig,
-                                                   f"countdown of '{segment.title}'")
-    from showctl.cues.floor import floor_problems  # the floor rule builds on this module's looks
-
-    return problems + floor_problems(loaded, rig)
-
-
-def _counted(countdown: Countdown) -> dict[str, tuple[OutMessage, ...]]:
-    return {output: tuple(countdown_message(m, 1) for m in messages) for output, messages in countdown.send.items()}
+    return send_problems(loaded.doc, loaded.style, rig)
 
 
 def _style_document(doc: YamlDocument) -> YamlDocument:
@@ -334,7 +325,7 @@ def load_cue_sheet(path: str | Path) -> LoadedCueSheet:
     """Read, validate and cross-check a cue file (and the house styles it extends); ProblemsError lists
     every problem found, each in the file it is in.
 
-    Checks that need the rig (outputs, floor light) are `check_against_rig`'s.
+    Checks that need the rig (outputs, floor light) are `showctl.cues.check.check_against_rig`'s.
     """
     doc = _load_chain(path)
     sheet = validate_document(doc, CueSheet)

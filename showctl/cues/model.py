@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from showctl.outputs.rig import Messages, Percent
+from showctl.rig.model import Messages, Percent
 from showctl.units import Length, Rate, parse_clock, parse_length, parse_nudge, parse_rate
 
 __all__ = [

@@ -25,12 +25,13 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from showctl.cues.load import LoadedCueSheet, check_against_rig, resolve_look
+from showctl.cues.check import check_against_rig
+from showctl.cues.load import LoadedCueSheet, resolve_look
 from showctl.errors import Problem, ProblemsError
 from showctl.live.clock_out import LiveClockOut
 from showctl.live.model import PredictedGrid
 from showctl.messages import CLOCK_PPQN, MidiMessage, OutMessage
-from showctl.outputs.rig import Rig
+from showctl.rig import Rig
 from showctl.timeline.compile import _note_off, _title
 from showctl.timeline.flashes import (
     FLASH_LIMIT_HZ,

@@ -1,11 +1,12 @@
-"""Outputs: the rig file and one class per transport (OSC, MIDI, DMX), opened by `open_outputs`."""
+"""Outputs: one transport per kind (OSC, MIDI, DMX) that opens, sends and closes, for the rig's outputs
+(`showctl.rig` describes them); `open_output` opens one."""
 
 from __future__ import annotations
 
 from showctl.outputs.base import Output
-from showctl.outputs.rig import DmxOutputConfig, MidiOutputConfig, OscOutputConfig, Rig, load_rig
+from showctl.rig import DmxOutputConfig, OscOutputConfig, Rig
 
-__all__ = ["DmxOutputConfig", "MidiOutputConfig", "OscOutputConfig", "Output", "Rig", "load_rig", "open_output"]
+__all__ = ["Output", "open_output"]
 
 
 def open_output(name: str, rig: Rig) -> Output:

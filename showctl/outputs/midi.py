@@ -12,7 +12,8 @@ import rtmidi
 
 from showctl.errors import DeviceError
 from showctl.messages import MidiMessage, OutMessage
-from showctl.outputs.rig import MidiOutputConfig, device_label
+from showctl.rig import MidiOutputConfig
+from showctl.rig.model import device_label
 
 __all__ = ["JackWatch", "MidiOutput", "abandon", "midi_api"]
 

@@ -14,7 +14,8 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from showctl.errors import DeviceError
 from showctl.messages import OscMessage, OutMessage
 from showctl.outputs.base import udp_socket_for
-from showctl.outputs.rig import OscOutputConfig, device_label
+from showctl.rig import OscOutputConfig
+from showctl.rig.model import device_label
 
 __all__ = ["OscOutput", "encode_osc"]
 

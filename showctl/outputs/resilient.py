@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from showctl.errors import DeviceError
 from showctl.messages import DmxMessage, OscMessage, OutMessage
 from showctl.outputs.base import Output
-from showctl.outputs.profiles import TRANSPORT_TYPES
+from showctl.rig.profiles import TRANSPORT_TYPES
 
 if TYPE_CHECKING:
-    from showctl.outputs.rig import Rig
+    from showctl.rig import Rig
 
 __all__ = ["Checkable", "LookAware", "ResilientOutput", "open_resilient_output", "state_key"]
 
@@ -280,7 +280,8 @@ def open_resilient_output(name: str, config: object, *, on_status: Callable[[str
     its fades run on `class_time`)."""
     from showctl.outputs.midi import MidiOutput
     from showctl.outputs.osc import OscOutput
-    from showctl.outputs.rig import DmxOutputConfig, MidiOutputConfig, OscOutputConfig, device_label
+    from showctl.rig import DmxOutputConfig, MidiOutputConfig, OscOutputConfig
+    from showctl.rig.model import device_label
 
     if isinstance(config, DmxOutputConfig):
         if rig is None or rig.outputs.get(name) != config:

@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from showctl.outputs.floor_light import blackout_release
-from showctl.outputs.rig import Rig
 from showctl.player.player import Overlay, Player
+from showctl.rig import Rig
+from showctl.rig.floor_light import blackout_release
 from showctl.timeline.compile import CONTROL_LEAD, PlanEdit
 from showctl.timeline.grid import ClassGrid, next_downbeat
 from showctl.timeline.model import Event, PlanRow, Timeline

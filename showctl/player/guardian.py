@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 from showctl.errors import DeviceError
 from showctl.messages import MidiMessage
-from showctl.outputs.rig import Rig
+from showctl.rig import Rig
 
 __all__ = ["DONE", "Guardian", "start_guardian"]
 

@@ -28,7 +28,8 @@ from pythonosc.osc_server import BlockingOSCUDPServer
 from showctl.errors import DeviceError
 from showctl.messages import MidiMessage, OscArg, OscMessage
 from showctl.outputs.midi import JackWatch, abandon, midi_api
-from showctl.outputs.rig import DmxOutputConfig, MidiOutputConfig, OscOutputConfig, OutputConfig, Rig
+from showctl.rig import DmxOutputConfig, MidiOutputConfig, OscOutputConfig, Rig
+from showctl.rig.model import OutputConfig
 
 __all__ = ["Received", "SimulatedRig"]
 

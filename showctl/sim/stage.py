@@ -19,8 +19,8 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.text import Text
 
-from showctl.outputs.dmx_rig import DmxOutputConfig, build_patch
-from showctl.outputs.rig import Rig
+from showctl.rig import Rig
+from showctl.rig.dmx import DmxOutputConfig, build_patch
 from showctl.sim.rig import Received
 
 __all__ = ["OutputView", "Stage"]

@@ -21,7 +21,7 @@ from showctl.cues.load import LoadedCueSheet, ResolvedLook, countdown_message, r
 from showctl.cues.model import Segment
 from showctl.errors import Problem, ProblemsError
 from showctl.messages import CLOCK_PPQN, MidiMessage, OutMessage
-from showctl.outputs.rig import Rig
+from showctl.rig import Rig
 from showctl.timeline.flashes import (
     ALLOW_REMEDY,
     FLASH_LIMIT_HZ,

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from showctl.cues.load import LoadedCueSheet
 from showctl.errors import Problem
 from showctl.messages import DmxMessage, MidiMessage, OscMessage, OutMessage
-from showctl.outputs.dmx_rig import build_patch
-from showctl.outputs.profiles import OSC_PROFILES
-from showctl.outputs.rig import MidiOutputConfig, OscOutputConfig, Rig
+from showctl.rig import MidiOutputConfig, OscOutputConfig, Rig
+from showctl.rig.dmx import build_patch
+from showctl.rig.profiles import OSC_PROFILES
 
 __all__ = [
     "ALLOW_REMEDY", "FLASH_LIMIT_HZ", "FLASH_WINDOW", "MAX_FLASHES", "FlashWindow", "fixture_strobe",

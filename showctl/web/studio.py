@@ -22,15 +22,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from showctl.analysis import analyze_paths
-from showctl.cues.load import LoadedCueSheet, check_against_rig, is_cue_style, load_cue_sheet
+from showctl.cues.check import check_against_rig
+from showctl.cues.load import LoadedCueSheet, is_cue_style, load_cue_sheet
 from showctl.errors import AnalysisError, DeviceError, ProblemsError, ShowctlError, problems_in
 from showctl.live.control import LIVE_CONTROLS, live_beat_view
 from showctl.live.plan import LivePlan, live_plan
 from showctl.live.session import SOURCES, LiveClass, SourceCheck, SourceInputs, check_sources, open_live_class
-from showctl.outputs import load_rig, open_output
+from showctl.outputs import open_output
 from showctl.outputs.resilient import Checkable
-from showctl.outputs.rig import Rig, device_label
 from showctl.player.controls import CONTROLS, ControlName
+from showctl.rig import Rig, load_rig
+from showctl.rig.model import device_label
 from showctl.show import (
     ClassReport,
     ClassRun,

@@ -30,7 +30,7 @@ from showctl.schema import did_you_mean
 from showctl.units import parse_percent
 
 if TYPE_CHECKING:
-    from showctl.outputs.rig import Rig
+    from showctl.rig.model import Rig
 
 __all__ = [
     "FIXTURE_TYPES", "ChannelKind", "DmxOutputConfig", "DmxPatch", "Fixture", "FixtureType", "PatchedFixture",

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from showctl.errors import ShowctlError
 from showctl.messages import OscMessage, OutMessage
-from showctl.outputs.rig import OscOutputConfig, Rig
+from showctl.rig.model import OscOutputConfig, Rig
 
 __all__ = ["QlcControl", "QlcSource", "qlc_checksum", "qlc_controls", "workspace_xml"]
 

@@ -27,7 +27,7 @@ class OscProfile:
     # An address with a part containing one of these words fires the console's strobe (the 3 Hz rule counts it
     # as a flash whatever the cue file's `flash:` says); all-zero arguments turn it off instead.
     strobe_words: tuple[str, ...] = ("strobe",)
-    # How much light a message puts on the floor (showctl.outputs.floor_light), by the last part of its path:
+    # How much light a message puts on the floor (showctl.rig.floor_light), by the last part of its path:
     # `/…/blackout 1` darkens everything (0 lifts it), `/…/dimmer 0.4` sets the master to 40 %.
     blackout_names: tuple[str, ...] = ("blackout",)
     level_names: tuple[str, ...] = ("dimmer", "master", "grandmaster", "intensity", "floor")

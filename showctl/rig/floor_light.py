@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from showctl.messages import DmxMessage, MidiMessage, OscArg, OscMessage, OutMessage
-from showctl.outputs.dmx import DmxState
-from showctl.outputs.dmx_rig import COLOR_CHANNELS, DmxOutputConfig, build_patch
-from showctl.outputs.rig import OscOutputConfig, Rig
+from showctl.rig.dmx import COLOR_CHANNELS, DmxOutputConfig, build_patch
+from showctl.rig.dmx_levels import DmxState
+from showctl.rig.model import OscOutputConfig, Rig
 
 __all__ = ["FLOOR_QUANTUM", "FloorMeter", "FloorReading", "Where", "blackout_release", "floor_scene_problem",
            "safe_scene_problem"]

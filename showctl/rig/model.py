@@ -10,14 +10,13 @@ safe_scene:                 # house lights: sent on every exit
   console: ["/showctl/house 1"]
   desk: ["control_change control=7 value=127"]
 ```
-`profile` says what the receiver accepts (showctl/outputs/profiles.py); `latency_ms` sends that much
+`profile` says what the receiver accepts (showctl/rig/profiles.py); `latency_ms` sends that much
 early (negative: late) to make up for a slow console or projector.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -34,18 +33,11 @@ from pydantic import (
 
 from showctl.errors import Problem, ProblemsError
 from showctl.messages import DmxMessage, MidiMessage, OscMessage, OutMessage
-from showctl.outputs.dmx_rig import (
-    DmxOutputConfig,
-    Fixture,
-    FixtureType,
-    GroupMembers,
-    dmx_message_problem,
-    patch_problems,
-)
-from showctl.outputs.profiles import MIDI_PROFILES, OSC_PROFILES, MidiProfile, OscProfile
+from showctl.rig.dmx import DmxOutputConfig, Fixture, FixtureType, GroupMembers, dmx_message_problem, patch_problems
+from showctl.rig.profiles import MIDI_PROFILES, OSC_PROFILES, MidiProfile, OscProfile
 from showctl.schema import did_you_mean, validate_document
 from showctl.units import parse_percent
-from showctl.yamlfile import YamlDocument, load_yaml
+from showctl.yamlfile import YamlDocument
 
 __all__ = [
     "DmxOutputConfig",
@@ -56,8 +48,8 @@ __all__ = [
     "OutputConfig",
     "Rig",
     "device_label",
-    "load_rig",
     "parse_message",
+    "validate_rig",
 ]
 
 
@@ -232,9 +224,9 @@ def check_messages_for_outputs(
     return problems
 
 
-def load_rig(path: str | Path) -> Rig:
-    """Read and validate a rig file; ProblemsError lists every problem as PATH:LINE:COL: message."""
-    doc = load_yaml(path)
+def validate_rig(doc: YamlDocument) -> Rig:
+    """A rig file's document as a `Rig`, every rule checked but the floor light's (`showctl.rig.load`);
+    ProblemsError lists every problem as PATH:LINE:COL: message."""
     if isinstance(doc.data, dict) and isinstance(doc.data.get("outputs"), dict) and isinstance(
         doc.data.get("safe_scene"), dict
     ):
@@ -250,33 +242,6 @@ def load_rig(path: str | Path) -> Rig:
     problems += check_messages_for_outputs(doc, ("blackout",), rig.blackout, rig, "blackout")
     problems += check_messages_for_outputs(doc, ("floor_scene",), rig.floor_scene, rig, "floor_scene")
     problems += [Problem(doc.location(node, key=key), message) for node, key, message in patch_problems(rig)]
-    if problems:
-        raise ProblemsError(problems)
-    # It judges looks of a valid Rig: imported after this module.
-    from showctl.outputs.floor_light import floor_scene_problem, safe_scene_problem
-
-    problems = []
-    dark = floor_scene_problem(rig)
-    if dark is not None and dark.where[:1] == ("blackout",):
-        where: tuple[str | int, ...] = ("floor_scene", dark.output) if dark.output in rig.floor_scene else \
-            ("floor_scene",)
-        problems.append(Problem(doc.location(where), (
-            f"floor_scene: the blackout's {dark.says()} and nothing here releases it: a console holds its blackout, "
-            "so the floor would stay dark while people move backwards; add the message that lifts it "
-            "(e.g. '/showctl/blackout 0')")))
-    elif dark is not None:
-        problems.append(Problem(
-            doc.location(dark.where or ("floor_scene",)),
-            f"floor_scene: {dark.says()}, under the rig's floor_light {rig.floor_light:.0%}: the blackout key gives "
-            "this look while people move backwards"))
-    dark = safe_scene_problem(rig)
-    if dark is not None:
-        where = dark.where if dark.where[:1] != ("blackout",) else \
-            ("safe_scene", dark.output) if dark.output in rig.safe_scene else ("safe_scene",)
-        problems.append(Problem(doc.location(where), (
-            f"safe_scene: after a blackout the floor stays under the rig's floor_light {rig.floor_light:.0%} "
-            f"({dark.says()}): every exit and the house-lights key send this scene, so it must lift the "
-            "blackout (e.g. '/showctl/blackout 0')")))
     if problems:
         raise ProblemsError(problems)
     return rig
