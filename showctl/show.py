@@ -8,10 +8,11 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from showctl.analysis import TrackAnalysis, analyze_paths
 from showctl.analysis.overrides import Overrides
@@ -27,15 +28,54 @@ from showctl.player.controls import Controller
 from showctl.player.guardian import start_guardian
 from showctl.player.remote import osc_remote
 from showctl.rig import Rig, load_rig
-from showctl.sim import JackServer, Received, SimulatedRig
 from showctl.timeline import PlanEdit, Timeline, compile_timeline
 from showctl.units import format_clock
 
-__all__ = ["LOG_REPORT", "Analyse", "ClassReport", "ClassRun", "Show", "analyse_quietly",
-           "audio_clock", "freeze_what_is_loaded", "grid_checks", "load_show", "low_confidence_warnings",
-           "open_class", "open_outputs", "overrides_for", "rig_path_for", "settle", "simulated_rig"]
+__all__ = [
+    "LOG_REPORT",
+    "Analyse",
+    "ClassReport",
+    "ClassRun",
+    "Rehearsal",
+    "Show",
+    "StandIn",
+    "analyse_quietly",
+    "audio_clock",
+    "freeze_what_is_loaded",
+    "grid_checks",
+    "load_show",
+    "low_confidence_warnings",
+    "open_class",
+    "open_outputs",
+    "overrides_for",
+    "rig_path_for",
+    "settle",
+]
 
 log = logging.getLogger("showctl")
+
+
+class StandIn(Protocol):
+    """What receives a rehearsal's messages instead of the studio's rig (the simulated rig, `showctl.sim`):
+    the rig rewired to reach it, and how many messages each output has delivered to it so far."""
+
+    @property
+    def rig_for_outputs(self) -> Rig: ...
+
+    @property
+    def counts(self) -> Mapping[str, int]: ...
+
+    def wait_for(self, counts: dict[str, int], timeout: float) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Rehearsal:
+    """A class played to a stand-in rather than the studio's rig. The front end chooses it and says what
+    stands in (`showctl run --sim` and the class screen: the simulated rig), so the product core never
+    imports the simulator. `echoes`: the front end shows each message the stand-in receives."""
+
+    stand_in: Callable[[Rig], AbstractContextManager[StandIn]]
+    echoes: bool = False
 
 
 Analyse = Callable[[Sequence[Path | str], dict[str, Overrides]], list[TrackAnalysis]]
@@ -136,16 +176,6 @@ def load_show(cuefile: str | Path, rig_file: str | Path | None = None, *, analys
 
 
 
-@contextmanager
-def simulated_rig(rig: Rig, on_receive: Callable[[Received], None] | None = None) -> Iterator[SimulatedRig]:
-    """The simulated rig for `rig`, with a JACK server when it has MIDI outputs."""
-    with ExitStack() as stack:
-        if any(o.transport == "midi" for o in rig.outputs.values()):
-            stack.enter_context(JackServer())
-        yield stack.enter_context(SimulatedRig(rig, on_receive=on_receive))
-
-
-
 def open_outputs(rig: Rig, stack: ExitStack, *, resilient: bool = False,
                   on_status: Callable[[str], None] | None = None,
                   class_time: Callable[[], float] = time.monotonic) -> dict[str, Output]:
@@ -195,7 +225,7 @@ def audio_clock(show: Show, start: float, speed: float, no_audio: bool, stack: E
 
 
 
-def settle(result: PlayResult, sim_rig: SimulatedRig | None, report: ClassReport) -> PlayResult:
+def settle(result: PlayResult, sim_rig: StandIn | None, report: ClassReport) -> PlayResult:
     """`result`, once the simulated rig (if any) has taken in the last messages (the safe scene) before it
     closes; what never arrived is reported."""
     if sim_rig is not None:
@@ -225,7 +255,7 @@ class ClassRun:
     player: Player
     controller: Controller
     clock: Clock
-    sim_rig: SimulatedRig | None
+    sim_rig: StandIn | None
     report: ClassReport
 
     def play(self) -> PlayResult:
@@ -234,23 +264,23 @@ class ClassRun:
 
 
 @contextmanager
-def open_class(show: Show, *, start: float = 0.0, speed: float = 1.0, sim: bool = False, no_audio: bool = False,
-               on_receive: Callable[[Received], None] | None = None, report: ClassReport = LOG_REPORT,
+def open_class(show: Show, *, start: float = 0.0, speed: float = 1.0, rehearsal: Rehearsal | None = None,
+               no_audio: bool = False, report: ClassReport = LOG_REPORT,
                control_host: str = "127.0.0.1", control_port: int | None = 9650,
                control_secret: str | None = None) -> Iterator[ClassRun]:
     """Everything `showctl run` and the class screen (`showctl serve`) do before the first cue, in order:
-    the simulated rig (`sim`, telling `on_receive` what arrives), the outputs, the prepared schedule, the
+    the stand-in of a `rehearsal`, the outputs, the prepared schedule, the
     clock (the music starts here) and the controls (plus the OSC remote, unless `control_port` is None; with
     `control_secret`, the first argument of every control message). Closing it closes the outputs, the music
-    and the simulated rig."""
+    and the stand-in."""
     tl = show.timeline
     with ExitStack() as stack:
         rig, sim_rig = show.rig, None
-        if sim:
-            sim_rig = stack.enter_context(simulated_rig(rig, on_receive))
+        if rehearsal is not None:
+            sim_rig = stack.enter_context(rehearsal.stand_in(rig))
             rig = sim_rig.rig_for_outputs
             outputs_text = ", ".join(f"{n} ({o.transport})" for n, o in show.rig.outputs.items())
-            shown = "" if on_receive is None else " — lines below are what it received"
+            shown = " — lines below are what it received" if rehearsal.echoes else ""
             report.note(f"simulated rig: {outputs_text}{shown}")
         # DMX fades follow the class clock (faster in a rehearsal, still while paused); it starts below.
         class_time = LateClock(start)

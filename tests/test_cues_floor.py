@@ -12,7 +12,7 @@ from test_cues_files import grid
 
 from showctl.cues import check_against_rig, load_cue_sheet
 from showctl.errors import ProblemsError
-from showctl.live.plan import live_plan
+from showctl.player.live_plan import live_plan
 from showctl.rig import load_rig
 from showctl.rig.dmx import FIXTURE_TYPES, FixtureType
 from showctl.rig.floor_light import blackout_release

@@ -13,8 +13,8 @@ from showctl.analysis.model import TrackAnalysis
 from showctl.cues import load_cue_sheet
 from showctl.errors import ProblemsError
 from showctl.live import TapTempo
-from showctl.live.plan import LivePlanner, live_plan
 from showctl.messages import MidiMessage, OscMessage
+from showctl.player.live_plan import LivePlanner, live_plan
 from showctl.rig import load_rig
 from showctl.rig.profiles import OSC_PROFILES, MidiProfile
 from showctl.show import ClassReport, load_show

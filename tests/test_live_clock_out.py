@@ -22,14 +22,14 @@ from test_live_run import Script, on_grid, tapped
 
 from showctl.cues import load_cue_sheet
 from showctl.live import PredictedGrid
-from showctl.live.clock_out import ClockMoment, LiveClockOut
-from showctl.live.plan import LivePlanner, live_plan
 from showctl.messages import CLOCK_PPQN, MidiMessage, OutMessage
 from showctl.outputs import Output, open_output
 from showctl.player import FakeClock, MonotonicClock
 from showctl.player.clock import Clock
+from showctl.player.clock_out import ClockMoment, LiveClockOut
 from showctl.player.controls import overlay_events
 from showctl.player.live import LivePlayer
+from showctl.player.live_plan import LivePlanner, live_plan
 from showctl.player.player import Overlay
 from showctl.rig import Rig, load_rig
 from showctl.sim import JackServer, SimulatedRig

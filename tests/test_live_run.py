@@ -21,11 +21,11 @@ import yaml
 from showctl.cli.main import main
 from showctl.cues import load_cue_sheet
 from showctl.live import PredictedGrid, SourceState, TapTempo
-from showctl.live.plan import LivePlanner, live_plan
 from showctl.messages import OutMessage
 from showctl.outputs import Output, open_output
 from showctl.player import FakeClock
 from showctl.player.live import LivePlayer
+from showctl.player.live_plan import LivePlanner, live_plan
 from showctl.rig import Rig, load_rig
 from showctl.sim import JackServer, SimulatedRig
 from showctl.timeline import Event
@@ -297,8 +297,8 @@ def play_pressing(tmp_path: Path, presses: list[tuple[float, str]], *, clock: Fa
     """The class on a fake clock (tapped at 120 BPM, or `source`) with the instructor's `presses` (class time,
     control) through `LiveController`: what the rig got, what was said (answers, then the player's notices),
     and what each press saw."""
-    from showctl.live.control import LiveController
     from showctl.live.steer import Steered
+    from showctl.player.live_controls import LiveController
 
     clock = clock or FakeClock()
     beat = source if source is not None else tapped()

@@ -172,12 +172,12 @@ def play_into(track: Path, ours: str, written: Path) -> subprocess.Popen[str]:
 @pytest.mark.slow
 def test_line_in_locks_to_a_track_played_into_it_over_jack(tmp_path: Path, jack: JackServer) -> None:
     from showctl.live import LineInSource
-    from showctl.player.audio import _release_portaudio
+    from showctl.portaudio import release_portaudio
 
     y, truth = synthesize_track(128.0, 16.0, 48000, 11, style="house")
     track = tmp_path / "house-128.wav"
     sf.write(track, y, 48000)
-    _release_portaudio()  # PortAudio may have looked for JACK before this test's server ran
+    release_portaudio()  # PortAudio may have looked for JACK before this test's server ran
     with LineInSource() as source:
         ours = [p for p in jack_ports() if p.endswith(":in_0")]
         assert len(ours) == 1, jack_ports()
@@ -194,7 +194,7 @@ def test_line_in_locks_to_a_track_played_into_it_over_jack(tmp_path: Path, jack:
         finally:
             player.kill()
             player.wait()
-    _release_portaudio()
+    release_portaudio()
     assert source.blocks > 0 and seen, "the tracker never locked on the line-in audio"
     # (as the follow scores take it: the median; one grid's local period may sit a comb step, 1.5 %, off)
     assert float(np.median([g.tempo for _, g in seen])) == pytest.approx(128.0, rel=0.01)
@@ -244,9 +244,9 @@ def test_live_screen_shows_the_source_tempo_confidence_and_no_beat(tmp_path: Pat
 
     from showctl.cli.live import LIVE_KEYS, LiveSourceScreen
     from showctl.cues import load_cue_sheet
-    from showctl.live.plan import LivePlanner, live_plan
     from showctl.player import FakeClock
     from showctl.player.live import LivePlayer
+    from showctl.player.live_plan import LivePlanner, live_plan
 
     path, rig = write_class(tmp_path)
     clock = FakeClock()

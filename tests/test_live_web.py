@@ -16,11 +16,13 @@ from test_web import served, wait_state, ws_connect
 from test_web_browser import DOCS, PHONE, browser, open_page  # noqa: F401  (browser: a fixture)
 
 from showctl.cues import load_cue_sheet
-from showctl.live.control import LIVE_CONTROLS, LiveController
-from showctl.live.plan import live_plan
-from showctl.live.session import SourceInputs, check_sources, open_live_class
 from showctl.live.tap import TapTempo
+from showctl.live_class import SourceInputs, check_sources, open_live_class
+from showctl.player.live_controls import LIVE_CONTROLS, LiveController
+from showctl.player.live_plan import live_plan
 from showctl.rig import load_rig
+from showctl.show import Rehearsal
+from showctl.sim import simulated_rig
 
 RIG = """
 name: OSC rig
@@ -73,7 +75,8 @@ def test_the_osc_remote_taps_through_the_live_controller(tmp_path: Path) -> None
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     said: list[str] = []
-    with open_live_class(plan, source="tap", sim=True, on_notice=said.append, control_port=port) as live:
+    with open_live_class(plan, source="tap", rehearsal=Rehearsal(simulated_rig), on_notice=said.append,
+                         control_port=port) as live:
         assert live.controller.controls == LIVE_CONTROLS
         client = SimpleUDPClient("127.0.0.1", port)
         for _ in range(8):

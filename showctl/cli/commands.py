@@ -7,6 +7,7 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
 from rich.table import Table
@@ -24,14 +25,14 @@ from showctl.rig import load_rig
 from showctl.rig.dmx import DmxOutputConfig, build_patch
 from showctl.rig.dmx_levels import render_messages
 from showctl.show import (
+    Rehearsal,
     Show,
     load_show,
     low_confidence_warnings,
     open_class,
     open_outputs,
-    simulated_rig,
 )
-from showctl.sim import Received, SimulatedRig
+from showctl.sim import Received, SimulatedRig, simulated_rig
 from showctl.timeline import Event, PlanRow
 from showctl.units import format_clock
 from showctl.yamlfile import load_yaml
@@ -270,9 +271,11 @@ def run(cuefile: str, rig_file: str | None, *, speed: float, start: float, sim: 
     live = out_console.is_terminal
     display = _RunDisplay(show, start)
     with ExitStack() as stack:
+        rehearsal = Rehearsal(partial(simulated_rig, on_receive=None if live else display.received),
+                              echoes=not live) if sim else None
         session = stack.enter_context(open_class(
-            show, start=start, speed=speed, sim=sim, no_audio=no_audio,
-            on_receive=None if live else display.received, report=TERMINAL_REPORT, control_host=control_host,
+            show, start=start, speed=speed, rehearsal=rehearsal, no_audio=no_audio, report=TERMINAL_REPORT,
+            control_host=control_host,
             control_port=control_port, control_secret=control_secret))
         display.clock = session.clock
         controller = session.controller

@@ -19,8 +19,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from showctl.live.control import LiveBeatView, LiveController, beat_text, left_text, live_beat_view
 from showctl.player.controls import Controller, ControlName
+from showctl.player.live_controls import LiveBeatView, LiveController, beat_text, left_text, live_beat_view
 from showctl.timeline.model import PlanRow
 from showctl.units import format_clock
 

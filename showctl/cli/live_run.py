@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from functools import partial
 
 from showctl.cli.live import LiveSourceScreen, keyboard
 from showctl.cli.terminal import TERMINAL_REPORT, err_console, out_console
@@ -20,13 +21,13 @@ from showctl.cues.check import check_against_rig
 from showctl.cues.load import load_cue_sheet
 from showctl.errors import ProblemsError, ShowctlError
 from showctl.live import Steered, TapTempo
-from showctl.live.control import LiveController, follows_tap
-from showctl.live.plan import live_plan
-from showctl.live.session import AUTO_ORDER, SOURCES, SourceInputs, check_source_args, open_live_class
+from showctl.live_class import AUTO_ORDER, SOURCES, SourceInputs, check_source_args, open_live_class
 from showctl.player.live import LivePlayer
+from showctl.player.live_controls import LiveController, follows_tap
+from showctl.player.live_plan import live_plan
 from showctl.rig import load_rig
-from showctl.show import ClassReport, rig_path_for
-from showctl.sim import Received
+from showctl.show import ClassReport, Rehearsal, rig_path_for
+from showctl.sim import Received, simulated_rig
 from showctl.timeline.model import Event
 from showctl.units import format_clock
 
@@ -54,8 +55,8 @@ def run_live(cuefile: str, rig_file: str | None, *, source: str, midi_in: str | 
             err_console.print(f"[yellow]{text}[/yellow]")
 
     on_event = None if sim or screen_on else lambda e: _print_event(e, rig.transport_of(e.output))
-    with open_live_class(plan, source=source, inputs=inputs, sim=sim,
-                         on_receive=None if screen_on else _print_received, report=report, on_notice=notice,
+    rehearsal = Rehearsal(partial(simulated_rig, on_receive=None if screen_on else _print_received)) if sim else None
+    with open_live_class(plan, source=source, inputs=inputs, rehearsal=rehearsal, report=report, on_notice=notice,
                          on_missing=lambda line: err_console.print(f"[dim]not following {line}[/dim]"),
                          on_event=on_event, control_port=None) as live, contextlib.ExitStack() as stack:
         if screen_on:

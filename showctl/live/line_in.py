@@ -26,11 +26,11 @@ ORIGIN_WINDOW = 1.0  # s of blocks whose earliest arrival ties the audio clock t
 
 def _sounddevice() -> Any:
     try:
-        from showctl.player.audio import _portaudio
+        from showctl.portaudio import portaudio
     except OSError as err:  # PortAudio missing
         raise DeviceError("audio input", f"no audio system ({err}); apt-get install libportaudio2") from None
     try:
-        return _portaudio()
+        return portaudio()
     except OSError as err:
         raise DeviceError("audio input", f"no audio system ({err}); apt-get install libportaudio2") from None
 
@@ -109,13 +109,13 @@ class LineInSource:
         return dataclasses.replace(grid, anchor=grid.anchor + origin - self._latency)
 
     def close(self) -> None:
-        from showctl.player.audio import _release_portaudio
+        from showctl.portaudio import release_portaudio
 
         self._stream.stop()
         self._stream.close()
         # PortAudio's JACK host API keeps a client open while initialised: let go now, before a jackd the
         # simulated rig started stops (left to the interpreter's exit, PortAudio aborts the process).
-        _release_portaudio()
+        release_portaudio()
 
     def __enter__(self) -> LineInSource:
         return self

@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from showctl.errors import DeviceError
 from showctl.player.clock import wait_out
+from showctl.portaudio import portaudio, release_portaudio
 from showctl.timeline.model import TrackSlot
 
 __all__ = ["AudioClock", "audio_unavailable_reason"]
@@ -28,29 +29,10 @@ log = logging.getLogger("showctl.audio")
 _STALLED = 0.5  # s without an audio callback before the device counts as stopped
 
 
-def _portaudio() -> Any:
-    """sounddevice with PortAudio initialised (it may have been released by `_release_portaudio`)."""
-    import sounddevice as sd
-
-    if sd._initialized == 0:
-        sd._initialize()
-    return sd
-
-
-def _release_portaudio() -> None:
-    """Terminate PortAudio now. Its JACK host API keeps a JACK client open while initialised; left to the
-    interpreter's exit, terminating it after the JACK server has gone (the simulated rig's own jackd stops
-    first) fails an assertion inside PortAudio and aborts the process."""
-    import sounddevice as sd
-
-    while sd._initialized:
-        sd._terminate()
-
-
 def audio_unavailable_reason() -> str | None:
     """Why no audio output can be used here (None when one can)."""
     try:
-        sd = _portaudio()
+        sd = portaudio()
     except OSError as err:  # PortAudio library missing
         return f"PortAudio is not installed ({err}); apt-get install libportaudio2"
     try:
@@ -58,7 +40,7 @@ def audio_unavailable_reason() -> str | None:
     except (sd.PortAudioError, ValueError) as err:
         return f"no audio output device ({err})"
     finally:
-        _release_portaudio()
+        release_portaudio()
     return None
 
 
@@ -179,7 +161,7 @@ class AudioClock:
 
     # -- lifetime ------------------------------------------------------------------------------------
     def __enter__(self) -> AudioClock:
-        sd = _portaudio()
+        sd = portaudio()
 
         first = self._slot_index(self.start) or 0
         self._load_ahead(first)
@@ -189,7 +171,7 @@ class AudioClock:
                                            blocksize=self.blocksize, device=self.device, callback=self._callback)
             self._stream.start()
         except (sd.PortAudioError, ValueError) as err:
-            _release_portaudio()
+            release_portaudio()
             raise DeviceError(f"audio device {self.device or '(default)'}", f"cannot play ({err})") from None
         self._loader.start()
         deadline = time.monotonic() + 2.0
@@ -217,7 +199,7 @@ class AudioClock:
         if stream is not None:
             stream.stop()
             stream.close()
-            _release_portaudio()
+            release_portaudio()
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         self.close()

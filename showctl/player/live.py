@@ -6,7 +6,7 @@ deadline. A moment is decided once, so nothing is sent twice. When the source ho
 class runs on the last good grid (and says so); every exit sends the safe scene, as `Player` does, after
 `stop` to each MIDI clock still running (quitting is how a class without a cap ends).
 
-Overlays (blackout, house lights: `showctl.live.control.LiveController`) work as in `Player`: under one,
+Overlays (blackout, house lights: `showctl.player.live_controls.LiveController`) work as in `Player`: under one,
 scene and effect events are left out (the MIDI clock keeps time), and lifting it re-sends the look the class
 is in now — the last scene events sent or left out per output, since a live class has no timeline to look
 it up in. `on_part` hears of each part as its start is decided (a backwards part starting in a blackout).
@@ -22,9 +22,9 @@ from collections import deque
 from collections.abc import Callable, Mapping
 
 from showctl.live.model import BeatSource, PredictedGrid
-from showctl.live.plan import LivePart, LivePlanner
 from showctl.outputs.base import Output
 from showctl.player.clock import Clock
+from showctl.player.live_plan import LivePart, LivePlanner
 from showctl.player.player import Overlay, Player, PlayResult
 from showctl.timeline.model import Event, Timeline
 

@@ -2,7 +2,7 @@
 
 The layers, lowest first (README, "Layout"); a module may import its own layer and those below it:
 
-    foundation  errors, units, yamlfile, schema, messages   small shared values and the YAML reader
+    foundation  errors, units, yamlfile, schema, messages, portaudio: shared values, the YAML reader, audio I/O
     analysis    audio in, `TrackAnalysis` out (pure), its cache
     rig         the rig file: outputs, fixtures, patch, profiles, floor light (no sockets)
     cues        cue files, strictly validated
@@ -10,7 +10,7 @@ The layers, lowest first (README, "Layout"); a module may import its own layer a
     outputs     the transports that open, send, close
     live        beat sources: line-in audio, MIDI clock in, Ableton Link, tap
     player      running a class on a clock: the timeline's and the live one, controls, the guardian
-    show        the front door: a class loaded, analysed, opened on its outputs
+    show        the front door: a class loaded, analysed, opened on its outputs (live_class: a live one)
     sim         the simulated rig: a front end's choice (rehearsal, tests), never product code's
     front ends  cli, web
     demo, tools synthesized demo audio (make tracks, tests, benches) and checks like this one
@@ -35,7 +35,7 @@ from pathlib import Path
 __all__ = ["KNOWN", "LAYERS", "Tie", "import_graph", "problems"]
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "units", "yamlfile", "schema", "messages"),
+    ("errors", "units", "yamlfile", "schema", "messages", "portaudio"),
     ("analysis",),
     ("rig",),
     ("cues",),
@@ -43,19 +43,14 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("outputs",),
     ("live",),
     ("player",),
-    ("show",),
+    ("show", "live_class"),
     ("sim",),
     ("cli", "web"),
     ("demo", "tools"),
 )
 
 # (importing package, imported package): why it is still there. Issue 16 removes them.
-KNOWN: dict[tuple[str, str], str] = {
-    ("live", "player"): "the live class (session, controls, plan) lives in live/ (issue 16 item 2)",
-    ("live", "show"): "the live class (session) lives in live/ (item 2)",
-    ("live", "sim"): "the live class (session) opens the simulated rig (items 2, 3)",
-    ("show", "sim"): "--sim rehearsal is wired in show.py, not by the front ends (item 3)",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 # Module cycles still there: each as the sorted tuple of its modules.
 KNOWN_CYCLES: dict[tuple[str, ...], str] = {
 }

@@ -7,8 +7,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from showctl.live.control import LiveBeatView
-from showctl.live.session import SourceCheck
+from showctl.live_class import SourceCheck
+from showctl.player.live_controls import LiveBeatView
 
 __all__ = [
     "CheckItem", "ClassChoice", "LiveView", "OutputHealthView", "PairedDevice", "PendingView", "Phase",

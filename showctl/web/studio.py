@@ -6,7 +6,7 @@ class itself) runs on threads, and every change calls `on_change` so the app pus
 
 A class runs through `showctl.show.open_class`, the same path as `showctl run`, and every button
 goes through `Controller.press`, the same path as the keyboard and the OSC remote. A live class (the music
-from elsewhere, the beat from a live source) runs through `showctl.live.session.open_live_class`, the same
+from elsewhere, the beat from a live source) runs through `showctl.live_class.open_live_class`, the same
 path as `showctl run --live`, and its buttons go through `LiveController.press`.
 """
 
@@ -19,23 +19,25 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from showctl.analysis import analyze_paths
 from showctl.cues.check import check_against_rig
 from showctl.cues.load import LoadedCueSheet, is_cue_style, load_cue_sheet
 from showctl.errors import AnalysisError, DeviceError, ProblemsError, ShowctlError, problems_in
-from showctl.live.control import LIVE_CONTROLS, live_beat_view
-from showctl.live.plan import LivePlan, live_plan
-from showctl.live.session import SOURCES, LiveClass, SourceCheck, SourceInputs, check_sources, open_live_class
+from showctl.live_class import SOURCES, LiveClass, SourceCheck, SourceInputs, check_sources, open_live_class
 from showctl.outputs import open_output
 from showctl.outputs.resilient import Checkable
 from showctl.player.controls import CONTROLS, ControlName
+from showctl.player.live_controls import LIVE_CONTROLS, live_beat_view
+from showctl.player.live_plan import LivePlan, live_plan
 from showctl.rig import Rig, load_rig
 from showctl.rig.model import device_label
 from showctl.show import (
     ClassReport,
     ClassRun,
+    Rehearsal,
     Show,
     grid_checks,
     load_show,
@@ -43,7 +45,7 @@ from showctl.show import (
     overrides_for,
     rig_path_for,
 )
-from showctl.sim import Received
+from showctl.sim import Received, simulated_rig
 from showctl.timeline import Event, PlanEdit
 from showctl.units import format_clock
 from showctl.web.model import (
@@ -500,11 +502,17 @@ class Studio:
             self._run_thread.start()
         self._changed()
 
+    @staticmethod
+    def _rehearsal(options: RunOptions, arrived: list[Received]) -> Rehearsal | None:
+        """A rehearsal on the simulated rig when the page asks for one, keeping what it receives."""
+        return Rehearsal(partial(simulated_rig, on_receive=arrived.append)) if options.sim else None
+
     def _run_class(self, show: Show, options: RunOptions) -> None:
         summary: RunSummary | None = None
         try:
-            with open_class(show, speed=options.speed, sim=options.sim, no_audio=not options.music, report=self.report,
-                            control_port=self.control_port) as run:
+            arrived: list[Received] = []
+            with open_class(show, speed=options.speed, rehearsal=self._rehearsal(options, arrived),
+                            no_audio=not options.music, report=self.report, control_port=self.control_port) as run:
                 with self._lock:
                     self._run = run
                     if self._stopping:
@@ -515,7 +523,7 @@ class Studio:
                     run.player.on_event = sent.append
                 result = run.play()  # waits for the simulated rig to take in the last messages
                 with self._lock:
-                    self.last_received = tuple(run.sim_rig.received) if run.sim_rig is not None else ()
+                    self.last_received = tuple(arrived)
                     self.last_sent = tuple(sent)
                     self.last_edits = run.controller.edits
             ending = "ended early" if not result.completed else "finished"
@@ -530,8 +538,10 @@ class Studio:
         summary: RunSummary | None = None
         try:
             sent: list[Event] = []
+            arrived: list[Received] = []
             with open_live_class(plan, source=options.source, inputs=SourceInputs(options.midi_in, options.audio_in),
-                                 sim=options.sim, report=self.report, on_notice=self._note, on_missing=self._note,
+                                 rehearsal=self._rehearsal(options, arrived), report=self.report,
+                                 on_notice=self._note, on_missing=self._note,
                                  on_event=sent.append if options.sim else None,
                                  control_port=self.control_port) as live:
                 with self._lock:
@@ -541,7 +551,7 @@ class Studio:
                 self._changed()
                 result = live.play()  # waits for the simulated rig to take in the last messages
                 with self._lock:
-                    self.last_received = tuple(live.sim_rig.received) if live.sim_rig is not None else ()
+                    self.last_received = tuple(arrived)
                     self.last_sent = tuple(sent)
                     self.last_edits = ()
                     self.last_taps = tuple(live.controller.taps)

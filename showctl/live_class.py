@@ -15,19 +15,18 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
 from showctl.errors import DeviceError, ShowctlError
-from showctl.live.control import LiveController
 from showctl.live.line_in import LineInSource
 from showctl.live.link import LinkSource
 from showctl.live.midi_clock import MidiClockSource
 from showctl.live.model import BeatSource
-from showctl.live.plan import LivePlan, LivePlanner
 from showctl.live.steer import FallbackSource, Steered
 from showctl.live.tap import TapTempo
 from showctl.player import MonotonicClock, PlayResult
 from showctl.player.live import LivePlayer
+from showctl.player.live_controls import LiveController
+from showctl.player.live_plan import LivePlan, LivePlanner
 from showctl.player.remote import osc_remote
-from showctl.show import LOG_REPORT, ClassReport, freeze_what_is_loaded, open_outputs, settle, simulated_rig
-from showctl.sim import Received, SimulatedRig
+from showctl.show import LOG_REPORT, ClassReport, Rehearsal, StandIn, freeze_what_is_loaded, open_outputs, settle
 from showctl.timeline.model import Event
 from showctl.units import format_clock
 
@@ -133,7 +132,7 @@ class LiveClass:
     controller: LiveController
     opened: str  # where the beat comes from, as announced
     notices: list[str]
-    sim_rig: SimulatedRig | None
+    sim_rig: StandIn | None
     report: ClassReport
     sent: list[Event] = field(default_factory=list)
 
@@ -142,23 +141,23 @@ class LiveClass:
 
 
 @contextmanager
-def open_live_class(plan: LivePlan, *, source: str = "auto", inputs: SourceInputs = SourceInputs(), sim: bool = False,
-                    on_receive: Callable[[Received], None] | None = None, report: ClassReport = LOG_REPORT,
+def open_live_class(plan: LivePlan, *, source: str = "auto", inputs: SourceInputs = SourceInputs(),
+                    rehearsal: Rehearsal | None = None, report: ClassReport = LOG_REPORT,
                     on_notice: Callable[[str], None] | None = None,
                     on_missing: Callable[[str], None] | None = None,
                     on_event: Callable[[Event], None] | None = None, control_host: str = "127.0.0.1",
                     control_port: int | None = None, control_secret: str | None = None) -> Iterator[LiveClass]:
-    """Everything before the first cue of a live class, in order: the simulated rig (`sim`, telling
-    `on_receive` what arrives), the beat source(s) (`on_missing`: those `auto` could not open), the outputs,
+    """Everything before the first cue of a live class, in order: the stand-in of a `rehearsal`, the beat
+    source(s) (`on_missing`: those `auto` could not open), the outputs,
     the player on the monotonic clock (every source keeps `time.monotonic`), the controls (plus the OSC
     remote, unless `control_port` is None). `on_notice` gets each line the class says (sources, controls).
-    Closing it closes the sources, the outputs and the simulated rig."""
+    Closing it closes the sources, the outputs and the stand-in."""
     check_source_args(source, inputs)
     rig = plan.rig
     with ExitStack() as stack:
         out_rig, sim_rig = rig, None
-        if sim:
-            sim_rig = stack.enter_context(simulated_rig(rig, on_receive))
+        if rehearsal is not None:
+            sim_rig = stack.enter_context(rehearsal.stand_in(rig))
             out_rig = sim_rig.rig_for_outputs
             report.note(f"simulated rig: {', '.join(f'{n} ({o.transport})' for n, o in rig.outputs.items())}")
         notices: list[str] = []

@@ -11,7 +11,7 @@ now. `LivePlan` is the cue sheet turned into parts (segments and interval phases
   rule of the compiled class (showctl.timeline.flashes: at most 3 flashes in any second, whatever effects
   add up to at the live tempo): a flash the window has no room for is left out, and the ticks say so;
 - MIDI outputs with `clock: true` get MIDI clock as in a timeline class: `start` on the first predicted
-  downbeat, 24 ticks a beat on the grid (`showctl.live.clock_out`), `stop` at the end; under an overlay the
+  downbeat, 24 ticks a beat on the grid (`showctl.player.clock_out`), `stop` at the end; under an overlay the
   player still sends it, so a console's chases keep time;
 - the class ends, with the safe scene, at the cap or the end of the last part.
 
@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from showctl.cues.check import check_against_rig
 from showctl.cues.load import LoadedCueSheet, resolve_look
 from showctl.errors import Problem, ProblemsError
-from showctl.live.clock_out import LiveClockOut
 from showctl.live.model import PredictedGrid
 from showctl.messages import CLOCK_PPQN, MidiMessage, OutMessage
+from showctl.player.clock_out import LiveClockOut
 from showctl.rig import Rig
 from showctl.timeline.compile import _note_off, _title
 from showctl.timeline.flashes import (

@@ -29,8 +29,8 @@ from showctl.player.controls import QUIT_CONFIRM_SECONDS, ControlName, OverlayCo
 from showctl.units import format_clock
 
 if TYPE_CHECKING:
-    from showctl.live.plan import LivePart
     from showctl.player.live import LivePlayer
+    from showctl.player.live_plan import LivePart
 
 __all__ = ["LIVE_CONTROLS", "LIVE_KEY_CONTROLS", "LiveBeatView", "LiveControlName", "LiveController",
            "follows_tap", "live_beat_view"]
