@@ -151,7 +151,7 @@ def _live(truths: list[Path]) -> None:
     """The live tracker over each track, fed in 512-sample blocks as `showctl follow` does."""
     import mir_eval
 
-    from showctl.live.audio import follow_file
+    from showctl.live.follow import follow_file
 
     committed = late = 0
     worst = float("inf")

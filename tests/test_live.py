@@ -28,7 +28,8 @@ from showctl.live import (
     TapTempo,
     follow_signal,
 )
-from showctl.live.audio import blocks, fast_beat_coverage, pulse_at, quick_tempo
+from showctl.live.audio_evidence import fast_beat_coverage, pulse_at, quick_tempo
+from showctl.live.follow import blocks
 from showctl.live.scoring import score_live
 from showctl.messages import CLOCK_PPQN
 from showctl.sim import JackServer

@@ -107,7 +107,7 @@ SILENCE_DROP_DB = 50.0
 MIN_SILENT_GAP = 1.0
 
 # The tempo range class music lives in (spinning, HIIT, running): where the tempo octave is chosen. One
-# octave, the live tracker's prior (`showctl.live.audio.quick_tempo`).
+# octave, the live tracker's prior (`showctl.live.audio_evidence.quick_tempo`).
 CLASS_MIN_BPM = 85.0
 CLASS_MAX_BPM = 180.0
 # The whole-track analysis lets the octave reach further up, when the drums support it (`_supports_double`):

@@ -11,13 +11,15 @@ ahead of time as a `BeatEstimate`. Nothing here schedules output: that is the pl
 
 from __future__ import annotations
 
-from showctl.live.audio import AudioBeatTracker, FollowResult, TrackerParams, follow_file, follow_signal
+from showctl.live.audio import AudioBeatTracker
+from showctl.live.follow import FollowResult, follow_file, follow_signal
 from showctl.live.line_in import LineInSource
 from showctl.live.link import LinkSource
 from showctl.live.midi_clock import ClockFit, MidiClockSource
 from showctl.live.model import BeatEstimate, BeatSource, PredictedGrid, SourceState
 from showctl.live.steer import FallbackSource, Steered
 from showctl.live.tap import TapTempo
+from showctl.live.tracker_params import TrackerParams
 
 __all__ = [
     "AudioBeatTracker",

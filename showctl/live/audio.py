@@ -31,129 +31,47 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from showctl.analysis import read_audio
 from showctl.analysis.tracker import (
-    CLASS_MAX_BPM,
     CLASS_MIN_BPM,
     HOP_LENGTH,
     KICK_FMAX,
     N_FFT,
     SNARE_BAND,
     _mel_filterbank,  # the offline tracker's filterbank: one definition of the bands both trackers use
-    _supports_double,  # the offline octave rule: does the drum pattern play every beat at this tempo?
-    _ternary_faster,  # the offline 3/4 rule: is the beat 3/2 of the strongest period?
     beat_envelope,
     estimate_tempo,
 )
+from showctl.live.audio_evidence import (
+    HIT_HIGH_HZ,
+    HIT_LOW_HZ,
+    SILENCE_DB,
+    fast_beat_coverage,
+    hits,
+    periodicity,
+    periodicity_near,
+    phase_envelope,
+    pulse_at,
+    quick_tempo,
+)
 from showctl.live.model import BeatEstimate, PredictedGrid, SourceState
+from showctl.live.tracker_params import TrackerParams
 
 __all__ = [
     "SAMPLE_RATE",
     "AudioBeatTracker",
-    "FollowResult",
     "TrackerParams",
-    "blocks",
-    "follow_file",
-    "follow_signal",
-    "pulse_at",
-    "quick_tempo",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 
 SAMPLE_RATE = 22050  # the tracker's own rate; other rates are resampled as they stream in
 N_MELS = 96
-SILENCE_DB = -55.0  # a window whose RMS stays below this (dBFS) is silence
-# The two bands a hit (`hits`) is heard in: a kick's body, kept a Hann main lobe (43 Hz) below the lowest
-# chord note of a pad or stab (C3, 131 Hz, in `showctl.demo.tracks`), and the noise of hats, snares and
-# claps, above a pad's strong harmonics.
-HIT_LOW_HZ = 100.0
-HIT_HIGH_HZ = 5000.0
-
-
-@dataclass(frozen=True)
-class TrackerParams:
-    """The tracker's tunable settings (tuned on the non-held-out part of `CORPUS` only)."""
-
-    commit_lead: float = 0.03  # s: commit each beat at least this long before it (plus ≤ one block)
-    # s between phase fits while locked: every block (23 ms) cost a third of the tracker's CPU. Spaced to
-    # 0.045–0.09 s the 58 tuning and spent held-out tracks scored the same (F 0.9904, CMLt 0.982, same
-    # locks) at 14–26 % less CPU; 0.09 s held a grid 1.5 % slow once the music stopped (a test), 0.06 did not.
-    phase_every: float = 0.06
-    tempo_every: float = 0.25  # s between tempo estimates
-    tempo_window: float = 8.0  # s of envelope each tempo estimate looks at
-    min_window: float = 2.0  # s of sound needed before the first estimate
-    pulse_lock: float = 0.22  # autocorrelation at the beat period needed to lock (noise stays ~0)
-    pulse_hold: float = 0.07  # below this a locked tracker holds its grid (breakdown, silence)
-    switch_after: int = 3  # consecutive agreeing estimates of a new tempo before switching to it
-    hold_seconds: float = 24.0  # hold the last good grid this long, then say "no-beat"
-    phase_beats: int = 8  # beats the phase comb looks back over
-    phase_decay: float = 0.8  # weight of each older beat in the comb
-    period_spread: float = 0.03  # the comb's period may differ this much (relative) from the tempo estimate
-    onset_lead: float = 0.0116  # s: flux peaks this long before the beat is heard (a quarter window)
-    guard_frames: int = 3  # newest frames the comb ignores (an onset still rising)
-    continuity: float = 0.3  # how much less a phase half a beat off the running grid scores
-    # The quick first estimate (`quick_tempo`): the long estimator needs ~2 s of drums before its 4-beat
-    # comb sees anything, so while listening a short window with one lag (and its double) gives a
-    # provisional tempo in the class range; the long estimate takes over once locked.
-    quick_window: float = 2.5  # s of envelope the quick estimate looks at
-    quick_min: float = 0.6  # s of sound needed before the first quick estimate
-    quick_lock: float = 4.5  # z-score of the quick estimate's pulse needed to lock (noise: below ~3.5)
-    long_after: float = 4.0  # s of history before the long estimate replaces the quick one while locked
-    # Until then a quick lock gives way to a quick estimate that outscores it on the same window:
-    switch_margin: float = 2.0  # its pulse at least this many times the locked tempo's (and ≥ quick_lock)
-    double_tie: float = 0.9  # or it is the double tempo and its pulse is at least this share of the lock's
-    early_switch_after: int = 2  # agreeing estimates in a row before such a switch
-    # Percussive evidence before any lock: a pad swelling or beating in an intro has a pulse too (z ~ 11 at
-    # ~115 BPM), but no hits. A hit (`hits`) raises the kick band or the hats' band by `hit_rise` dB within
-    # two frames (23 ms), to `hit_rise` dB above its peak of the last `hit_memory` s, that band holding at
-    # least `hit_low_share` / `hit_high_share` dB of the frame's power. Counted on the whole frame's energy
-    # instead, a pad re-attacking its chords (once a bar or a beat, out of the last chord's release) made a
-    # hit of every chord, and the tracker took its pulse for a beat (chords a bar, rising over 0.3 s: 8 of
-    # 12 breakdowns ended on a period 11-34 % long). Now its chords only climb back to the level the memory
-    # holds, its notes stay out of the kick band (at most -11 dB of the frame there; kicks -6 dB) and its
-    # harmonics never rose to a new peak in the hats' band (hats: -45 to -2 dB). Lock only with `hit_count`
-    # hits in the quick window (drums: 4 or more in every window of the tuning styles, and of a waltz at
-    # 88 BPM, one kick a bar, which the whole-frame test had counted 1 in most windows).
-    hit_rise: float = 3.0
-    hit_memory: float = 0.14  # s: spans a chord's release (~0.1 s) and the next one's steepest rise
-    hit_low_share: float = -7.0
-    hit_high_share: float = -30.0
-    hit_count: int = 2
-    # Holding the grid once locked: a phase that moves the grid by more than `jump_tol` of a beat (a kick on
-    # the "and" of 3 winning the comb while a crash masks the hats) replaces it only once it has won every
-    # update for `jump_after` s; meanwhile the grid runs on. An octave switch waits `octave_after` estimates.
-    jump_tol: float = 0.15
-    jump_after: float = 2.5
-    octave_after: int = 16
-    # ... unless the drums settle it (`fast_beat_coverage` over `cover_window` s): up at once when they hit
-    # on `cover_fast` of the faster grid's beats, down at once when they hit on fewer than `cover_slow` of
-    # the running grid's; and a lock whose own beats stay this empty (< `cover_empty`) for `sparse_after`
-    # estimates halves its tempo even when the estimate agrees with it.
-    cover_window: float = 4.0
-    cover_fast: float = 0.7
-    cover_slow: float = 0.6
-    cover_empty: float = 0.5
-    sparse_after: int = 8
-    # The half-beat check (`_check_half_beat`): over `half_beats` beats, the half-beat points must carry
-    # `half_margin` times the beats' onset, `half_after` checks (0.25 s apart) in a row.
-    half_beats: int = 16
-    half_margin: float = 1.15
-    half_after: int = 4
-    # The held grid (`_hold_grid`): the median period of the phase fits made on the drums over `steady_window`
-    # s, through the newest of those fits within `steady_tol` of it. The fits of the ≤ 2.5 s between the
-    # drums stopping and the quick window emptying of hits may be off (a 1.5 % step): the window keeps
-    # them a minority.
-    steady_window: float = 8.0
-    steady_tol: float = 0.002
 
 
 @dataclass
@@ -203,175 +121,6 @@ class _History:
     def window(self, frames: int) -> slice:
         """Rows of the newest `frames` frames (fewer when the history is shorter)."""
         return slice(max(0, self.size - frames), self.size)
-
-
-def _periodicity(env: FloatArray, lag: float, multiples: int = 4) -> float:
-    """Mean normalised autocorrelation of `env` at lag, 2·lag, …: ~0 for noise, 0.2–0.7 for a groove."""
-    x = env - env.mean()
-    return _centred_periodicity(x, float(np.dot(x, x)) / max(len(x), 1), lag, multiples)
-
-
-def _centred_periodicity(x: FloatArray, var: float, lag: float, multiples: int = 4) -> float:
-    """`_periodicity` of an envelope already centred (`x`) with its variance `var`."""
-    if var <= 0:
-        return 0.0
-    values = []
-    for k in range(1, multiples + 1):
-        lo = math.floor(k * lag)
-        frac = k * lag - lo
-        if lo + 1 >= len(x) - 4:
-            break
-        a = float(np.dot(x[lo:], x[: len(x) - lo])) / (len(x) - lo)
-        b = float(np.dot(x[lo + 1 :], x[: len(x) - lo - 1])) / (len(x) - lo - 1)
-        values.append(((1 - frac) * a + frac * b) / var)
-    return float(np.mean(values)) if values else 0.0
-
-
-def _periodicity_near(env: FloatArray, lag: float, spread: float = 0.02) -> float:
-    """`_periodicity` at the best lag within ±`spread` of `lag`: an estimate 1 % off (85.9 BPM for 85)
-    misses a spiky envelope's peaks at 4 lags (0.04 instead of 0.38) and would read as no pulse."""
-    x = env - env.mean()  # centred once for the 9 lags
-    var = float(np.dot(x, x)) / max(len(x), 1)
-    return max(_centred_periodicity(x, var, lag * (1.0 + f)) for f in np.linspace(-spread, spread, 9))
-
-
-def hits(energy: FloatArray, low: FloatArray, high: FloatArray, whole: FloatArray, frame_rate: float,
-         params: TrackerParams, past: int = 0) -> int:
-    """How many drum hits the frames after the first `past` hold (those only serve as what came before),
-    counted once per 0.1 s.
-
-    A hit: the kick band (`low`, power below HIT_LOW_HZ per frame) or the hats' band (`high`, above
-    HIT_HIGH_HZ) up by `hit_rise` dB within two frames, to `hit_rise` dB above its peak of the previous
-    `hit_memory` s, with that band holding at least `hit_low_share` / `hit_high_share` dB of the frame's
-    power (`whole`), where music already sounded two frames before (`energy`, the mean square, above
-    SILENCE_DB: a sound starting out of silence is no hit). The peak memory is what tells a drum from a pad
-    chord re-attacking: both rise from a dip, but only the drum rises above what was just there.
-    """
-    p = params
-    n = len(energy)
-    if n < 3:
-        return 0
-    memory = max(2, round(p.hit_memory * frame_rate))
-    whole_db = 10.0 * np.log10(np.maximum(whole, 1e-20))
-    hit = np.zeros(n, dtype=bool)
-    for band, share in ((low, p.hit_low_share), (high, p.hit_high_share)):
-        level = 10.0 * np.log10(np.maximum(band, 1e-20))
-        peak = np.full(n, -np.inf)  # the band's peak over the `memory` frames before each frame
-        for k in range(1, min(memory, n - 1) + 1):
-            np.maximum(peak[k:], level[:-k], out=peak[k:])
-        steep = np.zeros(n, dtype=bool)
-        steep[2:] = level[2:] - level[:-2] >= p.hit_rise
-        hit |= steep & (level - peak >= p.hit_rise) & (level - whole_db >= share)
-    hit[2:] &= 10.0 * np.log10(np.maximum(energy[:-2], 1e-12)) > SILENCE_DB
-    hit[: max(2, past)] = False
-    up = np.flatnonzero(hit)
-    if len(up) == 0:
-        return 0
-    return 1 + int(np.count_nonzero(np.diff(up) >= 0.1 * frame_rate))
-
-
-def _biased_acf(x: FloatArray, max_lag: int) -> FloatArray:
-    """Autocorrelation of `x` (mean already removed) at lags 0..max_lag, over the whole length (biased:
-    a short window's long lags fade to 0 instead of blowing up on the few frames they overlap)."""
-    n = len(x)
-    size = 1 << int(np.ceil(np.log2(2 * n + max_lag + 1)))
-    spec = np.fft.rfft(x, size)
-    acf = np.fft.irfft(spec * np.conj(spec), size)[: max_lag + 1]
-    return np.asarray(acf / acf[0], dtype=np.float64) if acf[0] > 0 else np.zeros(max_lag + 1)
-
-
-def quick_tempo(full: FloatArray, kick: FloatArray, snare: FloatArray, frame_rate: float,
-                min_bpm: float = CLASS_MIN_BPM, max_bpm: float = CLASS_MAX_BPM) -> tuple[float, float]:
-    """(BPM, pulse) from a short window (1–3 s): the provisional tempo a live tracker locks on first.
-
-    The class-music range (85–180 BPM, one octave) is the prior: the strongest lag in it, plus half its
-    autocorrelation one lag further (the next beat), picks the period; the offline rules then choose
-    between the octaves the range still allows (`_supports_double`) and catch 3/4 (`_ternary_faster`).
-    `pulse` is the autocorrelation at the chosen period (unbiased at that lag) in units of its spread on
-    noise: a z-score, ~N(0, 1) without a beat (the best of the ~40 distinct lags in the range stays below
-    ~3.5); a groove over 1.5 s of drums scores 5–8.
-    """
-    env = beat_envelope(full, kick)
-    x = env - env.mean()
-    n = len(x)
-    lo, hi = 0.97 * min_bpm, 1.03 * max_bpm
-    max_lag = int(np.ceil(2 * 60.0 * frame_rate / lo)) + 2
-    acf = _biased_acf(x, max_lag)
-    grid = np.arange(max_lag + 1)
-
-    def score(bpm: FloatArray) -> FloatArray:
-        lag = 60.0 * frame_rate / bpm
-        return np.asarray(np.interp(lag, grid, acf) + 0.5 * np.interp(2 * lag, grid, acf), dtype=np.float64)
-
-    bpms = np.arange(lo, hi, 0.5)
-    best = float(bpms[int(np.argmax(score(bpms)))])
-    if 1.5 * best <= hi and _ternary_faster(kick, snare, frame_rate, best):
-        best *= 1.5
-    family = sorted((b for b in (best / 2, best, 2 * best) if lo <= b <= hi), reverse=True)
-    chosen = family[-1]
-    for bpm in family:
-        if bpm / 2 < lo or _supports_double(kick, snare, frame_rate, bpm):
-            chosen = bpm
-            break
-    fine = np.arange(0.97 * chosen, 1.03 * chosen, 0.05)
-    chosen = float(fine[int(np.argmax(score(fine)))])
-    return chosen, _pulse_z(acf, n, 60.0 * frame_rate / chosen)
-
-
-def _pulse_z(acf: FloatArray, n: int, lag: float) -> float:
-    """The biased autocorrelation `acf` of `n` frames at `lag`, unbiased, in units of its spread on noise
-    (1/√overlap): ~N(0, 1) without a beat; 0 before two whole periods (nothing to call a pulse yet)."""
-    if n < 2 * lag or lag + 1 >= len(acf):
-        return 0.0
-    return float(np.interp(lag, np.arange(len(acf)), acf)) * n / math.sqrt(n - lag)
-
-
-def pulse_at(full: FloatArray, kick: FloatArray, frame_rate: float, bpm: float) -> float:
-    """`quick_tempo`'s pulse (a z-score) at a given tempo, on the same window: how two tempos compare."""
-    x = beat_envelope(full, kick)
-    x = x - x.mean()
-    lag = 60.0 * frame_rate / bpm
-    return _pulse_z(_biased_acf(x, int(np.ceil(lag)) + 2), len(x), lag)
-
-
-def _phase_envelope(full: FloatArray, kick: FloatArray) -> FloatArray:
-    """`beat_envelope` with the kick band compressed (square root) first: what the phase comb reads.
-
-    Log-flux makes a hit out of silence score far above the same hit over a ringing note: a dnb kick on
-    the "and" of 3 (the bass stopped half a beat before) outscores the downbeat kick, which lands while
-    the previous bass note still rings, by up to 3 times at 165-180 BPM: enough to pull the grid half a
-    beat. Compressed, each kick counts about once, and the snares and hats on the beats decide."""
-    return beat_envelope(full, np.sqrt(kick))
-
-
-def fast_beat_coverage(kick: FloatArray, snare: FloatArray, frame_rate: float, anchor: float,
-                       period: float) -> float:
-    """The share of the beats of a grid of `period` frames on which a drum (kick or snare) hits, at the
-    grid through `anchor` (frames from the window's start) or half a beat from it, whichever is better (a
-    running grid may sit half a beat off): ~1 where the drums play every beat (house, run at 160-180) or
-    alternate kick and snare (drum & bass: 0.65-0.9), ≤ 0.55 on a grid twice as fast as the drums'
-    (hip-hop at 170): the evidence for an octave that the offline kick fold cannot give (it folds
-    hip-hop's kick on the "and" of 3 onto the beat, a kick on every beat). A hit is ≥ 0.3 of the louder
-    phase's strong beats (90th percentile), so the weaker phase's hats do not count as hits."""
-    n = min(len(kick), len(snare))
-    if n < 4 * period:
-        return 0.0
-    drums = _normalise_sd(kick[:n]) + _normalise_sd(snare[:n])
-    reach = 2  # frames either side: the grid's error plus a played part's timing
-    # The strongest value within ±reach of every frame, then read at the grid's beats.
-    padded = np.concatenate([np.full(reach, -np.inf), drums, np.full(reach, -np.inf)])
-    near = np.lib.stride_tricks.sliding_window_view(padded, 2 * reach + 1).max(axis=1)
-    strengths = [near[np.round(np.arange(first, n - reach, period)).astype(np.int64)]
-                 for first in (anchor % period, (anchor + 0.5 * period) % period)]
-    top = max(float(np.percentile(x, 90)) for x in strengths)
-    if top <= 0:
-        return 0.0
-    return max(float(np.mean(x >= 0.3 * top)) for x in strengths)
-
-
-def _normalise_sd(env: FloatArray) -> FloatArray:
-    sd = float(np.std(env))
-    return env / sd if sd > 0 else env
 
 
 class AudioBeatTracker:
@@ -554,10 +303,10 @@ class AudioBeatTracker:
             else:
                 estimate = estimate_tempo(full, self.frame_rate, kick_env=kick, snare_env=snare)
             env = beat_envelope(full, kick)
-            self._pulse = _periodicity_near(env, 60.0 * self.frame_rate / estimate)
+            self._pulse = periodicity_near(env, 60.0 * self.frame_rate / estimate)
             if self._state in ("locked", "holding"):
                 # The running tempo keeps its lock while its own pulse is there, whatever one estimate says.
-                self._pulse = max(self._pulse, _periodicity_near(env, 60.0 * self.frame_rate / self._tempo))
+                self._pulse = max(self._pulse, periodicity_near(env, 60.0 * self.frame_rate / self._tempo))
                 # A held grid comes back with the drums only: a breakdown's pad has a pulse of its own (its
                 # chord changes, once a bar), at the tempo or at 4:3 or 3:2 of it.
                 strong = self._pulse >= p.pulse_hold and (self._state == "locked" or self._drums)
@@ -666,7 +415,7 @@ class AudioBeatTracker:
             return
         rows = h.window(round(beats * period) + 4)
         n = rows.stop - rows.start
-        env = _phase_envelope(h.full[rows], h.kick[rows])
+        env = phase_envelope(h.full[rows], h.kick[rows])
         reach = 2
         padded = np.concatenate([np.zeros(reach), env, np.zeros(reach)])
         near = np.lib.stride_tricks.sliding_window_view(padded, 2 * reach + 1).max(axis=1)
@@ -724,7 +473,7 @@ class AudioBeatTracker:
         if previous is None or abs(estimate / previous - 1.0) >= 0.04:
             return False
         self._quick = None
-        self._pulse = _periodicity(beat_envelope(h.full[rows], h.kick[rows]), 60.0 * self.frame_rate / estimate)
+        self._pulse = periodicity(beat_envelope(h.full[rows], h.kick[rows]), 60.0 * self.frame_rate / estimate)
         self._lock(estimate, reset_phase=True, quick=True)
         return True
 
@@ -767,7 +516,7 @@ class AudioBeatTracker:
         n = rows.stop - rows.start
         if n < 2 * period:
             return
-        env = _phase_envelope(h.full[rows], h.kick[rows])
+        env = phase_envelope(h.full[rows], h.kick[rows])
         width = max(1.0, period / 32.0)
         k = np.arange(-int(3 * width), int(3 * width) + 1)
         kernel = np.exp(-0.5 * (k / width) ** 2)
@@ -916,44 +665,3 @@ def _bar_phase(cues: list[tuple[int, float, float]], current: tuple[int, int]) -
     if 3 in best and best[3][0] > 1.25 * max(best[4][0], 1e-9):
         metre = 3
     return metre, best[metre][1]
-
-
-# --- running a file as if it were live ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FollowResult:
-    """What `follow_signal` saw: the committed beats, the final state and the tracker's CPU time."""
-
-    beats: tuple[BeatEstimate, ...]
-    state: SourceState
-    duration: float  # s of audio
-    cpu_seconds: float
-
-
-def blocks(y: npt.NDArray[Any], size: int) -> Iterator[npt.NDArray[Any]]:
-    """Consecutive blocks of `size` samples (the last one shorter)."""
-    for i in range(0, len(y), size):
-        yield y[i : i + size]
-
-
-def follow_signal(y: npt.ArrayLike, sr: int, *, block: int = 512, params: TrackerParams | None = None) -> FollowResult:
-    """Run the tracker over `y` block by block, causally, as fast as the CPU allows."""
-    import time
-
-    if block <= 0:
-        raise ValueError(f"block must be a positive number of samples, got {block}")
-    samples = np.asarray(y, dtype=np.float32)
-    tracker = AudioBeatTracker(sr, params)
-    out: list[BeatEstimate] = []
-    t0 = time.process_time()
-    for chunk in blocks(samples, block):
-        out.extend(tracker.process(chunk))
-    cpu = time.process_time() - t0
-    return FollowResult(tuple(out), tracker.state, len(samples) / sr, cpu)
-
-
-def follow_file(path: Path, *, block: int = 512, params: TrackerParams | None = None) -> FollowResult:
-    """`follow_signal` over an audio file, read at its own rate and fed in blocks of `block` samples."""
-    samples, sr = read_audio(path)
-    return follow_signal(samples, sr, block=block, params=params)
