@@ -93,12 +93,13 @@ class SimulatedRig:
 
     def _record(self, output: str, transport: str, text: str) -> None:
         item = Received(output, transport, text, time.monotonic())
+        if self.on_receive is not None:
+            # Before it counts: whoever `wait_for`s the count has had every message it counts reported.
+            self.on_receive(item)
         with self._arrived:
             self.received.append(item)
             self.counts[output] += 1
             self._arrived.notify_all()
-        if self.on_receive is not None:
-            self.on_receive(item)
 
     def _start_osc(self, name: str, config: OscOutputConfig) -> None:
         dispatcher = Dispatcher()
