@@ -24,7 +24,9 @@ __all__ = ["ANALYSIS_VERSION", "LOW_CONFIDENCE", "SECTION_LABELS", "GridCheck", 
 # 9: music that starts on the file's first sample gets its beat (and downbeat) at 0.000; bars counted from it.
 #    The tempo octave may reach 200 BPM (was 180) where the drums support it: 190 BPM rock is 190, not 95;
 #    driving 8ths are no longer heard at 2/3 of the tempo (113 for 170).
-ANALYSIS_VERSION = "9"
+# 10: `phase_ambiguity` (track and section) and `phase_shift`: how likely the grid is a half or a quarter beat
+#    off (`showctl.analysis.phase`); the track's and each section's `confidence` are at most 1 - it.
+ANALYSIS_VERSION = "10"
 
 SECTION_LABELS = ("intro", "build", "drop", "breakdown", "outro")
 LOW_CONFIDENCE = 0.5  # below this a grid (a track's, a section's) should be checked by ear
@@ -35,6 +37,9 @@ LOW_CONFIDENCE = 0.5  # below this a grid (a track's, a section's) should be che
 _CHECKED = ConfigDict(allow_inf_nan=False)
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 Time = Annotated[float, Field(ge=0.0)]
+# How far (beats) a doubted grid may be off: later, or earlier when negative; half a beat either way is the
+# same grid, and 0 would be no other phase at all (refused in `TrackAnalysis._check`).
+PhaseShift = Annotated[float, Field(ge=-0.5, le=0.5)]
 _MIN_BEATS_PER_BAR, _MAX_BEATS_PER_BAR = 2, 12
 
 
@@ -60,6 +65,9 @@ class Section:
     energy: Fraction  # 0..1, against the loudest, busiest part of the track
     boundary: Fraction  # 0..1: how clearly the section's start stands out (1 for the first section)
     confidence: Fraction = 0.0  # 0..1: share of the section's beats on clear onsets, times the share that sounds
+    # 0..1: how likely the section's beats are a half or a quarter beat off (`showctl.analysis.phase`);
+    # `confidence` is at most 1 - it.
+    phase_ambiguity: Fraction = 0.0
 
     @model_validator(mode="after")
     def _check(self) -> Section:
@@ -72,12 +80,13 @@ class Section:
     def to_json(self) -> dict[str, Any]:
         return {"start": round(self.start, 6), "end": round(self.end, 6), "label": self.label,
                 "energy": round(self.energy, 4), "confidence": round(self.confidence, 4),
-                "boundary": round(self.boundary, 4)}
+                "boundary": round(self.boundary, 4), "phase_ambiguity": round(self.phase_ambiguity, 4)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Section:
         return cls(float(data["start"]), float(data["end"]), str(data["label"]), float(data.get("energy", 0.0)),
-                   float(data.get("boundary", 0.0)), float(data.get("confidence", 0.0)))
+                   float(data.get("boundary", 0.0)), float(data.get("confidence", 0.0)),
+                   float(data.get("phase_ambiguity", 0.0)))
 
 
 @dataclass(frozen=True)
@@ -98,7 +107,8 @@ class TrackAnalysis:
     older callers and older cache entries still construct and load.
 
     Validated as it is built (a `ValueError` otherwise): times finite, beats, downbeats and phrases strictly
-    increasing, a tempo finite and not negative (0: no beat found), 2 to 12 beats in a bar, fractions in 0..1.
+    increasing, a tempo finite and not negative (0: no beat found), 2 to 12 beats in a bar, fractions in 0..1
+    (the phase ambiguities included), a phase shift in -0.5..0.5 beats and not 0.
     """
 
     path: str
@@ -113,6 +123,10 @@ class TrackAnalysis:
     sections: tuple[Section, ...] = ()
     # What a cue file's override replaced ("tempo", "first_downbeat", "grid"); empty = all tracked.
     overrides: tuple[str, ...] = ()
+    # 0..1: how likely the whole grid is off by `phase_shift` beats (0.5, 0.25 or -0.25): beats on the
+    # snare or the hats rather than the kick (`showctl.analysis.phase`); `confidence` is at most 1 - it.
+    phase_ambiguity: Fraction = 0.0
+    phase_shift: PhaseShift = 0.5
 
     @model_validator(mode="after")
     def _check(self) -> TrackAnalysis:
@@ -120,6 +134,8 @@ class TrackAnalysis:
             _increasing(name, getattr(self, name))
         if self.beats and self.tempo <= 0:
             raise ValueError("a track with beats needs a tempo above 0 BPM")
+        if self.phase_shift == 0:
+            raise ValueError("phase_shift must name another phase (a share of a beat other than 0)")
         return self
 
     @property
@@ -148,6 +164,8 @@ class TrackAnalysis:
             "phrases": [round(p, 6) for p in self.phrases],
             "sections": [s.to_json() for s in self.sections],
             "overrides": list(self.overrides),
+            "phase_ambiguity": round(self.phase_ambiguity, 4),
+            "phase_shift": self.phase_shift,
         }
 
     @classmethod
@@ -164,4 +182,6 @@ class TrackAnalysis:
             phrases=tuple(float(p) for p in data.get("phrases", [])),
             sections=tuple(Section.from_json(s) for s in data.get("sections", [])),
             overrides=tuple(str(o) for o in data.get("overrides", [])),
+            phase_ambiguity=float(data.get("phase_ambiguity", 0.0)),
+            phase_shift=float(data.get("phase_shift", 0.5)),
         )

@@ -97,10 +97,10 @@ def _fixed_grid(a: TrackAnalysis, bpm: float, offset: float) -> TrackAnalysis:
     downbeats = beats[:: a.beats_per_bar]
     # The user vouches for the grid everywhere, sections included: the tracker's support for its own grid
     # says nothing about this one.
-    sections = tuple(dataclasses.replace(s, confidence=1.0) for s in a.sections)
+    sections = tuple(dataclasses.replace(s, confidence=1.0, phase_ambiguity=0.0) for s in a.sections)
     return dataclasses.replace(a, tempo=float(bpm), beats=beats, downbeats=downbeats,
                                phrases=_rephrase(a, downbeats), confidence=1.0, sections=sections,
-                               overrides=_with(a.overrides, "grid"))
+                               overrides=_with(a.overrides, "grid"), phase_ambiguity=0.0)
 
 
 def _first_downbeat(a: TrackAnalysis, t: float) -> TrackAnalysis:

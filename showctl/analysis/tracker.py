@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from showctl.analysis.model import TrackAnalysis
+from showctl.analysis.phase import with_phase_doubt
 from showctl.analysis.structure import analyze_structure
 from showctl.errors import AnalysisError
 
@@ -1111,7 +1112,7 @@ def _analyze(samples: npt.NDArray[np.float32], sr: int, path: str, tempo_hint: f
                                  [(sec.start, sec.end) for sec in structure.sections])
     sections = tuple(dataclasses.replace(sec, confidence=round(c, 4))
                      for sec, c in zip(structure.sections, support, strict=True))
-    return TrackAnalysis(
+    return with_phase_doubt(TrackAnalysis(
         path=path,
         duration=duration,
         tempo=tempo,
@@ -1121,4 +1122,4 @@ def _analyze(samples: npt.NDArray[np.float32], sr: int, path: str, tempo_hint: f
         beats_per_bar=beats_per_bar,
         phrases=structure.phrases,
         sections=sections,
-    )
+    ), full, kick, snare, frame_rate)
