@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from showctl.analysis import TrackAnalysis, analyze_paths
+from showctl.analysis.model import GridCheck
 from showctl.analysis.overrides import Overrides
 from showctl.cues.load import LoadedCueSheet, check_against_rig, load_cue_sheet, track_problem
 from showctl.errors import AnalysisError, DeviceError, Problem, ProblemsError
@@ -94,10 +95,29 @@ def rig_path_for(loaded: LoadedCueSheet, rig_file: str | Path | None) -> Path:
 
 
 def grid_checks(analysis: TrackAnalysis) -> list[str]:
-    """`TrackAnalysis.grid_checks` in words: where a track's beat grid should be checked by ear."""
-    return [f"low beat-grid confidence {c.confidence:.2f}; check the grid" if c.section is None else
-            f"{format_clock(c.start)}–{format_clock(c.end)} {c.section}: low beat-grid confidence "
-            f"{c.confidence:.2f}; check the grid there" for c in analysis.grid_checks]
+    """`TrackAnalysis.grid_checks` in words: where a track's beat grid should be checked by ear, and for a
+    doubted phase the playlist-entry line that fixes it."""
+    return [_grid_check(c) for c in analysis.grid_checks]
+
+
+# How far a doubted grid may be off, in words, and the `nudge:` that moves it there (`showctl.cues.model`).
+_PHASE_WORDS = {0.5: ("half a beat", "half beat"), 0.25: ("a quarter beat early", "quarter beat"),
+                -0.25: ("a quarter beat late", "-quarter beat")}
+
+
+def _grid_check(c: GridCheck) -> str:
+    if c.phase_shift is None:
+        return (f"low beat-grid confidence {c.confidence:.2f}; check the grid" if c.section is None else
+                f"{format_clock(c.start)}–{format_clock(c.end)} {c.section}: low beat-grid confidence "
+                f"{c.confidence:.2f}; check the grid there")
+    off, nudge = _PHASE_WORDS.get(c.phase_shift, _PHASE_WORDS[0.5])
+    if c.section is None:
+        return (f"beats may be {off} off (on the snare or hats rather than the kick), confidence "
+                f"{c.confidence:.2f}; listen at {format_clock(c.listen or 0.0)} and if so set 'nudge: {nudge}' "
+                "(or a 'grid:') in its playlist entry")
+    return (f"{format_clock(c.start)}–{format_clock(c.end)} {c.section}: beats may be {off} off there (on the "
+            f"snare or hats rather than the kick), confidence {c.confidence:.2f}; listen there and if so set a "
+            "'grid:' in its playlist entry")
 
 
 def low_confidence_warnings(results: Sequence[TrackAnalysis]) -> list[str]:

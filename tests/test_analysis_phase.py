@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
+from conftest import run_showctl
 
-from showctl.analysis import TrackAnalysis
+from showctl.analysis import Section, TrackAnalysis
 from showctl.analysis.demo import CORPUS, PHASE_SET, CorpusSpec
 from showctl.analysis.evaluate import f_measure, trim
 from showctl.analysis.model import LOW_CONFIDENCE
 from showctl.analysis.phase import NO_DOUBT, phase_doubt, section_phase_doubt
 from showctl.analysis.tracker import analyze_signal
+from showctl.show import low_confidence_warnings
 
 SR = 22050
 FRAME_RATE = 100.0
@@ -113,3 +118,50 @@ def test_json_carries_the_phase_doubt() -> None:
     data = json.loads(json.dumps(a.to_json()))
     assert data["phase_ambiguity"] == 0.8 and data["phase_shift"] == -0.25
     assert TrackAnalysis.from_json(data) == a
+
+
+# --- the warning: one line naming the fix -----------------------------------------------------------------------
+
+
+def _doubted(ambiguity: float = 0.9, shift: float = 0.5, overrides: tuple[str, ...] = ()) -> TrackAnalysis:
+    beats = tuple(0.5 * k for k in range(1, 120))
+    sections = (Section(0.0, 12.0, "intro", 0.3, 1.0, 0.8, 0.0), Section(12.0, 60.0, "drop", 0.9, 0.8, 0.1, 0.9))
+    return TrackAnalysis("t.wav", 60.0, 120.0, beats, beats[::4], 1.0 - ambiguity, sections=sections,
+                         overrides=overrides, phase_ambiguity=ambiguity, phase_shift=shift)
+
+
+def test_a_doubted_phase_is_one_warning_naming_the_nudge() -> None:
+    assert low_confidence_warnings([_doubted()]) == [
+        "warning: t.wav: beats may be half a beat off (on the snare or hats rather than the kick), confidence "
+        "0.10; listen at 0:12.0 and if so set 'nudge: half beat' (or a 'grid:') in its playlist entry"]
+    assert "set 'nudge: -quarter beat'" in low_confidence_warnings([_doubted(shift=-0.25)])[0]
+    assert "a quarter beat early" in low_confidence_warnings([_doubted(shift=0.25)])[0]
+
+
+def test_a_nudge_or_a_grid_settles_the_phase_doubt() -> None:
+    assert _doubted(overrides=("nudge",)).grid_checks == ()
+    assert _doubted(overrides=("grid",)).grid_checks == ()
+    # ... but not a confidence the phase did not hold down.
+    low = dataclasses.replace(_doubted(overrides=("nudge",)), confidence=0.05)
+    assert [c.phase_shift for c in low.grid_checks] == [None]
+
+
+def test_a_section_whose_phase_is_doubted_says_so() -> None:
+    clear_track = dataclasses.replace(_doubted(), confidence=0.9, phase_ambiguity=0.2)
+    (check,) = clear_track.grid_checks
+    assert (check.section, check.phase_shift, check.listen) == ("drop", 0.5, 12.0)
+    assert low_confidence_warnings([clear_track]) == [
+        "warning: t.wav: 0:12.0–1:00.0 drop: beats may be half a beat off there (on the snare or hats rather than "
+        "the kick), confidence 0.10; listen there and if so set a 'grid:' in its playlist entry"]
+
+
+def test_showctl_analyze_warns_of_off_beat_kicks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    y, _ = _spec("phase-offkick-128").synthesize()
+    wav = tmp_path / "offkick.wav"
+    sf.write(wav, y, SR)
+    monkeypatch.setenv("SHOWCTL_CACHE_DIR", str(tmp_path / "cache"))
+    result = run_showctl("analyze", str(wav))
+    assert result.returncode == 0, result.stderr
+    assert (f"warning: {wav}: beats may be half a beat off (on the snare or hats rather than the kick), "
+            "confidence 0.00; listen at 0:0") in result.stderr.replace("\n", " ")
+    assert "'nudge: half beat'" in result.stderr.replace("\n", " ")

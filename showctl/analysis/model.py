@@ -9,7 +9,8 @@ from typing import Annotated, Any
 from pydantic import ConfigDict, Field, model_validator
 from pydantic.dataclasses import dataclass as validated
 
-__all__ = ["ANALYSIS_VERSION", "LOW_CONFIDENCE", "SECTION_LABELS", "GridCheck", "Section", "TrackAnalysis"]
+__all__ = ["ANALYSIS_VERSION", "LOW_CONFIDENCE", "PHASE_DOUBT", "SECTION_LABELS", "GridCheck", "Section",
+           "TrackAnalysis"]
 
 # Bump when the tracker changes what it returns: cached results from another version are recomputed.
 # 3: metre detection (3/4), backbeat-based octave choice, phrases, sections, overrides.
@@ -30,6 +31,9 @@ ANALYSIS_VERSION = "10"
 
 SECTION_LABELS = ("intro", "build", "drop", "breakdown", "outro")
 LOW_CONFIDENCE = 0.5  # below this a grid (a track's, a section's) should be checked by ear
+# Above this phase ambiguity the low confidence is the phase's doubt (confidence <= 1 - ambiguity): the check
+# names the fix (`nudge`), not only the doubt.
+PHASE_DOUBT = 1.0 - LOW_CONFIDENCE
 
 # Pydantic validates every analysis as it is built, the tracker's and a cache entry's alike: a cache entry
 # is a file anyone can edit (or a bug can write), and `beats_per_bar: 0` or reversed beats would make the
@@ -91,12 +95,19 @@ class Section:
 
 @dataclass(frozen=True)
 class GridCheck:
-    """A stretch of a track (s) whose beat grid should be checked by ear; `section` None: the whole track."""
+    """A stretch of a track (s) whose beat grid should be checked by ear; `section` None: the whole track.
+
+    `phase_shift` (beats: 0.5, 0.25, -0.25) when the doubt is over the grid's phase rather than its support:
+    the beats may sit that far off (on the snare or the hats rather than the kick), and `listen` (s) is a
+    moment to hear it at (the start of the loudest section, where the drums play).
+    """
 
     start: float
     end: float
     confidence: float
     section: str | None
+    phase_shift: float | None = None
+    listen: float | None = None
 
 
 @validated(frozen=True, config=_CHECKED)
@@ -141,14 +152,37 @@ class TrackAnalysis:
     @property
     def grid_checks(self) -> tuple[GridCheck, ...]:
         """Where the grid should be checked by ear: the whole track when its confidence is low, else each
-        section whose own is (a breakdown without drums, a silence); nothing for a grid the cue file fixed."""
+        section whose own is (a breakdown without drums, a silence); nothing for a grid the cue file fixed.
+
+        Where the phase is in doubt (`phase_ambiguity` > `PHASE_DOUBT`), the check says so (`phase_shift`)
+        so the fix can be named; once the cue file nudges the grid, a confidence that only the phase doubt
+        held down (it is 1 - the doubt) is the tech's word too, and is not checked again.
+        """
         if "grid" in self.overrides:
             return ()  # the tech's word, in every section
-        if self.confidence < LOW_CONFIDENCE:
-            # The whole grid is in doubt: a check per section would only repeat it.
-            return (GridCheck(0.0, self.duration, self.confidence, None),)
-        return tuple(GridCheck(s.start, s.end, s.confidence, s.label) for s in self.sections
-                     if s.confidence < LOW_CONFIDENCE)
+        nudged = "nudge" in self.overrides
+
+        def doubted(confidence: float, ambiguity: float) -> tuple[bool, float | None]:
+            """(check it, the phase shift to name or None)."""
+            if nudged:
+                return confidence < LOW_CONFIDENCE and confidence < 1.0 - ambiguity - 1e-3, None
+            phase = ambiguity > PHASE_DOUBT
+            return confidence < LOW_CONFIDENCE or phase, self.phase_shift if phase else None
+
+        check, shift = doubted(self.confidence, self.phase_ambiguity)
+        if check:
+            # The whole grid is in doubt: a check per section would only repeat it. A doubted phase is heard
+            # best where the drums play: the loudest section.
+            loudest = max(self.sections, key=lambda s: s.energy, default=None)
+            listen = max(loudest.start if loudest is not None else 0.0, self.beats[0] if self.beats else 0.0)
+            return (GridCheck(0.0, self.duration, self.confidence, None, shift, listen if shift is not None else None),)
+        found = []
+        for s in self.sections:
+            check, shift = doubted(s.confidence, s.phase_ambiguity)
+            if check:
+                at = s.start if shift is not None else None
+                found.append(GridCheck(s.start, s.end, s.confidence, s.label, shift, at))
+        return tuple(found)
 
     def to_json(self) -> dict[str, Any]:
         """The `showctl analyze --json` object (field names are a CLI contract)."""
