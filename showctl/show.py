@@ -100,9 +100,18 @@ def grid_checks(analysis: TrackAnalysis) -> list[str]:
     return [_grid_check(c) for c in analysis.grid_checks]
 
 
-# How far a doubted grid may be off, in words, and the `nudge:` that moves it there (`showctl.cues.model`).
-_PHASE_WORDS = {0.5: ("half a beat", "half beat"), 0.25: ("a quarter beat early", "quarter beat"),
-                -0.25: ("a quarter beat late", "-quarter beat")}
+# How far a doubted grid may be off, in words, and the `nudge:` that moves it back (`showctl.units.parse_nudge`:
+# positive moves the beats later). Half a beat later is half a beat earlier: one grid, one nudge.
+_PHASE_WORDS = {0.5: ("half a beat", "half beat"), -0.5: ("half a beat", "half beat"),
+                0.25: ("a quarter beat early", "quarter beat"), -0.25: ("a quarter beat late", "-quarter beat")}
+
+
+def _phase_words(shift: float) -> tuple[str, str]:
+    """(how far off, the `nudge:` value that fixes it) for a grid whose likeliest other phase is `shift` beats
+    later; a shift the phase doubt does not make (a cache entry can hold any in -0.5..0.5) as a number."""
+    if shift in _PHASE_WORDS:
+        return _PHASE_WORDS[shift]
+    return f"{abs(shift):.2g} of a beat {'early' if shift > 0 else 'late'}", f"{shift:.2g} beat"
 
 
 def _grid_check(c: GridCheck) -> str:
@@ -110,11 +119,14 @@ def _grid_check(c: GridCheck) -> str:
         return (f"low beat-grid confidence {c.confidence:.2f}; check the grid" if c.section is None else
                 f"{format_clock(c.start)}–{format_clock(c.end)} {c.section}: low beat-grid confidence "
                 f"{c.confidence:.2f}; check the grid there")
-    off, nudge = _PHASE_WORDS.get(c.phase_shift, _PHASE_WORDS[0.5])
+    off, nudge = _phase_words(c.phase_shift)
     if c.section is None:
+        # The nudge moves the bars with the beats; `first_downbeat:` (taken on the nudged beats) then says
+        # where bar 1 is, if it is not.
         return (f"beats may be {off} off (on the snare or hats rather than the kick), confidence "
                 f"{c.confidence:.2f}; listen at {format_clock(c.listen or 0.0)} and if so set 'nudge: {nudge}' "
-                "(or a 'grid:') in its playlist entry")
+                "in its playlist entry (and 'first_downbeat:' if bar 1 is then wrong), or a 'grid:'")
+    # A nudge moves the whole track: a part of it is fixed only by a grid.
     return (f"{format_clock(c.start)}–{format_clock(c.end)} {c.section}: beats may be {off} off there (on the "
             f"snare or hats rather than the kick), confidence {c.confidence:.2f}; listen there and if so set a "
             "'grid:' in its playlist entry")

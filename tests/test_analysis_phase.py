@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +12,14 @@ import pytest
 import soundfile as sf
 from conftest import run_showctl
 
-from showctl.analysis import Section, TrackAnalysis
+from showctl.analysis import Section, TrackAnalysis, apply_overrides
 from showctl.analysis.demo import CORPUS, PHASE_SET, CorpusSpec
 from showctl.analysis.evaluate import f_measure, trim
 from showctl.analysis.model import LOW_CONFIDENCE
 from showctl.analysis.phase import NO_DOUBT, phase_doubt, section_phase_doubt
 from showctl.analysis.tracker import analyze_signal
 from showctl.show import low_confidence_warnings
+from showctl.units import parse_nudge
 
 SR = 22050
 FRAME_RATE = 100.0
@@ -133,9 +135,40 @@ def _doubted(ambiguity: float = 0.9, shift: float = 0.5, overrides: tuple[str, .
 def test_a_doubted_phase_is_one_warning_naming_the_nudge() -> None:
     assert low_confidence_warnings([_doubted()]) == [
         "warning: t.wav: beats may be half a beat off (on the snare or hats rather than the kick), confidence "
-        "0.10; listen at 0:12.0 and if so set 'nudge: half beat' (or a 'grid:') in its playlist entry"]
+        "0.10; listen at 0:12.0 and if so set 'nudge: half beat' in its playlist entry (and 'first_downbeat:' if "
+        "bar 1 is then wrong), or a 'grid:'"]
     assert "set 'nudge: -quarter beat'" in low_confidence_warnings([_doubted(shift=-0.25)])[0]
     assert "a quarter beat early" in low_confidence_warnings([_doubted(shift=0.25)])[0]
+    # A shift the doubt does not make (a cache entry may hold any in -0.5..0.5) is named as a number.
+    assert "0.33 of a beat late" in low_confidence_warnings([_doubted(shift=-0.33)])[0]
+    assert "'nudge: -0.33 beat'" in low_confidence_warnings([_doubted(shift=-0.33)])[0]
+
+
+@pytest.mark.parametrize("shift", [0.5, -0.5, 0.25, -0.25, 0.4, -0.1])
+def test_the_nudge_a_warning_names_puts_the_beats_back(shift: float) -> None:
+    # The tracked grid sits `shift` beats before the true one (the truth is `shift` beats later): the nudge the
+    # warning names, read as the cue file reads it (`units.parse_nudge`), moves every beat onto the truth.
+    (line,) = low_confidence_warnings([_doubted(shift=shift)])
+    named = re.search(r"'nudge: ([^']+)'", line)
+    assert named is not None
+    truth = tuple(1.0 + 0.5 * k for k in range(40))
+    tracked = TrackAnalysis("t.wav", 30.0, 120.0, tuple(t - shift * 0.5 for t in truth), (), 0.1)
+    nudged = apply_overrides(tracked, nudge=parse_nudge(named.group(1)))
+    on_grid = np.asarray(nudged.beats) / 0.5  # in beats of the true grid (1.0, 1.5, ...): whole numbers
+    assert len(on_grid) == 40 and np.allclose(on_grid, np.round(on_grid), atol=1e-9)
+
+
+def test_a_first_downbeat_with_a_nudge_is_taken_on_the_nudged_beats() -> None:
+    # Tracked on the off-beat: 1.25, 1.75, ... The tech hears bar 1 on the kick at 3.0, nudges half a beat and
+    # gives first_downbeat 3.0: the tracked beats 2.75 and 3.25 are equally near it; the nudged 3.0 is it.
+    tracked = tuple(1.25 + 0.5 * k for k in range(40))
+    a = TrackAnalysis("t.wav", 30.0, 120.0, tracked, tracked[::4], 0.1, phase_ambiguity=0.9)
+    for jitter in (-0.01, 0.0, 0.01):  # a tracked grid is never exactly half a beat off
+        moved = tuple(b + jitter for b in tracked)
+        fixed = apply_overrides(dataclasses.replace(a, beats=moved, downbeats=moved[::4]), nudge=0.5,
+                                first_downbeat=3.0)
+        assert fixed.downbeats[0] == pytest.approx(3.0 + jitter)
+        assert fixed.overrides == ("nudge", "first_downbeat")
 
 
 def test_a_nudge_or_a_grid_settles_the_phase_doubt() -> None:
@@ -164,4 +197,4 @@ def test_showctl_analyze_warns_of_off_beat_kicks(tmp_path: Path, monkeypatch: py
     assert result.returncode == 0, result.stderr
     assert (f"warning: {wav}: beats may be half a beat off (on the snare or hats rather than the kick), "
             "confidence 0.00; listen at 0:0") in result.stderr.replace("\n", " ")
-    assert "'nudge: half beat'" in result.stderr.replace("\n", " ")
+    assert "'nudge: half beat' in its playlist entry (and 'first_downbeat:'" in result.stderr.replace("\n", " ")
