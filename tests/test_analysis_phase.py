@@ -198,3 +198,13 @@ def test_showctl_analyze_warns_of_off_beat_kicks(tmp_path: Path, monkeypatch: py
     assert (f"warning: {wav}: beats may be half a beat off (on the snare or hats rather than the kick), "
             "confidence 0.00; listen at 0:0") in result.stderr.replace("\n", " ")
     assert "'nudge: half beat' in its playlist entry (and 'first_downbeat:'" in result.stderr.replace("\n", " ")
+
+
+def test_a_nudge_drops_a_beat_moved_out_of_the_track_and_its_bar_follows() -> None:
+    # From branch phase's own nudge tests, on main's one nudge (`overrides._nudge`).
+    beats = tuple(0.1 + k * 0.5 for k in range(40))
+    early = apply_overrides(TrackAnalysis("t.wav", 30.0, 120.0, beats, beats[::4], 0.05, phrases=beats[::32]),
+                            nudge=-0.25)
+    assert early.beats[0] == pytest.approx(0.475)  # the first beat would have moved before 0: dropped
+    assert len(early.beats) == 39 and early.downbeats[0] == pytest.approx(early.beats[3])
+    assert early.phrases == pytest.approx((early.beats[31],))
