@@ -11,11 +11,13 @@ Every problem a user can fix (missing, unreadable, silent or too-short audio) is
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -27,6 +29,7 @@ import numpy.typing as npt
 from showctl.analysis import cache
 from showctl.analysis.model import ANALYSIS_VERSION, Section, TrackAnalysis
 from showctl.analysis.overrides import NeedsAudioError, Overrides, apply_overrides
+from showctl.analysis.stretches import analyze_stream
 from showctl.analysis.tracker import ANALYSIS_RATE  # every file is resampled to it, whatever its rate
 from showctl.errors import AnalysisError
 
@@ -53,8 +56,9 @@ ErrorCallback = Callable[[AnalysisError], None]
 
 def read_audio(path: Path) -> tuple[npt.NDArray[np.float32], int]:
     """Mono float32 samples at the file's own rate. Raises `AnalysisError` for anything a user can fix."""
-    mono, sr, _ = _decode(path)
-    return mono, sr
+    rate, _, blocks = _open(path)
+    decoded = list(blocks)
+    return (np.concatenate(decoded) if decoded else np.zeros(0, dtype=np.float32)), rate
 
 
 # libsndfile's words for an MP3 it cannot parse; the file was checked to exist and be a regular file first.
@@ -65,30 +69,16 @@ _NOT_A_FILE = "file does not exist or is not a regular file"
 FFMPEG_SUFFIXES = (".m4a", ".aac", ".mp4", ".m4b", ".alac", ".wma")
 FFMPEG_RATE = 22050  # ffmpeg resamples as it decodes; the analysis works at ANALYSIS_RATE, below this
 
+# Frames decoded at a time: files are read block by block, so what a read holds does not grow with the
+# file's length (an 8-hour WAV is 2.5 GB; read whole, it took three times that).
+BLOCK_FRAMES = 1 << 16
 
-def _decode_with_ffmpeg(path: Path) -> tuple[npt.NDArray[np.float32], int, int]:
-    """Mono float32 samples of `path` through the `ffmpeg` program (nothing declared: 0 frames)."""
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        raise AnalysisError(path, f"cannot read {path.suffix} audio without ffmpeg: install it (apt-get install "
-                                  "ffmpeg), or convert the track to WAV or FLAC")
-    try:
-        result = subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-i", str(path), "-vn", "-ac", "1", "-ar",
-                                 str(FFMPEG_RATE), "-f", "f32le", "-"], capture_output=True, check=False)
-    except OSError as err:
-        raise AnalysisError(path, f"cannot run ffmpeg ({err})") from None
-    said = [line.strip() for line in result.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
-    if result.returncode != 0 or not result.stdout:
-        reason = said[-1] if said else "no audio in the file"
-        raise AnalysisError(path, f"cannot read audio (ffmpeg: {reason.removeprefix(str(path) + ': ')})")
-    if said:  # decoded, but with errors on the way: damaged or cut short
-        raise AnalysisError(path, f"file is truncated or damaged (ffmpeg: {said[-1].removeprefix(str(path) + ': ')})")
-    samples = np.frombuffer(result.stdout[: len(result.stdout) // 4 * 4], dtype="<f4").astype(np.float32)
-    return samples, FFMPEG_RATE, 0
+Blocks = Iterator[npt.NDArray[np.float32]]
 
 
-def _decode(path: Path) -> tuple[npt.NDArray[np.float32], int, int]:
-    """`read_audio`, plus the number of frames the file's header declares (0 when it declares none)."""
+def _open(path: Path) -> tuple[int, int, Blocks]:
+    """(rate, frames the header declares or 0, mono float32 blocks) of `path`. Raises `AnalysisError`, here
+    for a file that cannot be opened, from the blocks for one that stops decoding."""
     import soundfile as sf
 
     if not path.exists():
@@ -98,22 +88,10 @@ def _decode(path: Path) -> tuple[npt.NDArray[np.float32], int, int]:
     if path.stat().st_size == 0:
         raise AnalysisError(path, "cannot read audio (file is empty)")
     if path.suffix.lower() in FFMPEG_SUFFIXES:
-        return _decode_with_ffmpeg(path)
+        return FFMPEG_RATE, 0, _ffmpeg_blocks(path)
     try:
-        with _quiet_decoders(), sf.SoundFile(str(path)) as f:
-            sr, declared = f.samplerate, max(0, f.frames)
-            # 16-bit PCM (most WAVs) read as integers and scaled here: 8× faster than libsndfile's own
-            # float conversion, and the same numbers (libsndfile also divides by 32768).
-            pcm16 = f.subtype == "PCM_16"
-            try:
-                data = f.read(dtype="int16" if pcm16 else "float32", always_2d=True)
-            except sf.LibsndfileError as err:
-                # The header was read but the audio stops decoding: a FLAC or MP3 cut short, or damaged.
-                decoded = _frames_before_error(path) / sr
-                raise AnalysisError(path, f"file is truncated or damaged (decoding fails at {decoded:.1f} s of the "
-                                          f"{declared / sr:.1f} s its header declares: {_reason(err)})") from None
-    except AnalysisError:
-        raise
+        with _quiet_decoders():
+            f = sf.SoundFile(str(path))
     except sf.LibsndfileError as err:
         # libsndfile says e.g. "Format not recognised." — keep its words, in the one-line style.
         reason = _reason(err)
@@ -122,14 +100,75 @@ def _decode(path: Path) -> tuple[npt.NDArray[np.float32], int, int]:
         raise AnalysisError(path, f"cannot read audio ({reason})") from None
     except (sf.SoundFileError, RuntimeError, ValueError, OSError) as err:
         raise AnalysisError(path, f"cannot read audio ({err})") from None
+    return int(f.samplerate), max(0, f.frames), _sndfile_blocks(path, f)
+
+
+def _sndfile_blocks(path: Path, f: Any) -> Blocks:
+    """The mono blocks of an open `soundfile.SoundFile`, closed when they are done."""
+    import soundfile as sf
+
+    sr, declared = f.samplerate, max(0, f.frames)
+    # 16-bit PCM (most WAVs) read as integers and scaled here: 8× faster than libsndfile's own float
+    # conversion, and the same numbers (libsndfile also divides by 32768).
+    pcm16 = f.subtype == "PCM_16"
     scale = np.float32(1.0 / 32768.0) if pcm16 else np.float32(1.0)
-    if data.shape[1] == 1:
-        mono = data[:, 0].astype(np.float32)  # a contiguous copy
-        if pcm16:
-            mono *= scale
-    else:
-        mono = data.mean(axis=1, dtype=np.float32) * scale
-    return mono, int(sr), declared
+    with f:
+        while True:
+            try:
+                with _quiet_decoders():
+                    data = f.read(BLOCK_FRAMES, dtype="int16" if pcm16 else "float32", always_2d=True)
+            except sf.LibsndfileError as err:
+                # The header was read but the audio stops decoding: a FLAC or MP3 cut short, or damaged.
+                decoded = _frames_before_error(path) / sr
+                raise AnalysisError(path, f"file is truncated or damaged (decoding fails at {decoded:.1f} s of the "
+                                          f"{declared / sr:.1f} s its header declares: {_reason(err)})") from None
+            except (sf.SoundFileError, RuntimeError, ValueError, OSError) as err:
+                raise AnalysisError(path, f"cannot read audio ({err})") from None
+            if not len(data):
+                return
+            if data.shape[1] == 1:
+                mono = data[:, 0].astype(np.float32)  # a contiguous copy
+                if pcm16:
+                    mono *= scale
+            else:
+                mono = data.mean(axis=1, dtype=np.float32) * scale
+            yield mono
+
+
+def _ffmpeg_blocks(path: Path) -> Blocks:
+    """Mono float32 blocks of `path` at `FFMPEG_RATE`, decoded by the `ffmpeg` program as they are read."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise AnalysisError(path, f"cannot read {path.suffix} audio without ffmpeg: install it (apt-get install "
+                                  "ffmpeg), or convert the track to WAV or FLAC")
+    # What ffmpeg says goes to a file, not a pipe: a damaged file can make it say more than a pipe holds
+    # while nobody reads it.
+    with tempfile.TemporaryFile() as said_file:
+        try:
+            process = subprocess.Popen([ffmpeg, "-nostdin", "-v", "error", "-i", str(path), "-vn", "-ac", "1",
+                                        "-ar", str(FFMPEG_RATE), "-f", "f32le", "-"],
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=said_file)
+        except OSError as err:
+            raise AnalysisError(path, f"cannot run ffmpeg ({err})") from None
+        assert process.stdout is not None
+        decoded = 0
+        try:
+            while chunk := process.stdout.read(BLOCK_FRAMES * 4):
+                decoded += len(chunk) // 4
+                yield np.frombuffer(chunk[: len(chunk) // 4 * 4], dtype="<f4").astype(np.float32)
+            code = process.wait()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            process.stdout.close()
+        said_file.seek(0)
+        said = [line.strip() for line in said_file.read().decode("utf-8", "replace").splitlines() if line.strip()]
+    if code != 0 or not decoded:
+        reason = said[-1] if said else "no audio in the file"
+        raise AnalysisError(path, f"cannot read audio (ffmpeg: {reason.removeprefix(str(path) + ': ')})")
+    if said:  # decoded, but with errors on the way: damaged or cut short
+        raise AnalysisError(path, f"file is truncated or damaged (ffmpeg: {said[-1].removeprefix(str(path) + ': ')})")
 
 
 def _reason(err: Any) -> str:
@@ -231,33 +270,58 @@ def _wav_truncation(path: Path) -> tuple[float, float] | None:
     return None
 
 
-def _read_audio(path: Path) -> tuple[npt.NDArray[np.float32], int]:
-    """`read_audio`, refusing a truncated file: a WAV whose data chunk, or an MP3 whose Xing/VBRI header,
-    declares more audio than the file holds, or an Ogg stream without its end."""
-    samples, sr, declared = _decode(path)
-    cut = _wav_truncation(path)
-    if cut is None and declared > len(samples) + max(sr // 2, declared // 100):
-        cut = len(samples) / sr, declared / sr
-    if cut is not None:
-        raise AnalysisError(path, f"file is truncated ({cut[0]:.1f} s of the {cut[1]:.1f} s its header declares)")
-    if _ogg_truncation(path):
-        raise AnalysisError(path, f"file is truncated (its stream stops at {len(samples) / sr:.1f} s, "
-                                  "without the end-of-stream mark)")
-    return samples, sr
+class _Decoded:
+    """The blocks of an opened file, counted as they pass; once they are all read, a truncated file is
+    refused: a WAV whose data chunk, or an MP3 whose Xing/VBRI header, declares more audio than the file
+    holds, or an Ogg stream without its end."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rate, self._declared, self._blocks = _open(path)
+        self.frames = 0
+
+    def __iter__(self) -> Blocks:
+        for block in self._blocks:
+            self.frames += len(block)
+            yield block
+        path, rate, decoded, declared = self.path, self.rate, self.frames, self._declared
+        cut = _wav_truncation(path)
+        if cut is None and declared > decoded + max(rate // 2, declared // 100):
+            cut = decoded / rate, declared / rate
+        if cut is not None:
+            raise AnalysisError(path, f"file is truncated ({cut[0]:.1f} s of the {cut[1]:.1f} s its header "
+                                      "declares)")
+        if _ogg_truncation(path):
+            raise AnalysisError(path, f"file is truncated (its stream stops at {decoded / rate:.1f} s, "
+                                      "without the end-of-stream mark)")
+
+
+def _resampled(rate: int, blocks: Blocks) -> Blocks:
+    """`blocks` at `ANALYSIS_RATE`, resampled as they come (the same samples as resampling the whole)."""
+    if rate == ANALYSIS_RATE:
+        yield from blocks
+        return
+    import soxr
+
+    stream = soxr.ResampleStream(rate, ANALYSIS_RATE, 1, dtype="float32")
+    for block in blocks:
+        yield np.asarray(stream.resample_chunk(block), dtype=np.float32)
+    yield np.asarray(stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True), dtype=np.float32)
 
 
 def analyze_file(path: str | Path, *, overrides: Overrides | None = None) -> TrackAnalysis:
-    """Analyse one audio file (any format libsndfile reads: WAV, FLAC, OGG, MP3). No cache.
+    """Analyse one audio file (any format libsndfile reads: WAV, FLAC, OGG, MP3; AAC and others through
+    ffmpeg). No cache. Read block by block: a long file is analysed a stretch at a time
+    (`showctl.analysis.stretches`), so memory stays bounded whatever its length.
 
     `overrides` (from a cue file) win over the tracker: a tempo hint re-tracks near that tempo, then the
     first downbeat or a fixed grid are applied (`apply_overrides`).
     """
-    from showctl.analysis.tracker import analyze_signal
-
-    p = Path(path)
-    samples, sr = _read_audio(p)
+    decoded = _Decoded(Path(path))
     hint = overrides.tempo if overrides is not None and overrides.grid is None else None
-    result = analyze_signal(samples, sr, path=str(path), tempo_hint=hint)
+    result = analyze_stream(_resampled(decoded.rate, iter(decoded)), str(path), tempo_hint=hint)
+    # The length of the file as decoded, not as resampled (they differ by less than a sample at 11 kHz).
+    result = dataclasses.replace(result, duration=decoded.frames / decoded.rate)
     if overrides:
         result = apply_overrides(result, tempo=overrides.tempo, first_downbeat=overrides.first_downbeat,
                                  grid=overrides.grid, nudge=overrides.nudge)

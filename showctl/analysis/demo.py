@@ -33,6 +33,7 @@ __all__ = [
     "HELD_OUT_5",
     "HELD_OUT_6",
     "HELD_OUT_7",
+    "LONG_TRACK_BPM",
     "PHASE_SET",
     "PHASE_STYLES",
     "PLAYLIST",
@@ -44,6 +45,7 @@ __all__ = [
     "ensure_demo_tracks",
     "synthesize_track",
     "tracks_main",
+    "write_long_track",
     "write_tracks",
 ]
 
@@ -787,6 +789,24 @@ def write_tracks(directory: Path, specs: Sequence[DemoSpec],
             if on_written is not None:
                 on_written(truth_path)
     return paths
+
+
+# A loop of 128 beats at 125 BPM (32 whole bars) repeats into a long track whose grid runs on across repeats.
+LONG_TRACK_BPM = 125.0
+_LONG_LOOP_BEATS = 128
+
+
+def write_long_track(path: Path, seconds: float, channels: int = 2) -> None:
+    """A steady `LONG_TRACK_BPM` groove at least `seconds` long (a whole number of loops), 44.1 kHz 16-bit,
+    written a loop at a time: hours of audio (a day's recording, a long mix) without holding them."""
+    import soundfile as sf
+
+    loop_seconds = _LONG_LOOP_BEATS * 60.0 / LONG_TRACK_BPM
+    loop, _ = synthesize_track(LONG_TRACK_BPM, loop_seconds, 44100, seed=1, style="run", intro_beats=0.0)
+    frames = np.stack([loop * (1.0 - 0.1 * c) for c in range(channels)], axis=1) * 0.8
+    with sf.SoundFile(str(path), "w", 44100, channels, "PCM_16") as f:
+        for _ in range(int(np.ceil(seconds / loop_seconds))):
+            f.write(frames)
 
 
 def ensure_demo_tracks(directory: Path, on_written: Callable[[Path], None] | None = None) -> list[Path]:

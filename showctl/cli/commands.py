@@ -9,13 +9,13 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
 from showctl.analysis import TrackAnalysis, analyze_paths
 from showctl.analysis.overrides import Overrides
 from showctl.cli.live import LiveScreen, control_keys, keyboard
 from showctl.cli.progress import AnalysisProgress
+from showctl.cli.terminal import TERMINAL_REPORT, err_console, out_console
 from showctl.cues.load import check_cue_style, is_cue_style
 from showctl.errors import AnalysisError, DeviceError, ProblemsError, ShowctlError, problems_in
 from showctl.messages import DmxMessage
@@ -24,7 +24,6 @@ from showctl.outputs.dmx import render_messages
 from showctl.outputs.dmx_rig import DmxOutputConfig, build_patch
 from showctl.player import Clock
 from showctl.show import (
-    ClassReport,
     Show,
     load_show,
     low_confidence_warnings,
@@ -37,14 +36,8 @@ from showctl.timeline import Event, PlanRow
 from showctl.units import format_clock
 from showctl.yamlfile import load_yaml
 
-__all__ = ["TERMINAL_REPORT", "analyze", "check", "load_show_with_progress", "plan", "run", "simulate", "timeline"]
+__all__ = ["analyze", "check", "load_show_with_progress", "plan", "run", "simulate", "timeline"]
 
-# Off a terminal (logs, CI, pipes) lines are not wrapped at rich's default of 80 columns.
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-out_console = Console(highlight=False, soft_wrap=True)
-TERMINAL_REPORT = ClassReport(note=err_console.print,  # a show's notes and warnings on stderr
-                              warn=lambda text: err_console.print(f"[yellow]{text}[/yellow]"),
-                              error=lambda text: err_console.print(f"[red]{text}[/red]"))
 
 
 # -- shared steps -------------------------------------------------------------------------------------

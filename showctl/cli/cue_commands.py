@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from showctl.cli.commands import err_console, load_show_with_progress
+from showctl.cli.commands import load_show_with_progress
+from showctl.cli.terminal import err_console
 from showctl.errors import DeviceError, ShowctlError
 
 __all__ = ["preview"]

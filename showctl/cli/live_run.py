@@ -14,8 +14,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 
-from showctl.cli.commands import TERMINAL_REPORT, err_console, out_console
 from showctl.cli.live import LiveSourceScreen, keyboard
+from showctl.cli.terminal import TERMINAL_REPORT, err_console, out_console
 from showctl.cues.load import check_against_rig, load_cue_sheet
 from showctl.errors import ProblemsError, ShowctlError
 from showctl.live import Steered, TapTempo

@@ -1,0 +1,1 @@
+"""Developer checks that read the source: `python -m showctl.tools.layers`."""
