@@ -35,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from showctl.analysis.model import TrackAnalysis
+from showctl.analysis.peaks import peak_near  # the tracker's own peak picking, shared, not copied
 
 __all__ = ["JUMP_BEATS", "JUMP_SHARE", "KICK_CLEAR", "NO_DOUBT", "SHIFTS", "SNARE_OFF", "PhaseDoubt", "phase_doubt",
            "section_phase_doubt", "with_phase_doubt"]
@@ -114,11 +115,7 @@ def _evidence(bands: dict[str, FloatArray], frame_rate: float, beats: FloatArray
         frames = np.clip(np.round(times * frame_rate).astype(np.int64), 0, len(env) - 1)
         return env[frames]
 
-    # The tracker's own peak picking (a beat a frame or two off its onset still counts), shared, not copied;
-    # imported here because the tracker imports this module.
-    from showctl.analysis.tracker import _peak_near
-
-    peaks = {name: _peak_near(env - float(np.median(env))) for name, env in bands.items()}
+    peaks = {name: peak_near(env - float(np.median(env))) for name, env in bands.items()}
     on = {name: at(p, beats) for name, p in peaks.items()}
     shifted = {phi: {name: at(p, beats + phi * step) for name, p in peaks.items()} for phi in SHIFTS}
     return _Evidence(on, shifted, _jumped(beats))

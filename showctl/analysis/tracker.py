@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from showctl.analysis.model import TrackAnalysis
+from showctl.analysis.peaks import peak_near as _peak_near
 from showctl.analysis.phase import with_phase_doubt
 from showctl.analysis.structure import analyze_structure
 from showctl.errors import AnalysisError
@@ -673,18 +674,6 @@ def groove_end(hits: npt.NDArray[np.bool_]) -> int | None:
     short = runs[runs < GROOVE_BAR]
     reach = int(short.max()) if len(short) else 0
     return int(where[-1]) + reach + 1
-
-
-def _peak_near(env: FloatArray, before: int = 2, after: int = 2) -> FloatArray:
-    """Per frame f, the envelope's maximum over frames f-before..f+after (clipped to the envelope)."""
-    padded = np.concatenate([np.full(before, -np.inf), env, np.full(after, -np.inf)])
-    # A running maximum over the shifted copies: the same values as a sliding window's max, ~10× faster
-    # (every track's confidence and each section's pass over the whole envelope go through here).
-    n = len(env)
-    out = np.asarray(padded[:n], dtype=np.float64).copy()
-    for k in range(1, before + after + 1):
-        np.maximum(out, padded[k : k + n], out=out)
-    return out
 
 
 def tempo_from_beats(beats: FloatArray) -> float | None:
