@@ -250,6 +250,8 @@ def _slug(text: str) -> str:
 
 def build(directory: Path) -> list[Path]:
     """Fetch the packages and write every song's mix and truth; the wav paths."""
+    # Absolute: dpkg-deb runs in `directory`, so a relative path (make realset's tracks/realset) is not found.
+    directory = directory.resolve()
     written: list[Path] = []
     songs: list[tuple[str, str, Path, str]] = []  # (name, package, song dir, licence)
     for package, root in fetch(directory):

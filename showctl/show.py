@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from showctl.analysis import TrackAnalysis, analyze_paths
+from showctl.analysis.model import GridCheck
 from showctl.analysis.overrides import Overrides
 from showctl.cues.check import check_against_rig
 from showctl.cues.load import LoadedCueSheet, load_cue_sheet, track_problem
@@ -136,10 +137,41 @@ def rig_path_for(loaded: LoadedCueSheet, rig_file: str | Path | None) -> Path:
 
 
 def grid_checks(analysis: TrackAnalysis) -> list[str]:
-    """`TrackAnalysis.grid_checks` in words: where a track's beat grid should be checked by ear."""
-    return [f"low beat-grid confidence {c.confidence:.2f}; check the grid" if c.section is None else
-            f"{format_clock(c.start)}–{format_clock(c.end)} {c.section}: low beat-grid confidence "
-            f"{c.confidence:.2f}; check the grid there" for c in analysis.grid_checks]
+    """`TrackAnalysis.grid_checks` in words: where a track's beat grid should be checked by ear, and for a
+    doubted phase the playlist-entry line that fixes it."""
+    return [_grid_check(c) for c in analysis.grid_checks]
+
+
+# How far a doubted grid may be off, in words, and the `nudge:` that moves it back (`showctl.units.parse_nudge`:
+# positive moves the beats later). Half a beat later is half a beat earlier: one grid, one nudge.
+_PHASE_WORDS = {0.5: ("half a beat", "half beat"), -0.5: ("half a beat", "half beat"),
+                0.25: ("a quarter beat early", "quarter beat"), -0.25: ("a quarter beat late", "-quarter beat")}
+
+
+def _phase_words(shift: float) -> tuple[str, str]:
+    """(how far off, the `nudge:` value that fixes it) for a grid whose likeliest other phase is `shift` beats
+    later; a shift the phase doubt does not make (a cache entry can hold any in -0.5..0.5) as a number."""
+    if shift in _PHASE_WORDS:
+        return _PHASE_WORDS[shift]
+    return f"{abs(shift):.2g} of a beat {'early' if shift > 0 else 'late'}", f"{shift:.2g} beat"
+
+
+def _grid_check(c: GridCheck) -> str:
+    if c.phase_shift is None:
+        return (f"low beat-grid confidence {c.confidence:.2f}; check the grid" if c.section is None else
+                f"{format_clock(c.start)}–{format_clock(c.end)} {c.section}: low beat-grid confidence "
+                f"{c.confidence:.2f}; check the grid there")
+    off, nudge = _phase_words(c.phase_shift)
+    if c.section is None:
+        # The nudge moves the bars with the beats; `first_downbeat:` (taken on the nudged beats) then says
+        # where bar 1 is, if it is not.
+        return (f"beats may be {off} off (on the snare or hats rather than the kick), confidence "
+                f"{c.confidence:.2f}; listen at {format_clock(c.listen or 0.0)} and if so set 'nudge: {nudge}' "
+                "in its playlist entry (and 'first_downbeat:' if bar 1 is then wrong), or a 'grid:'")
+    # A nudge moves the whole track: a part of it is fixed only by a grid.
+    return (f"{format_clock(c.start)}–{format_clock(c.end)} {c.section}: beats may be {off} off there (on the "
+            f"snare or hats rather than the kick), confidence {c.confidence:.2f}; listen there and if so set a "
+            "'grid:' in its playlist entry")
 
 
 def low_confidence_warnings(results: Sequence[TrackAnalysis]) -> list[str]:

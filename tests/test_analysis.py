@@ -570,6 +570,14 @@ _BAD_ENTRIES = {
     "confidence above 1": {"confidence": 7.0},
     "duration infinite": {"duration": float("inf")},
     "section ends before it starts": {"sections": [{"start": 4.0, "end": 1.0, "label": "drop", "energy": 1.0}]},
+    "phase ambiguity NaN": {"phase_ambiguity": float("nan")},
+    "phase ambiguity above 1": {"phase_ambiguity": 1.5},
+    "phase ambiguity negative": {"phase_ambiguity": -0.1},
+    "phase shift infinite": {"phase_shift": float("inf")},
+    "phase shift past half a beat": {"phase_shift": 0.75},
+    "phase shift 0": {"phase_shift": 0.0},
+    "section phase ambiguity above 1": {"sections": [{"start": 0.0, "end": 1.0, "label": "drop", "energy": 1.0,
+                                                      "phase_ambiguity": 2.0}]},
 }
 
 

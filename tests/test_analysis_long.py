@@ -19,7 +19,7 @@ from showctl.analysis import ANALYSIS_RATE, analyze_file, read_audio
 from showctl.analysis.evaluate import f_measure
 from showctl.analysis.stretches import analyze_stream
 from showctl.analysis.tracker import analyze_signal, resample
-from showctl.demo.tracks import LONG_TRACK_BPM, synthesize_track, write_long_track
+from showctl.demo.tracks import LONG_TRACK_BPM, PHASE_SET, synthesize_track, write_long_track
 
 SR = 22050
 
@@ -115,3 +115,19 @@ def test_an_hour_long_file_is_analysed_in_bounded_memory(tmp_path: Path) -> None
     assert f_measure(result["beats"], np.arange(0.0, result["duration"], period)) > 0.99
     # One bar line every 4 beats from start to end: the bars run on across every seam.
     assert np.allclose(np.diff(result["downbeats"]), 4 * period, atol=0.03)
+
+
+def test_stretches_carry_the_phase_doubt() -> None:
+    # Off-beat kicks tracked half a beat off in every window (`tests/test_analysis_phase.py`): the stitched
+    # track is as doubted as the whole one, its confidence held down the same way, its sections too.
+    spec = next(s for s in PHASE_SET if s.name == "phase-offkick-128")
+    y, _ = synthesize_track(spec.bpm, 100.0, SR, seed=spec.seed, style=spec.style, intro_beats=spec.intro_beats,
+                            pickup=spec.pickup)
+    samples = _at_analysis_rate(y, SR)
+    whole = analyze_signal(samples, ANALYSIS_RATE)
+    stitched = analyze_stream(_blocks(samples), stretch=30.0, overlap=10.0)
+    assert whole.phase_ambiguity >= 0.5
+    assert stitched.phase_ambiguity == pytest.approx(whole.phase_ambiguity, abs=0.1)
+    assert stitched.phase_shift == whole.phase_shift == 0.5
+    assert stitched.confidence <= 1.0 - stitched.phase_ambiguity + 1e-9
+    assert all(s.phase_ambiguity >= 0.5 for s in stitched.sections if s.end - s.start > 10.0)

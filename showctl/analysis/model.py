@@ -9,7 +9,8 @@ from typing import Annotated, Any
 from pydantic import ConfigDict, Field, model_validator
 from pydantic.dataclasses import dataclass as validated
 
-__all__ = ["ANALYSIS_VERSION", "LOW_CONFIDENCE", "SECTION_LABELS", "GridCheck", "Section", "TrackAnalysis"]
+__all__ = ["ANALYSIS_VERSION", "LOW_CONFIDENCE", "PHASE_DOUBT", "SECTION_LABELS", "GridCheck", "Section",
+           "TrackAnalysis"]
 
 # Bump when the tracker changes what it returns: cached results from another version are recomputed.
 # 3: metre detection (3/4), backbeat-based octave choice, phrases, sections, overrides.
@@ -24,10 +25,15 @@ __all__ = ["ANALYSIS_VERSION", "LOW_CONFIDENCE", "SECTION_LABELS", "GridCheck", 
 # 9: music that starts on the file's first sample gets its beat (and downbeat) at 0.000; bars counted from it.
 #    The tempo octave may reach 200 BPM (was 180) where the drums support it: 190 BPM rock is 190, not 95;
 #    driving 8ths are no longer heard at 2/3 of the tempo (113 for 170).
-ANALYSIS_VERSION = "9"
+# 10: `phase_ambiguity` (track and section) and `phase_shift`: how likely the grid is a half or a quarter beat
+#    off (`showctl.analysis.phase`); the track's and each section's `confidence` are at most 1 - it.
+ANALYSIS_VERSION = "10"
 
 SECTION_LABELS = ("intro", "build", "drop", "breakdown", "outro")
 LOW_CONFIDENCE = 0.5  # below this a grid (a track's, a section's) should be checked by ear
+# Above this phase ambiguity the low confidence is the phase's doubt (confidence <= 1 - ambiguity): the check
+# names the fix (`nudge`), not only the doubt.
+PHASE_DOUBT = 1.0 - LOW_CONFIDENCE
 
 # Pydantic validates every analysis as it is built, the tracker's and a cache entry's alike: a cache entry
 # is a file anyone can edit (or a bug can write), and `beats_per_bar: 0` or reversed beats would make the
@@ -35,6 +41,9 @@ LOW_CONFIDENCE = 0.5  # below this a grid (a track's, a section's) should be che
 _CHECKED = ConfigDict(allow_inf_nan=False)
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 Time = Annotated[float, Field(ge=0.0)]
+# How far (beats) a doubted grid may be off: later, or earlier when negative; half a beat either way is the
+# same grid, and 0 would be no other phase at all (refused in `TrackAnalysis._check`).
+PhaseShift = Annotated[float, Field(ge=-0.5, le=0.5)]
 _MIN_BEATS_PER_BAR, _MAX_BEATS_PER_BAR = 2, 12
 
 
@@ -60,6 +69,9 @@ class Section:
     energy: Fraction  # 0..1, against the loudest, busiest part of the track
     boundary: Fraction  # 0..1: how clearly the section's start stands out (1 for the first section)
     confidence: Fraction = 0.0  # 0..1: share of the section's beats on clear onsets, times the share that sounds
+    # 0..1: how likely the section's beats are a half or a quarter beat off (`showctl.analysis.phase`);
+    # `confidence` is at most 1 - it.
+    phase_ambiguity: Fraction = 0.0
 
     @model_validator(mode="after")
     def _check(self) -> Section:
@@ -72,22 +84,30 @@ class Section:
     def to_json(self) -> dict[str, Any]:
         return {"start": round(self.start, 6), "end": round(self.end, 6), "label": self.label,
                 "energy": round(self.energy, 4), "confidence": round(self.confidence, 4),
-                "boundary": round(self.boundary, 4)}
+                "boundary": round(self.boundary, 4), "phase_ambiguity": round(self.phase_ambiguity, 4)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Section:
         return cls(float(data["start"]), float(data["end"]), str(data["label"]), float(data.get("energy", 0.0)),
-                   float(data.get("boundary", 0.0)), float(data.get("confidence", 0.0)))
+                   float(data.get("boundary", 0.0)), float(data.get("confidence", 0.0)),
+                   float(data.get("phase_ambiguity", 0.0)))
 
 
 @dataclass(frozen=True)
 class GridCheck:
-    """A stretch of a track (s) whose beat grid should be checked by ear; `section` None: the whole track."""
+    """A stretch of a track (s) whose beat grid should be checked by ear; `section` None: the whole track.
+
+    `phase_shift` (beats: 0.5, 0.25, -0.25) when the doubt is over the grid's phase rather than its support:
+    the beats may sit that far off (on the snare or the hats rather than the kick), and `listen` (s) is a
+    moment to hear it at (the start of the loudest section, where the drums play).
+    """
 
     start: float
     end: float
     confidence: float
     section: str | None
+    phase_shift: float | None = None
+    listen: float | None = None
 
 
 @validated(frozen=True, config=_CHECKED)
@@ -98,7 +118,8 @@ class TrackAnalysis:
     older callers and older cache entries still construct and load.
 
     Validated as it is built (a `ValueError` otherwise): times finite, beats, downbeats and phrases strictly
-    increasing, a tempo finite and not negative (0: no beat found), 2 to 12 beats in a bar, fractions in 0..1.
+    increasing, a tempo finite and not negative (0: no beat found), 2 to 12 beats in a bar, fractions in 0..1
+    (the phase ambiguities included), a phase shift in -0.5..0.5 beats and not 0.
     """
 
     path: str
@@ -113,6 +134,10 @@ class TrackAnalysis:
     sections: tuple[Section, ...] = ()
     # What a cue file's override replaced ("tempo", "first_downbeat", "grid"); empty = all tracked.
     overrides: tuple[str, ...] = ()
+    # 0..1: how likely the whole grid is off by `phase_shift` beats (0.5, 0.25 or -0.25): beats on the
+    # snare or the hats rather than the kick (`showctl.analysis.phase`); `confidence` is at most 1 - it.
+    phase_ambiguity: Fraction = 0.0
+    phase_shift: PhaseShift = 0.5
 
     @model_validator(mode="after")
     def _check(self) -> TrackAnalysis:
@@ -120,19 +145,44 @@ class TrackAnalysis:
             _increasing(name, getattr(self, name))
         if self.beats and self.tempo <= 0:
             raise ValueError("a track with beats needs a tempo above 0 BPM")
+        if self.phase_shift == 0:
+            raise ValueError("phase_shift must name another phase (a share of a beat other than 0)")
         return self
 
     @property
     def grid_checks(self) -> tuple[GridCheck, ...]:
         """Where the grid should be checked by ear: the whole track when its confidence is low, else each
-        section whose own is (a breakdown without drums, a silence); nothing for a grid the cue file fixed."""
+        section whose own is (a breakdown without drums, a silence); nothing for a grid the cue file fixed.
+
+        Where the phase is in doubt (`phase_ambiguity` > `PHASE_DOUBT`), the check says so (`phase_shift`)
+        so the fix can be named; once the cue file nudges the grid, a confidence that only the phase doubt
+        held down (it is 1 - the doubt) is the tech's word too, and is not checked again.
+        """
         if "grid" in self.overrides:
             return ()  # the tech's word, in every section
-        if self.confidence < LOW_CONFIDENCE:
-            # The whole grid is in doubt: a check per section would only repeat it.
-            return (GridCheck(0.0, self.duration, self.confidence, None),)
-        return tuple(GridCheck(s.start, s.end, s.confidence, s.label) for s in self.sections
-                     if s.confidence < LOW_CONFIDENCE)
+        nudged = "nudge" in self.overrides
+
+        def doubted(confidence: float, ambiguity: float) -> tuple[bool, float | None]:
+            """(check it, the phase shift to name or None)."""
+            if nudged:
+                return confidence < LOW_CONFIDENCE and confidence < 1.0 - ambiguity - 1e-3, None
+            phase = ambiguity > PHASE_DOUBT
+            return confidence < LOW_CONFIDENCE or phase, self.phase_shift if phase else None
+
+        check, shift = doubted(self.confidence, self.phase_ambiguity)
+        if check:
+            # The whole grid is in doubt: a check per section would only repeat it. A doubted phase is heard
+            # best where the drums play: the loudest section.
+            loudest = max(self.sections, key=lambda s: s.energy, default=None)
+            listen = max(loudest.start if loudest is not None else 0.0, self.beats[0] if self.beats else 0.0)
+            return (GridCheck(0.0, self.duration, self.confidence, None, shift, listen if shift is not None else None),)
+        found = []
+        for s in self.sections:
+            check, shift = doubted(s.confidence, s.phase_ambiguity)
+            if check:
+                at = s.start if shift is not None else None
+                found.append(GridCheck(s.start, s.end, s.confidence, s.label, shift, at))
+        return tuple(found)
 
     def to_json(self) -> dict[str, Any]:
         """The `showctl analyze --json` object (field names are a CLI contract)."""
@@ -148,6 +198,8 @@ class TrackAnalysis:
             "phrases": [round(p, 6) for p in self.phrases],
             "sections": [s.to_json() for s in self.sections],
             "overrides": list(self.overrides),
+            "phase_ambiguity": round(self.phase_ambiguity, 4),
+            "phase_shift": self.phase_shift,
         }
 
     @classmethod
@@ -164,4 +216,6 @@ class TrackAnalysis:
             phrases=tuple(float(p) for p in data.get("phrases", [])),
             sections=tuple(Section.from_json(s) for s in data.get("sections", [])),
             overrides=tuple(str(o) for o in data.get("overrides", [])),
+            phase_ambiguity=float(data.get("phase_ambiguity", 0.0)),
+            phase_shift=float(data.get("phase_shift", 0.5)),
         )

@@ -97,10 +97,10 @@ def _fixed_grid(a: TrackAnalysis, bpm: float, offset: float) -> TrackAnalysis:
     downbeats = beats[:: a.beats_per_bar]
     # The user vouches for the grid everywhere, sections included: the tracker's support for its own grid
     # says nothing about this one.
-    sections = tuple(dataclasses.replace(s, confidence=1.0) for s in a.sections)
+    sections = tuple(dataclasses.replace(s, confidence=1.0, phase_ambiguity=0.0) for s in a.sections)
     return dataclasses.replace(a, tempo=float(bpm), beats=beats, downbeats=downbeats,
                                phrases=_rephrase(a, downbeats), confidence=1.0, sections=sections,
-                               overrides=_with(a.overrides, "grid"))
+                               overrides=_with(a.overrides, "grid"), phase_ambiguity=0.0)
 
 
 def _first_downbeat(a: TrackAnalysis, t: float) -> TrackAnalysis:
@@ -147,8 +147,9 @@ def apply_overrides(
       `beats_per_bar` from `offset` (or from `first_downbeat`), confidence 1 for the track and each section
       (the user vouches for it); a `tempo` given with it is ignored.
     - `tempo`: the tracked grid if the hint is its tempo, its double or its half; else `NeedsAudioError`.
-    - `first_downbeat` (s): the bars restart at the beat nearest to it; beats before it are a pickup.
-    - `nudge` (beats, last): the whole grid moves by that share of a beat (0.5: onto the off-beat).
+    - `nudge` (beats): the whole grid moves by that share of a beat (0.5: onto the off-beat), bars with it.
+    - `first_downbeat` (s, last: on the nudged beats): the bars restart at the beat nearest to it; beats
+      before it are a pickup.
     Phrases follow the new downbeats (same number of bars per phrase); sections are kept: they come from
     the energy of the audio, not from the grid.
     """
@@ -159,8 +160,10 @@ def apply_overrides(
         if tempo <= 0:
             raise ValueError(f"{analysis.path}: tempo hint must be more than 0 BPM, got {tempo:g}")
         result = _retempo(result, float(tempo))
-    if first_downbeat is not None:
-        result = _first_downbeat(result, float(first_downbeat))
+    # The nudge before the first downbeat: a tech gives where bar 1 is heard, on the kick, which is where the
+    # nudged beats are; the tracked ones sit half a beat either side of it, a tie either way.
     if nudge is not None:
         result = _nudge(result, float(nudge))
+    if first_downbeat is not None:
+        result = _first_downbeat(result, float(first_downbeat))
     return result

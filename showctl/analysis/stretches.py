@@ -10,8 +10,8 @@ on: the beats, bars, phrases and sections of each window are kept up to that sea
 
 Held at once: at most `WHOLE` seconds at 11,025 Hz (41 MB) and one window's analysis (~200 MB), for
 any length. What changes over one long file: each window has its own tempo (a DJ mix's tempo drifts),
-the track's `tempo` is the one most of its beats follow, and its `confidence` the windows' own weighted
-by the time each one covers.
+the track's `tempo` is the one most of its beats follow, and its `confidence` (and `phase_ambiguity`) the
+windows' own weighted by the time each one covers.
 """
 
 from __future__ import annotations
@@ -101,6 +101,7 @@ def _stitched(windows: list[_Window], path: str, duration: float) -> TrackAnalys
     tempo_votes: Counter[float] = Counter()
     metre_votes: Counter[int] = Counter()
     weighted_confidence = 0.0
+    doubts: dict[float, float] = {}  # phase shift: its windows' phase ambiguity × the time they cover
     for window in windows:
         found = window.analysis
         kept = window.times(found.beats)
@@ -119,7 +120,11 @@ def _stitched(windows: list[_Window], path: str, duration: float) -> TrackAnalys
             metre_votes[found.beats_per_bar] += len(kept)
         covered = min(window.keep_to, duration) - window.keep_from
         weighted_confidence += found.confidence * max(0.0, covered)
+        doubts[found.phase_shift] = doubts.get(found.phase_shift, 0.0) + found.phase_ambiguity * max(0.0, covered)
     tempo = tempo_votes.most_common(1)[0][0] if tempo_votes else 0.0
+    # The phase doubt weighed like the confidence (each window's confidence is at most 1 - its doubt, so the
+    # track's stays at most 1 - the track's); the shift the doubt weighs most on.
+    shift = max(doubts, key=doubts.__getitem__) if doubts else 0.5
     return TrackAnalysis(
         path=path,
         duration=duration,
@@ -130,6 +135,8 @@ def _stitched(windows: list[_Window], path: str, duration: float) -> TrackAnalys
         beats_per_bar=metre_votes.most_common(1)[0][0] if metre_votes else 4,
         phrases=tuple(phrases),
         sections=tuple(sections),
+        phase_ambiguity=min(1.0, sum(doubts.values()) / duration) if duration > 0 else 0.0,
+        phase_shift=shift,
     )
 
 
@@ -156,5 +163,6 @@ def _joined(before: list[Section], after: list[Section]) -> list[Section]:
         return (x * span_a + y * span_b) / total if total > 0 else x
 
     merged = dataclasses.replace(a, end=b.end, energy=mean(a.energy, b.energy),
-                                 confidence=mean(a.confidence, b.confidence))
+                                 confidence=mean(a.confidence, b.confidence),
+                                 phase_ambiguity=mean(a.phase_ambiguity, b.phase_ambiguity))
     return [*before[:-1], merged, *after[1:]]

@@ -32,6 +32,8 @@ import numpy as np
 import numpy.typing as npt
 
 from showctl.analysis.model import TrackAnalysis
+from showctl.analysis.peaks import peak_near as _peak_near
+from showctl.analysis.phase import with_phase_doubt
 from showctl.analysis.structure import analyze_structure
 from showctl.errors import AnalysisError
 
@@ -674,18 +676,6 @@ def groove_end(hits: npt.NDArray[np.bool_]) -> int | None:
     return int(where[-1]) + reach + 1
 
 
-def _peak_near(env: FloatArray, before: int = 2, after: int = 2) -> FloatArray:
-    """Per frame f, the envelope's maximum over frames f-before..f+after (clipped to the envelope)."""
-    padded = np.concatenate([np.full(before, -np.inf), env, np.full(after, -np.inf)])
-    # A running maximum over the shifted copies: the same values as a sliding window's max, ~10× faster
-    # (every track's confidence and each section's pass over the whole envelope go through here).
-    n = len(env)
-    out = np.asarray(padded[:n], dtype=np.float64).copy()
-    for k in range(1, before + after + 1):
-        np.maximum(out, padded[k : k + n], out=out)
-    return out
-
-
 def tempo_from_beats(beats: FloatArray) -> float | None:
     """The tempo of a beat grid: least-squares slope of beat time against beat index (None if < 4 beats)."""
     if len(beats) < 4:
@@ -1111,7 +1101,7 @@ def _analyze(samples: npt.NDArray[np.float32], sr: int, path: str, tempo_hint: f
                                  [(sec.start, sec.end) for sec in structure.sections])
     sections = tuple(dataclasses.replace(sec, confidence=round(c, 4))
                      for sec, c in zip(structure.sections, support, strict=True))
-    return TrackAnalysis(
+    return with_phase_doubt(TrackAnalysis(
         path=path,
         duration=duration,
         tempo=tempo,
@@ -1121,4 +1111,4 @@ def _analyze(samples: npt.NDArray[np.float32], sr: int, path: str, tempo_hint: f
         beats_per_bar=beats_per_bar,
         phrases=structure.phrases,
         sections=sections,
-    )
+    ), full, kick, snare, frame_rate)

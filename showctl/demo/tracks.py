@@ -35,6 +35,8 @@ __all__ = [
     "HELD_OUT_6",
     "HELD_OUT_7",
     "LONG_TRACK_BPM",
+    "PHASE_SET",
+    "PHASE_STYLES",
     "PLAYLIST",
     "CorpusSpec",
     "DemoSpec",
@@ -273,6 +275,22 @@ HELD_OUT_7: tuple[CorpusSpec, ...] = (
     CorpusSpec("h7-waltz-144", 144.0, 60.0, 720, "waltz", 1.5, held_out=True),
 )
 
+# The phase set (`PHASE_STYLES`, `bench/bench_phase.py`): the first part was looked at while the phase doubt
+# (`showctl.analysis.phase`) was made, the held-out part (other tempos, seeds, pickups) scored once after.
+PHASE_SET: tuple[CorpusSpec, ...] = tuple(
+    CorpusSpec(f"phase-{style}-{bpm:g}", float(bpm), 60.0, 900 + 10 * k + j, style, 1.0 + j, pickup=j % 4)
+    for k, (style, tempos) in enumerate([("skank", (118, 126, 134)), ("dembow", (92, 98, 104)),
+                                         ("break", (130, 140, 170)), ("offkick", (120, 128, 140)),
+                                         ("shuffle", (100, 112, 124)), ("trap", (140, 150, 160))])
+    for j, bpm in enumerate(tempos)
+) + tuple(
+    CorpusSpec(f"phase-ho-{style}-{bpm:g}", float(bpm), 60.0, 950 + 10 * k + j, style, 2.0 - j / 2, held_out=True,
+               pickup=(j + 1) % 4)
+    for k, (style, tempos) in enumerate([("skank", (122, 130)), ("dembow", (95, 100)), ("break", (135, 160)),
+                                         ("offkick", (124, 136)), ("shuffle", (106, 118)), ("trap", (145, 155))])
+    for j, bpm in enumerate(tempos)
+)
+
 # The issue's playlist: 60 minutes of audio in 8 tracks of 7.5 minutes (`bench/bench_analysis.py` times it).
 PLAYLIST: tuple[DemoSpec, ...] = tuple(
     DemoSpec(f"playlist-{k + 1}-{style}-{bpm:g}", bpm, 450.0, 100 + k, style, 1.0 + k % 3)
@@ -370,8 +388,9 @@ def synthesize_track(
     Their arrangement fills the track: drums play until a second before the end, and the truth holds
     every beat they play.
     """
-    if style in _GROOVES:
-        return _synthesize_groove(bpm, seconds, sr, seed, _GROOVES[style], intro_beats=intro_beats, drift=drift,
+    groove = _GROOVES.get(style) or _PHASE_GROOVES.get(style)
+    if groove is not None:
+        return _synthesize_groove(bpm, seconds, sr, seed, groove, intro_beats=intro_beats, drift=drift,
                                   pickup=pickup, swing=swing)
     if style not in ("house", "warmup", "run"):
         raise ValueError(f"unknown style {style!r}")
@@ -505,6 +524,30 @@ _GROOVES: dict[str, Groove] = {
     "waltz": Groove(3, kicks=(0,), snares=(), hats=0.5, bass=((0, 0.9),), bass_gain=0.28, stabs=(1, 2)),
 }
 CORPUS_STYLES: tuple[str, ...] = tuple(_GROOVES)
+
+# Grooves whose beat phase is hard to hear (`showctl.analysis.phase`, `bench/bench_phase.py`): made to find
+# where the tracker puts its beats on the off-beat or a quarter off, and whether its confidence says so.
+# Not corpus styles: the corpus is what the tracker is scored on; these are where it is expected to fail.
+_PHASE_GROOVES: dict[str, Groove] = {
+    # Off-beat-heavy house: a light kick on the beat, loud bass and open hats between the beats.
+    "skank": Groove(4, kicks=(0, 1, 2, 3), snares=(1, 3), hats=0.0, open_hats=(0.5, 1.5, 2.5, 3.5),
+                    bass=((0.5, 0.3), (1.5, 0.3), (2.5, 0.3), (3.5, 0.3)), bass_gain=0.5, kick_gain=0.35),
+    # Dembow: a kick on every beat, the snare on the "a" of 1 and the "and" of 2.
+    "dembow": Groove(4, kicks=(0, 1, 2, 3), snares=(0.75, 1.5, 2.75, 3.5), hats=0.5, bass=((0, 0.7), (2, 0.7)),
+                     bass_gain=0.2, kick_gain=0.6),
+    # Breakbeat: a syncopated kick, snares on 2 and 4, busy 16th hats, played.
+    "break": Groove(4, kicks=(0, 1.75, 2.5), snares=(1, 3), hats=0.25, bass=((0, 0.5), (1.75, 0.5), (2.5, 1.0)),
+                    bass_gain=0.25, jitter=0.004),
+    # Off-beat kicks: kicks on 1 and every "and", snares on 2 and 4, quarter hats on the beat.
+    "offkick": Groove(4, kicks=(0, 0.5, 1.5, 2.5, 3.5), snares=(1, 3), hats=1.0,
+                      bass=((0.5, 0.4), (1.5, 0.4), (2.5, 0.4), (3.5, 0.4)), bass_gain=0.3, kick_gain=0.7),
+    # Shuffle: triplet hats, kicks on 1, 3 and the swung "and" of 3, bass on the swung 8ths, played.
+    "shuffle": Groove(4, kicks=(0, 2, 2 + 2 / 3), snares=(1, 3), hats=1 / 3,
+                      bass=((0, 0.6), (2 / 3, 0.3), (2, 0.6), (2 + 2 / 3, 0.3)), bass_gain=0.25, jitter=0.005),
+    # Half-time trap: kicks on 1, the "and" of 2 and the "e" of 4, one snare on 3, 8th hats.
+    "trap": Groove(4, kicks=(0, 1.5, 3.25), snares=(2,), hats=0.5, bass=((0, 1.5), (1.5, 1.5)), bass_gain=0.35),
+}
+PHASE_STYLES: tuple[str, ...] = tuple(_PHASE_GROOVES)
 
 
 def _beat_grid(bpm: float, first: float, end: float, drift: float) -> FloatArray:

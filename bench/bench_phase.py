@@ -1,0 +1,134 @@
+"""Does the analysis confidence say when the beat grid is wrong, phase errors included? (issue 15 item 3)
+
+    python bench/bench_phase.py [REALSET_DIR]      (default tracks/realset, written by `make realset`)
+
+Per track, the beat F the tracker really got (±70 ms, beats before 5 s ignored: `showctl.analysis.evaluate`)
+and its `confidence`, before the phase doubt (`showctl.analysis.phase`) scaled it and after; then the
+Spearman correlation of confidence with F over:
+- the real-music set (`make realset`; skipped when absent), its tuning and held-out halves;
+- the phase set (`showctl.demo.tracks.PHASE_SET`): synthesized grooves made to trip the tracker's phase
+  (off-beat kicks, dembow, breakbeats, shuffles, trap); its first part was looked at while the doubt was
+  made, the held-out part was not;
+- the synthesized corpus (`CORPUS`, `HELD_OUT_2`..`HELD_OUT_7`), where the tracker gets nearly every beat:
+  its F values are nearly all tied near 1, so it says how often a good grid is doubted, not much more.
+No truth is shifted: F is what the tracker got. n is printed with every figure; 8 real songs alone are too
+few for a correlation to mean much.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from unittest import mock
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np
+
+from showctl.analysis import demo, evaluate, phase, read_audio
+from showctl.analysis.tracker import analyze_signal
+
+DEFAULT_DIR = Path(__file__).resolve().parents[1] / "tracks" / "realset"
+GOAL = 0.7  # issue 15: Spearman(confidence, beat F) on the corpus
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    group: str  # "real", "phase", "corpus"
+    held_out: bool
+    f: float
+    before: float  # confidence without the phase doubt
+    after: float
+    ambiguity: float
+    shift: float
+
+
+@contextmanager
+def _no_phase_doubt() -> Iterator[None]:
+    """The analysis as it was before the phase doubt: every track and section without doubt."""
+    def none(*args: object) -> list[phase.PhaseDoubt]:
+        sections = args[5] if len(args) > 5 else []
+        return [phase.NO_DOUBT] * (1 + len(sections))  # type: ignore[arg-type]
+
+    with mock.patch.object(phase, "section_phase_doubt", none):
+        yield
+
+
+def measure(name: str, group: str, held_out: bool, y: np.ndarray, sr: int, truth_beats: list[float]) -> Row:
+    after = analyze_signal(y, sr, name)
+    with _no_phase_doubt():
+        before = analyze_signal(y, sr, name)
+    f = evaluate.f_measure(evaluate.trim(after.beats), evaluate.trim(truth_beats))
+    return Row(name, group, held_out, f, before.confidence, after.confidence, after.phase_ambiguity,
+               after.phase_shift)
+
+
+def spearman(x: list[float], y: list[float]) -> float:
+    from scipy.stats import spearmanr
+
+    if len(x) < 3 or len(set(x)) < 2 or len(set(y)) < 2:
+        return float("nan")
+    return float(spearmanr(x, y).statistic)
+
+
+def rows(realset: Path) -> Iterator[Row]:
+    for truth_path in sorted(realset.glob("*.truth.json")):
+        truth = json.loads(truth_path.read_text(encoding="utf-8"))
+        y, sr = read_audio(truth_path.with_name(truth_path.name.removesuffix(".truth.json") + ".wav"))
+        yield measure(truth_path.name.removesuffix(".truth.json"), "real", bool(truth.get("held_out")), y, sr,
+                      truth["beats"])
+    for group, specs in (("phase", demo.PHASE_SET), ("corpus", (*demo.CORPUS, *demo.HELD_OUT_2, *demo.HELD_OUT_3,
+                                                                  *demo.HELD_OUT_4, *demo.HELD_OUT_5,
+                                                                  *demo.HELD_OUT_6, *demo.HELD_OUT_7))):
+        for spec in specs:
+            samples, truth = spec.synthesize()
+            yield measure(spec.name, group, spec.held_out, samples, demo.DEMO_SAMPLE_RATE, list(truth.beats))
+
+
+def main(argv: list[str]) -> int:
+    realset = Path(argv[0]) if argv else DEFAULT_DIR
+    if not any(realset.glob("*.truth.json")):
+        print(f"note: no real-music set in {realset} (`make realset`): synthesized tracks only")
+    found: list[Row] = []
+    print(f"{'track':40} {'F':>5} {'before':>6} {'after':>6} {'doubt':>5} shift")
+    for row in rows(realset):
+        found.append(row)
+        if row.group != "corpus" or row.f < 0.9 or row.ambiguity >= 0.5:
+            print(f"{row.name[:40]:40} {row.f:5.3f} {row.before:6.3f} {row.after:6.3f} {row.ambiguity:5.2f} "
+                  f"{row.shift:+.2f}{'  held-out' if row.held_out else ''}")
+    print()
+    print(f"{'Spearman(confidence, beat F)':40} {'n':>4} {'before':>7} {'after':>7}")
+    groups: list[tuple[str, Callable[[Row], bool]]] = [
+        ("real, tuning", lambda r: r.group == "real" and not r.held_out),
+        ("real, held-out", lambda r: r.group == "real" and r.held_out),
+        ("real, all", lambda r: r.group == "real"),
+        ("phase set, tuning", lambda r: r.group == "phase" and not r.held_out),
+        ("phase set, held-out", lambda r: r.group == "phase" and r.held_out),
+        ("real + phase set held-out", lambda r: r.group == "real" or (r.group == "phase" and r.held_out)),
+        ("real + phase set", lambda r: r.group in ("real", "phase")),
+        ("synthesized corpus", lambda r: r.group == "corpus"),
+        ("everything", lambda r: True),
+    ]
+    for label, pick in groups:
+        group = [r for r in found if pick(r)]
+        if not group:
+            continue
+        fs = [r.f for r in group]
+        before = spearman([r.before for r in group], fs)
+        after = spearman([r.after for r in group], fs)
+        print(f"{label:40} {len(group):4d} {before:+7.2f} {after:+7.2f}"
+              + (f"   (goal >= {GOAL})" if label == "real + phase set held-out" else ""))
+    corpus = [r for r in found if r.group == "corpus"]
+    doubted = [r.name for r in corpus if r.ambiguity >= 0.5]
+    print(f"synthesized corpus: {len(doubted)} of {len(corpus)} tracks doubted (ambiguity >= 0.5)"
+          + (f": {', '.join(doubted)}" if doubted else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
