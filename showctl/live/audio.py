@@ -37,16 +37,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from showctl.analysis.tracker import (
-    CLASS_MIN_BPM,
+from showctl.analysis.features import (
     HOP_LENGTH,
     KICK_FMAX,
     N_FFT,
     SNARE_BAND,
     _mel_filterbank,  # the offline tracker's filterbank: one definition of the bands both trackers use
     beat_envelope,
-    estimate_tempo,
 )
+from showctl.analysis.tempo import CLASS_MIN_BPM, estimate_tempo
 from showctl.live.audio_evidence import (
     HIT_HIGH_HZ,
     HIT_LOW_HZ,

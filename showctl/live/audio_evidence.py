@@ -9,12 +9,12 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from showctl.analysis.tracker import (
+from showctl.analysis.features import beat_envelope
+from showctl.analysis.tempo import (
     CLASS_MAX_BPM,
     CLASS_MIN_BPM,
     _supports_double,  # the offline octave rule: does the drum pattern play every beat at this tempo?
     _ternary_faster,  # the offline 3/4 rule: is the beat 3/2 of the strongest period?
-    beat_envelope,
 )
 from showctl.live.tracker_params import TrackerParams
 
