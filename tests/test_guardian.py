@@ -9,12 +9,20 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_showctl
+from conftest import REPO, run_showctl, wait_for
 from pythonosc.osc_message import OscMessage
+
+from showctl.messages import MidiMessage
+from showctl.messages import OscMessage as OscMessageOut
+from showctl.player.guardian import Guardian, start_guardian
+from showctl.rig import MidiOutputConfig, OscOutputConfig, Rig
+from showctl.sim import JackServer, SimulatedRig
 
 RIG = """
 name: Guarded rig
@@ -122,3 +130,169 @@ def test_a_clean_end_sends_the_safe_scene_once_and_leaves_no_guardian(tmp_path: 
     assert got.count("/house 1") == 1, got  # the class's own; the guardian was told `done`
     assert guardians() <= before
     assert b"guardian" not in err
+
+
+# -- the guardian alone, on a real UDP console and a real JACK MIDI port ---------------------------------------
+
+SAFE = ["/showctl/house 1", "/showctl/strobe 0"]
+
+
+class Console:
+    """A UDP OSC receiver standing in for the lighting console: every message it got, as text."""
+
+    def __init__(self) -> None:
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.settimeout(0.1)
+        self.port: int = self.socket.getsockname()[1]
+        self.got: list[str] = []
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._receive, daemon=True)
+        self._thread.start()
+
+    def _receive(self) -> None:
+        while not self._closing.is_set():
+            try:
+                data = self.socket.recv(65536)
+            except TimeoutError:
+                continue
+            decoded = OscMessage(data)
+            self.got.append(" ".join([decoded.address, *(str(a) for a in decoded.params)]))
+
+    def close(self) -> None:
+        self._closing.set()
+        self._thread.join()
+        self.socket.close()
+
+
+@pytest.fixture
+def udp_console() -> Iterator[Console]:
+    receiver = Console()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The user's state folder (where guardian.log goes), private to this test."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    return tmp_path / "state"
+
+
+def rig_for(port: int) -> Rig:
+    return Rig(name="Guarded rig", outputs={"console": OscOutputConfig(transport="osc", port=port)},
+               safe_scene={"console": tuple(OscMessageOut.parse(m) for m in SAFE)})
+
+
+def _status(pid: int) -> dict[str, str]:
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return dict(line.split(":\t", 1) for line in lines if ":\t" in line)
+
+
+def started(rig: Rig) -> Guardian:
+    guardian = start_guardian(rig)
+    assert guardian is not None
+    return guardian
+
+
+def test_a_pipe_closed_without_done_sends_the_safe_scene_and_names_the_outputs(udp_console: Console,
+                                                                              state_dir: Path) -> None:
+    guardian = started(rig_for(udp_console.port))
+    assert guardian.process.stdin is not None
+    time.sleep(0.3)
+    assert udp_console.got == []  # watching: nothing is sent while the class runs
+    guardian.process.stdin.close()  # what the kernel does when showctl dies: the end of the pipe, no "done"
+    wait_for(lambda: udp_console.got == SAFE, "the safe scene at the console")
+    assert guardian.process.wait(10) == 0
+    logged = (state_dir / "showctl" / "guardian.log").read_text()
+    assert "sent the safe scene to rig 'Guarded rig' (console)" in logged and logged.count("\n") == 1
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_sigterm_or_ctrl_c_leaves_the_guardian_watching(udp_console: Console, state_dir: Path,
+                                                        sig: signal.Signals) -> None:
+    """A stop sent to every process (`pkill`, systemd, Ctrl-C) must not take the guardian down: showctl may
+    still fail to answer it with its own safe scene."""
+    guardian = started(rig_for(udp_console.port))
+    assert guardian.process.stdin is not None
+    # Once it has set its signals aside (the first thing it does, after Python's start-up): /proc tells.
+    wait_for(lambda: int(_status(guardian.process.pid)["SigIgn"], 16) & (1 << (sig - 1)), "the signal ignored")
+    guardian.process.send_signal(sig)
+    time.sleep(0.3)  # a guardian that took the signal would be gone by now
+    assert guardian.process.poll() is None
+    guardian.process.stdin.close()
+    wait_for(lambda: udp_console.got == SAFE, "the safe scene at the console")
+
+
+@pytest.mark.rig
+def test_midi_clocks_get_stop_before_the_safe_scene(jack: JackServer, state_dir: Path) -> None:
+    """A real JACK MIDI port (the simulated rig's, listening in this process): the guardian stops the clock
+    a console may be following, then sends the safe scene, to every output."""
+    rig = Rig(name="Clocked rig", outputs={
+        "console": OscOutputConfig(transport="osc", port=9000),
+        "desk": MidiOutputConfig(transport="midi", port="unused", clock=True)},
+        safe_scene={"console": (OscMessageOut.parse("/showctl/house 1"),),
+                    "desk": (MidiMessage.parse("control_change channel=0 control=7 value=127"),)})
+    with SimulatedRig(rig) as sim:
+        guardian = started(sim.rig_for_outputs)
+        assert guardian.process.stdin is not None
+        guardian.process.stdin.close()
+        assert sim.wait_for({"console": 1, "desk": 2}, timeout=15)
+        assert guardian.process.wait(10) == 0
+    assert [r.message for r in sim.received if r.output == "desk"] == [
+        "stop", "control_change channel=0 control=7 value=127 time=0"]
+    assert [r.message for r in sim.received if r.output == "console"] == ["/showctl/house 1"]
+
+
+def test_an_output_that_cannot_be_reached_is_named_and_the_others_get_theirs(udp_console: Console,
+                                                                            state_dir: Path) -> None:
+    rig = rig_for(udp_console.port)
+    desk = MidiOutputConfig(transport="midi", port="nobody:in", api="jack")
+    rig = rig.model_copy(update={"outputs": {"desk": desk, **rig.outputs},
+                                 "safe_scene": {"desk": (MidiMessage.parse("stop"),), **rig.safe_scene}})
+    guardian = started(rig)
+    assert guardian.process.stdin is not None
+    guardian.process.stdin.close()
+    wait_for(lambda: udp_console.got == SAFE, "the safe scene at the console")
+    assert guardian.process.wait(10) == 1
+    logged = (state_dir / "showctl" / "guardian.log").read_text()
+    assert "sent the safe scene to rig 'Guarded rig' (console); output 'desk' (MIDI " in logged, logged
+
+
+FORKING_PARENT = """
+import os, sys, time
+from showctl.messages import OscMessage
+from showctl.player.guardian import start_guardian
+from showctl.rig import OscOutputConfig, Rig
+port = int(sys.argv[1])
+rig = Rig(name="Guarded rig", outputs={"console": OscOutputConfig(transport="osc", port=port)},
+          safe_scene={"console": (OscMessage.parse("/showctl/house 1"), OscMessage.parse("/showctl/strobe 0"))})
+guardian = start_guardian(rig)
+child = os.fork()
+if child == 0:  # a worker forked during the class: it holds the guardian's pipe too
+    time.sleep(60)
+    os._exit(0)
+print(guardian.process.pid, child, flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_killed_showctl_is_noticed_while_a_forked_child_holds_the_pipe(udp_console: Console,
+                                                                         state_dir: Path) -> None:
+    parent = subprocess.Popen([sys.executable, "-c", FORKING_PARENT, str(udp_console.port)], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert parent.stdout is not None
+    guardian_pid, child = (int(n) for n in parent.stdout.readline().split())
+    parent.stdout.close()  # the forked child holds it open: never wait for its end
+    try:
+        parent.kill()
+        parent.wait(10)
+        wait_for(lambda: udp_console.got == SAFE, f"the safe scene while the forked child lives ({udp_console.got})",
+                 timeout=10)
+    finally:
+        os.kill(child, signal.SIGKILL)  # ours: the fork the script above made
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+    wait_for(lambda: not Path(f"/proc/{guardian_pid}").exists()
+             or "zombie" in Path(f"/proc/{guardian_pid}/status").read_text(), "the guardian gone")

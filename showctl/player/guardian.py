@@ -5,9 +5,12 @@ A `kill -9`, the kernel's OOM killer or a crash in native code leave no chance t
 whatever look it had — a blackout while people run backwards. So a class starts a guardian
 (`python -m showctl.player.guardian`) in a session of its own (a signal to showctl's process group does not
 reach it), hands it the rig through its stdin and keeps that pipe open. At a clean exit showctl writes
-`done`; if the pipe closes without it, showctl is gone: the guardian opens the rig's outputs itself, stops
-their MIDI clocks, sends the safe scene, says so in one line (stderr and `guardian.log` in the user's state
-folder) and exits. It imports the outputs only, never the analysis.
+`done`; if the pipe closes without it, or the guardian finds itself re-parented (showctl is gone while a
+process forked from it, an analysis worker, still holds the pipe), the guardian opens the rig's outputs
+itself, stops their MIDI clocks, sends the safe scene, says so in one line (stderr and `guardian.log` in
+the user's state folder) and exits. It ignores SIGTERM and SIGINT: a stop sent to every process at once
+(systemd, `pkill`, Ctrl-C in a terminal) must leave it watching until showctl has said `done`. It imports
+the outputs only, never the analysis.
 
 Not covered: a power cut or kernel panic of the laptop (no process survives), and the guardian itself killed.
 """
@@ -16,13 +19,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import pickle
+import select
+import signal
 import struct
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import BinaryIO
 
 from showctl.errors import DeviceError
 from showctl.messages import MidiMessage
@@ -33,6 +38,7 @@ __all__ = ["DONE", "Guardian", "start_guardian"]
 log = logging.getLogger("showctl")
 
 DONE = b"done\n"
+_PARENT_POLL = 0.2  # s between checks that showctl is still the parent, while the pipe says nothing
 
 
 class Guardian:
@@ -59,7 +65,10 @@ def start_guardian(rig: Rig) -> Guardian | None:
     """A guardian for `rig` (the outputs as this class reaches them: with `--sim`, the simulated rig's), or None
     (one warning line) when it cannot start: the class goes on without it."""
     try:
-        process = subprocess.Popen([sys.executable, "-m", "showctl.player.guardian"], stdin=subprocess.PIPE,
+        # Our pid on its command line: showctl may be gone before the guardian has even imported its modules,
+        # and then its own getppid() would already name init, not us.
+        process = subprocess.Popen([sys.executable, "-m", "showctl.player.guardian", str(os.getpid())],
+                                   stdin=subprocess.PIPE,
                                    stdout=subprocess.DEVNULL, start_new_session=True)
         assert process.stdin is not None
         payload = pickle.dumps(rig)
@@ -71,25 +80,35 @@ def start_guardian(rig: Rig) -> Guardian | None:
     return Guardian(process)
 
 
-def _read_rig(stream: BinaryIO) -> Rig | None:
-    header = stream.read(4)
+def _read_exactly(fd: int, size: int) -> bytes:
+    """`size` bytes from `fd` (fewer at its end), read unbuffered: what follows (`done`) is left in the pipe
+    for `_wait_for_parent`."""
+    got = b""
+    while len(got) < size and (chunk := os.read(fd, size - len(got))):
+        got += chunk
+    return got
+
+
+def _read_rig(fd: int) -> Rig | None:
+    header = _read_exactly(fd, 4)
     if len(header) < 4:
         return None
     (size,) = struct.unpack(">I", header)
-    rig = pickle.loads(stream.read(size))  # from our own parent, through a pipe only it holds
+    rig = pickle.loads(_read_exactly(fd, size))  # from our own parent, through a pipe only it holds
     return rig if isinstance(rig, Rig) else None
 
 
-def send_safe_scene(rig: Rig) -> list[str]:
-    """Open each output of `rig`, stop its MIDI clock, send its safe scene; what failed, one line each."""
+def send_safe_scene(rig: Rig) -> dict[str, str]:
+    """Open each output of `rig`, stop its MIDI clock, send its safe scene; what failed, by output name (the
+    other outputs still get theirs)."""
     from showctl.outputs import open_output  # here: the guardian waits light, and opens only when needed
 
-    failed: list[str] = []
+    failed: dict[str, str] = {}
     for name in rig.outputs:
         try:
             output = open_output(name, rig)
         except DeviceError as err:
-            failed.append(str(err))
+            failed[name] = str(err)
             continue
         try:
             if name in rig.clocked_outputs:
@@ -97,7 +116,7 @@ def send_safe_scene(rig: Rig) -> list[str]:
             for message in rig.safe_scene.get(name, ()):
                 output.send(message)
         except DeviceError as err:
-            failed.append(str(err))
+            failed[name] = str(err)
         finally:
             with contextlib.suppress(Exception):
                 output.close()
@@ -118,19 +137,38 @@ def _say(text: str) -> None:
 
 
 def main() -> int:
-    stdin = sys.stdin.buffer
-    rig = _read_rig(stdin)
+    # Bound to the pipe, not to signals: a SIGTERM or Ctrl-C sent to every process must not take the guardian
+    # down before showctl has answered it with its own safe scene and `done`.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    fd = sys.stdin.fileno()
+    parent = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else os.getppid()
+    rig = _read_rig(fd)
     if rig is None:
         return 2
-    said = b""
-    while chunk := stdin.read(1):  # blocks until showctl writes or is gone (EOF)
-        said += chunk
-    if said.startswith(DONE):
+    if _wait_for_parent(fd, parent).startswith(DONE):
         return 0
     failed = send_safe_scene(rig)
-    outcome = "sent the safe scene" if not failed else f"sent the safe scene where it could ({'; '.join(failed)})"
-    _say(f"showctl ended without its safe scene (killed?): {outcome} to rig '{rig.name}'")
-    return 0
+    sent = ", ".join(name for name in rig.outputs if name not in failed) or "no output"
+    _say(f"showctl ended without its safe scene (killed?): sent the safe scene to rig '{rig.name}' ({sent})"
+         + "".join(f"; {reason}" for reason in failed.values()))
+    return 1 if failed else 0
+
+
+def _wait_for_parent(fd: int, parent: int) -> bytes:
+    """What showctl wrote, once the pipe reaches its end or showctl is gone. The end alone is not enough: a
+    process forked from showctl during the class (an analysis worker) holds the pipe's write end too, and
+    being re-parented (to init or a subreaper) says showctl is gone, whoever else holds it."""
+    said = b""
+    while True:
+        readable, _, _ = select.select([fd], [], [], _PARENT_POLL)
+        if readable:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                return said
+            said += chunk
+        elif os.getppid() != parent:
+            return said
 
 
 if __name__ == "__main__":
