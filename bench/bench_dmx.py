@@ -63,12 +63,12 @@ def main(changes: int = 300) -> None:
         output.send(DmxMessage.parse(f"@par1 dimmer={level}%"))
         version = output.version
         time.sleep(0.04 + random.random() * output.period)
-        at_sender.append(next(t for t, v in output.frames if v >= version) - sent)
+        at_sender.append(next(f.sent for f in output.frames if f.version >= version) - sent)
         expected = round(level * 2.55)
         at_receiver.append(next(t for t, value in arrivals if t >= sent and value == expected) - sent)
     output.close()
     sock.close()
-    frames = [t for t, _ in output.frames][1:-SAFE_REPEATS]
+    frames = [f.sent for f in output.frames][1:-SAFE_REPEATS]
     gaps = [b - a for a, b in itertools.pairwise(frames)]
     grid = frames[0]
     off = [((t - grid + output.period / 2) % output.period) - output.period / 2 for t in frames]

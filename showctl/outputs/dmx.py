@@ -21,6 +21,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 from showctl.errors import DeviceError
 from showctl.messages import DmxMessage, OutMessage
@@ -36,10 +37,23 @@ from showctl.rig.dmx_levels import DmxState
 from showctl.rig.model import device_label
 
 __all__ = [
-    "SAFE_REPEATS", "DmxOutput", "E131Sender", "open_dmx_output", "osc_universe_packet",
+    "SAFE_REPEATS",
+    "DmxOutput",
+    "E131Sender",
+    "FrameRecord",
+    "open_dmx_output",
+    "osc_universe_packet",
 ]
 
 SAFE_REPEATS = 5  # safe frames sent by close(), one frame period apart
+
+
+class FrameRecord(NamedTuple):
+    """One frame sent: when its levels were read (monotonic s), when it left, which state version it carried."""
+
+    rendered: float
+    sent: float
+    version: int
 _PROBE_WAIT = 0.02  # s for an ICMP "port unreachable" to come back after the first frame
 
 
@@ -87,7 +101,7 @@ class DmxOutput:
         self.config = config
         self.period = 1.0 / config.frame_rate
         self.safe = tuple(safe)
-        self.frames: deque[tuple[float, int]] = deque(maxlen=10_000)  # (monotonic send time, state version)
+        self.frames: deque[FrameRecord] = deque(maxlen=10_000)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._closed = False
@@ -158,6 +172,7 @@ class DmxOutput:
     def _send_frame(self, *, raise_errors: bool) -> None:
         now = self.class_time()
         with self._lock:
+            rendered = time.monotonic()  # inside the lock: every change applied before it is in this frame
             frames = self._state.render(now)
             version = self._state.version
         try:
@@ -171,7 +186,7 @@ class DmxOutput:
                 raise
             self._error = (time.monotonic(), err.strerror or str(err))
             return
-        self.frames.append((time.monotonic(), version))
+        self.frames.append(FrameRecord(rendered, time.monotonic(), version))
 
     def _run(self) -> None:
         deadline = time.monotonic() + self.period
