@@ -263,9 +263,13 @@ def test_a_live_class_sends_midi_clock_at_the_sources_tempo_over_jack(tmp_path: 
     assert set(texts[1:-2]) == {"clock"}
     assert len(texts) - 3 == sum(1 for e in sent if e.output == "desk" and e.kind == "clock")  # none lost
     assert pads == [f"program_change channel=0 program={p} time=0" for p in (1, 2, 0)]  # no clock: not asked
-    # The start on the predicted downbeat (JACK delivers once per 5.3 ms period; a busy machine adds a little).
-    assert received[0].arrival - (origin + 1.53) == pytest.approx(0.0, abs=0.02)
     ticks = np.array([r.arrival for r in received if r.message == "clock"])
     assert len(ticks) / ((received[-2].arrival - received[0].arrival) / period) == pytest.approx(CLOCK_PPQN, abs=0.3)
-    fitted = float(np.polyfit(np.arange(len(ticks)), ticks, 1)[0])
+    index = np.arange(len(ticks))
+    fitted, intercept = (float(c) for c in np.polyfit(index, ticks, 1))
     assert 60.0 / (CLOCK_PPQN * fitted) == pytest.approx(125.0, abs=0.5)
+    # The start on the predicted downbeat. How late a message may arrive is this run's own delivery noise, the
+    # ticks' spread about their straight line (JACK delivers once per 5.3 ms period; a loaded machine adds its
+    # scheduling delays), on top of the 20 ms a quiet machine needs.
+    noise = float(np.percentile(np.abs(ticks - (intercept + fitted * index)), 99))
+    assert received[0].arrival - (origin + 1.53) == pytest.approx(0.0, abs=0.02 + noise), noise

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -134,6 +135,25 @@ def test_a_beat_the_refitted_grid_moves_before_the_window_is_still_sent_once(tmp
     assert [t for t in pulses if beat - 0.3 < t < beat + 0.3] == [pytest.approx(beat - 0.004)]
     gaps = [b - a for a, b in itertools.pairwise(pulses)]
     assert min(gaps) > 0.4 and max(gaps) < 0.6  # one pulse a beat (0.5 s), none lost, none twice
+
+
+def test_the_first_beat_of_a_part_is_sent_with_its_scene_when_a_refit_moves_it_a_hair_earlier(
+        tmp_path: Path) -> None:
+    # Seen in 1 JACK MIDI-clock run in 5: the run scene on time, its first pulse 50 ms late. The part started
+    # on a beat at the very end of a window; the next refit moved that beat 0.08 ms earlier, before the part's
+    # start, where ticks were not counted, until a later refit put it back after the start (late by then).
+    path, rig = write_class(tmp_path)
+    planner = LivePlanner(live_plan(load_cue_sheet(path), rig))
+    grid = tapped().grid()
+    assert grid is not None
+    events = planner.take(grid, 9.75 + 5e-10)  # the change to 'run' at 9.75, decided at the window's very end
+    assert [e.t for e in events if str(e.message) == "/scene/run 1"] == [pytest.approx(9.75)]
+    earlier = dataclasses.replace(grid, anchor=grid.anchor - 0.00008)
+    events += planner.take(earlier, 9.75 + 0.02)
+    first = [e for e in events if str(e.message) == "/pulse 1" and 9.5 < e.t < 10.0]
+    assert [e.t for e in first] == [pytest.approx(9.75)]  # with the scene, not after it
+    events += planner.take(dataclasses.replace(grid, anchor=grid.anchor + 0.0001), 11.0)  # and only once
+    assert len([e for e in events if str(e.message) == "/pulse 1" and 9.5 < e.t < 10.0]) == 1
 
 
 def test_bars_count_at_the_live_tempo_and_the_class_ends_at_the_cap(tmp_path: Path) -> None:
@@ -422,15 +442,11 @@ def _jack_connected(port: str) -> bool:
 @pytest.mark.slow
 def test_live_run_follows_a_jack_midi_clock_and_sigint_sends_the_safe_scene(
         tmp_path: Path, demo_tracks: list[Path], jack: JackServer) -> None:
-    # Two processes, a clock sender thread and JACK on a 2-core VM: about one run in ten here has lost a
-    # JACK connection or a tick burst to the machine (a pre-existing flake, seen before and after live MIDI
-    # clock out; see the session-3 note). One more whole run, said out loud, before calling it a failure:
-    # a broken follower fails both.
-    try:
-        _follow_a_jack_midi_clock(tmp_path / "first", demo_tracks)
-    except AssertionError as first:
-        print(f"first run failed, running once more: {first}", file=sys.stderr)
-        _follow_a_jack_midi_clock(tmp_path / "second", demo_tracks)
+    # Two causes made this fail 1 run in 5-10 on a 2-core VM (it was run twice then): the MIDI clock follower
+    # locked on two ticks of a JACK burst (400 or 60,000 BPM; now it waits for a beat of ticks), and a part's
+    # first pulse went out 50 ms late when a refit moved its beat a hair before the part's start (now counted).
+    # The timing tolerances add this run's own measured noise (the sender's beats off their straight line).
+    _follow_a_jack_midi_clock(tmp_path / "run", demo_tracks)
 
 
 def _follow_a_jack_midi_clock(tmp_path: Path, demo_tracks: list[Path]) -> None:
@@ -504,15 +520,25 @@ def _follow_a_jack_midi_clock(tmp_path: Path, demo_tracks: list[Path]) -> None:
     assert len(pulses) >= 8
     gaps = sorted(b - a for a, b in itertools.pairwise(pulses))
     assert gaps[len(gaps) // 2] == pytest.approx(period, abs=0.002), stderr  # median spacing: 125 BPM
+    # This run's own timing noise: how far the sender's beats strayed from their straight line (its sleeps
+    # woke late on a loaded machine); the tolerances below are a quiet machine's plus that.
+    sent = np.asarray(beats)
+    k = np.arange(len(sent))
+    slope, intercept = np.polyfit(k, sent, 1)
+    noise = float(np.max(np.abs(sent - (intercept + slope * k))))
     late = [min(abs(p - b) for b in beats) for p in pulses]
-    assert max(late) < 0.015, late  # each pulse on a beat the sender sent (JACK delivers per 5.3 ms period)
+    worst = int(np.argmax(late))
+    signed = [p - min(beats, key=lambda b, p=p: abs(p - b)) for p in pulses]
+    assert max(late) < 0.015 + noise, (  # each pulse on a sent beat (JACK delivers per 5.3 ms period)
+        f"pulse {worst} of {len(pulses)} is {signed[worst] * 1000:+.1f} ms from the nearest beat sent "
+        f"(noise {noise * 1000:.2f} ms); all: {[round(x * 1000, 1) for x in signed]}; {stderr[-800:]}")
     change = next(r for r in received if r.message == "/showctl/scene/run 1")
     desk_change = next((r for r in received if r.message.startswith("program_change channel=0 program=2")), None)
     assert desk_change is not None, ([r.message for r in received if r.output == "desk" and r.message != "clock"],
                                      stderr)
     bar_starts = beats[::4]
-    assert min(abs(change.arrival - b) for b in bar_starts) < 0.015  # a predicted downbeat
-    assert min(abs(desk_change.arrival - b) for b in bar_starts) < 0.02
+    assert min(abs(change.arrival - b) for b in bar_starts) < 0.015 + noise  # a predicted downbeat
+    assert min(abs(desk_change.arrival - b) for b in bar_starts) < 0.02 + noise
     safe = {name: [str(m) for m in messages] for name, messages in demo.safe_scene.items()}
     for output, messages in safe.items():
         last = [r.message for r in received if r.output == output][-len(messages):]

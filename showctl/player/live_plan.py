@@ -320,19 +320,25 @@ class LivePlanner:
         return self.look_flashes[key]
 
 
+REFIT_SLACK = 0.005  # s: how far a refitted grid may move a beat the part started on (measured: < 0.3 ms)
+
+
 def _ticks(grid: PredictedGrid, start: float, step: float, on_bars: bool, lo: float,
            hi: float) -> Iterator[tuple[float, str]]:
     """Predicted tick times in [lo, hi) of an effect every `step` beats in a part that started at `start`.
 
-    Ticks count from the first beat (bar rates: the first downbeat) at or after the part's start.
+    Ticks count from the first beat (bar rates: the first downbeat) at or after the part's start. A beat up to
+    `REFIT_SLACK` before the start is the part's first: the part started on it, and the grid was refitted
+    since by a fraction of a millisecond (a MIDI clock, a tracker); skipped there, it came back once a later
+    refit put it after the start, and was sent that late (~50 ms, 1 class in 5 on a loaded machine).
     """
-    first = math.ceil(grid.position(start) - 1e-6)
+    first = math.ceil(grid.position(start) - max(1e-6, REFIT_SLACK / grid.period))
     if on_bars:
         first += (-grid.in_bar(first)) % grid.beats_per_bar
     k = max(0, math.ceil((grid.position(lo) - first) / step - 1e-6))
     while True:
         position = first + k * step
-        t = grid.anchor + position * grid.period
+        t = max(start, grid.anchor + position * grid.period)  # never before the part's own scene
         if t >= hi - 1e-9:
             return
         whole = math.floor(position + 1e-9)
