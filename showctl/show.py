@@ -200,7 +200,7 @@ def settle(result: PlayResult, sim_rig: SimulatedRig | None, report: ClassReport
         sent = {n: h.sent for n, h in result.health.items()}
         if not sim_rig.wait_for(sent, timeout=2.0):
             missing = {n: sent[n] - sim_rig.counts[n] for n in sent if sim_rig.counts[n] < sent[n]}
-            report.error(f"the simulated rig missed messages: {missing}")
+            report.error(f"the simulated rig missed messages: {missing}{sim_rig.loss_reason()}")
     return result
 
 
@@ -250,6 +250,8 @@ def open_class(show: Show, *, start: float = 0.0, speed: float = 1.0, sim: bool 
             outputs_text = ", ".join(f"{n} ({o.transport})" for n, o in show.rig.outputs.items())
             shown = "" if on_receive is None else " — lines below are what it received"
             report.note(f"simulated rig: {outputs_text}{shown}")
+            if (warning := sim_rig.midi_warning()) is not None:
+                report.warn(warning)
         # DMX fades follow the class clock (faster in a rehearsal, still while paused); it starts below.
         class_time = LateClock(start)
         outputs = open_outputs(rig, stack, resilient=True, on_status=report.warn, class_time=class_time.now)

@@ -36,7 +36,8 @@ def abandon(jack_client: object) -> None:
 
 
 class JackWatch:
-    """Hears the JACK server stop, through a client of its own (python-rtmidi tells nothing of it).
+    """Hears the JACK server stop, and its xruns, through a client of its own (python-rtmidi tells nothing of
+    either).
 
     Why it matters: once the server is gone, rtmidi's JACK send waits for room in its ring buffer that nothing
     drains any more, spinning on sched_yield while holding the GIL, so no thread, signal handler or safe scene
@@ -55,7 +56,15 @@ class JackWatch:
         except jack.JackError as err:
             raise DeviceError(device, f"no JACK server ({err}); is jackd running?") from None
         self._client.set_shutdown_callback(lambda _status, _reason: self._server_stopped())
+        # JACK tells every client of each xrun (some client missed its period): that period's MIDI is lost
+        # between the ports involved. Counted so a loss can be explained rather than just counted.
+        self.xruns = 0
+        self._client.set_xrun_callback(lambda _delayed_usecs: self._xrun())
+        self.realtime = bool(self._client.realtime)  # whether jackd runs its clients' periods realtime
         self._client.activate()
+
+    def _xrun(self) -> None:
+        self.xruns += 1  # one notification thread calls this: no lock needed
 
     def _server_stopped(self) -> None:
         abandon(self._client)
