@@ -24,6 +24,7 @@ from showctl.player.audio import AudioClock, audio_unavailable_reason
 from showctl.player.clock import LateClock
 from showctl.player.controls import Controller
 from showctl.player.guardian import start_guardian
+from showctl.player.player import CLOCK_TICK_LATE
 from showctl.player.remote import osc_remote
 from showctl.sim import JackServer, Received, SimulatedRig
 from showctl.timeline import PlanEdit, Timeline, compile_timeline
@@ -195,7 +196,12 @@ def audio_clock(show: Show, start: float, speed: float, no_audio: bool, stack: E
 
 def settle(result: PlayResult, sim_rig: SimulatedRig | None, report: ClassReport) -> PlayResult:
     """`result`, once the simulated rig (if any) has taken in the last messages (the safe scene) before it
-    closes; what never arrived is reported."""
+    closes; what never arrived is reported, and so are the overdue MIDI clock ticks the player left out."""
+    dropped = {n: h.dropped_ticks for n, h in result.health.items() if h.dropped_ticks}
+    if dropped:
+        report.warn(f"MIDI clock ticks left out rather than sent in a burst, the player being more than "
+                    f"{CLOCK_TICK_LATE * 1000:.0f} ms behind: {dropped} (consoles counting ticks are that many "
+                    f"behind in the bar until the next start or song position)")
     if sim_rig is not None:
         sent = {n: h.sent for n, h in result.health.items()}
         if not sim_rig.wait_for(sent, timeout=2.0):
