@@ -160,6 +160,8 @@ def open_live_class(plan: LivePlan, *, source: str = "auto", inputs: SourceInput
             sim_rig = stack.enter_context(rehearsal.stand_in(rig))
             out_rig = sim_rig.rig_for_outputs
             report.note(f"simulated rig: {', '.join(f'{n} ({o.transport})' for n, o in rig.outputs.items())}")
+            if (warning := sim_rig.midi_warning()) is not None:
+                report.warn(warning)
         notices: list[str] = []
 
         def notice(text: str) -> None:

@@ -27,6 +27,7 @@ from showctl.player.audio import AudioClock, audio_unavailable_reason
 from showctl.player.clock import LateClock
 from showctl.player.controls import Controller
 from showctl.player.guardian import start_guardian
+from showctl.player.player import CLOCK_TICK_LATE
 from showctl.player.remote import osc_remote
 from showctl.rig import Rig, load_rig
 from showctl.timeline import PlanEdit, Timeline, compile_timeline
@@ -67,6 +68,12 @@ class StandIn(Protocol):
     def counts(self) -> Mapping[str, int]: ...
 
     def wait_for(self, counts: dict[str, int], timeout: float) -> bool: ...
+
+    def midi_warning(self) -> str | None:
+        """Said before the class when the stand-in may lose MIDI (a JACK without realtime), else None."""
+
+    def loss_reason(self) -> str:
+        """Why messages may be missing, to follow a count of them ("" when nothing explains it)."""
 
 
 @dataclass(frozen=True)
@@ -259,12 +266,17 @@ def audio_clock(show: Show, start: float, speed: float, no_audio: bool, stack: E
 
 def settle(result: PlayResult, sim_rig: StandIn | None, report: ClassReport) -> PlayResult:
     """`result`, once the simulated rig (if any) has taken in the last messages (the safe scene) before it
-    closes; what never arrived is reported."""
+    closes; what never arrived is reported, and so are the overdue MIDI clock ticks the player left out."""
+    dropped = {n: h.dropped_ticks for n, h in result.health.items() if h.dropped_ticks}
+    if dropped:
+        report.warn(f"MIDI clock ticks left out rather than sent in a burst, the player being more than "
+                    f"{CLOCK_TICK_LATE * 1000:.0f} ms behind: {dropped} (consoles counting ticks are that many "
+                    f"behind in the bar until the next start or song position)")
     if sim_rig is not None:
         sent = {n: h.sent for n, h in result.health.items()}
         if not sim_rig.wait_for(sent, timeout=2.0):
             missing = {n: sent[n] - sim_rig.counts[n] for n in sent if sim_rig.counts[n] < sent[n]}
-            report.error(f"the simulated rig missed messages: {missing}")
+            report.error(f"the simulated rig missed messages: {missing}{sim_rig.loss_reason()}")
     return result
 
 
@@ -314,6 +326,8 @@ def open_class(show: Show, *, start: float = 0.0, speed: float = 1.0, rehearsal:
             outputs_text = ", ".join(f"{n} ({o.transport})" for n, o in show.rig.outputs.items())
             shown = " — lines below are what it received" if rehearsal.echoes else ""
             report.note(f"simulated rig: {outputs_text}{shown}")
+            if (warning := sim_rig.midi_warning()) is not None:
+                report.warn(warning)
         # DMX fades follow the class clock (faster in a rehearsal, still while paused); it starts below.
         class_time = LateClock(start)
         outputs = open_outputs(rig, stack, resilient=True, on_status=report.warn, class_time=class_time.now)

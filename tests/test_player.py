@@ -135,3 +135,49 @@ def test_an_early_exit_stops_the_midi_clock_before_the_safe_scene(jack: JackServ
     received = [r.message for r in sim.received]
     assert received[0] == "start" and received[1:50] == ["clock"] * 49
     assert received[50:] == ["stop", str(safe_desk)]
+
+
+class _StallingClock(FakeClock):
+    """Falls half a second behind once, on the way to class time 1 s, as a starved process does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stalled = False
+
+    def sleep_until(self, t: float) -> None:
+        if t >= 1.0 and not self.stalled:
+            self.stalled, t = True, 1.5
+        super().sleep_until(t)
+
+
+def test_overdue_midi_clock_ticks_are_left_out_not_sent_in_a_burst(jack: JackServer) -> None:
+    # Half a second behind, 24 ticks are due at once: a console would read them as a leap in tempo (and a long
+    # enough stall at rehearsal speed overflows JACK's MIDI buffer). The 22 more than 50 ms late (1.0 s to
+    # 1.4375 s) are left out; the other messages of that half second are all sent, and the class says what
+    # it left out.
+    from showctl.show import ClassReport, settle
+
+    rig = Rig(name="clocked", outputs={"desk": MidiOutputConfig(transport="midi", port="desk", api="jack",
+                                                               clock=True)},
+              safe_scene={"desk": (MidiMessage.parse("stop"),)})
+    note = MidiMessage.parse("note_on channel=0 note=36 velocity=127")
+    ticks = tuple(Event(i / 48, "desk", MidiMessage("clock"), "MIDI clock", "clock") for i in range(96))
+    events = (Event(0.0, "desk", MidiMessage("start"), "MIDI clock starts", "transport"), *ticks,
+              Event(1.2, "desk", note, "bar accent", "effect"),
+              Event(2.0, "desk", MidiMessage("stop"), "end of class", "transport"))
+    events = tuple(sorted(events, key=lambda e: e.t))
+    timeline = Timeline(events, (), (), 2.0, (Event(0.0, "desk", MidiMessage("stop"), "safe scene", "safe"),))
+    warnings: list[str] = []
+    report = ClassReport(note=lambda _: None, warn=warnings.append, error=warnings.append)
+    with SimulatedRig(rig) as sim:
+        output = open_output("desk", sim.rig_for_outputs)
+        try:
+            result = settle(Player(timeline, {"desk": output}, _StallingClock()).play(), sim, report)
+        finally:
+            output.close()
+    received = [r.message for r in sim.received]
+    assert received == ["start", *["clock"] * 48, str(note), *["clock"] * 26, "stop"]
+    assert result.health["desk"].dropped_ticks == 22 and result.sent == len(events) - 22
+    assert warnings == ["MIDI clock ticks left out rather than sent in a burst, the player being more than 50 ms "
+                        "behind: {'desk': 22} (consoles counting ticks are that many behind in the bar until the "
+                        "next start or song position)"]

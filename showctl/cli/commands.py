@@ -217,7 +217,8 @@ def simulate(cuefile: str, rig_file: str | None, log_path: Path) -> int:
 def _wait(sim: SimulatedRig, counts: dict[str, int], what: str) -> None:
     if not sim.wait_for(counts, timeout=5.0):
         missing = {o: n - sim.counts[o] for o, n in counts.items() if sim.counts[o] < n}
-        raise DeviceError(f"simulated rig ({what})", f"messages did not arrive within 5 s: {missing}")
+        raise DeviceError(f"simulated rig ({what})",
+                          f"messages did not arrive within 5 s: {missing}{sim.loss_reason()}")
 
 
 class _RunDisplay:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,17 @@ from showctl.rig.model import device_label
 __all__ = ["JackWatch", "MidiOutput", "abandon", "midi_api"]
 
 CLIENT_NAME = "showctl"
+
+# JACK carries a MIDI port's events for one period in one buffer (32 KiB on JACK2, whatever the period): a
+# 24-byte header, then 12 bytes an event, plus its data when longer than 4 bytes. rtmidi's process callback
+# moves everything sent since the last period into that buffer and silently drops what does not fit (libjack
+# prints "JackMidiBuffer::ReserveEvent - the buffer does not have enough room"): measured, 2727 of a burst of
+# 3000 clock ticks arrived. The budget per period is half the buffer, since a period's callback can carry the
+# end of one period's sends and the start of the next's.
+_MIDI_BUFFER_HEADER = 24
+_MIDI_EVENT_BYTES = 12
+_MIDI_INLINE_BYTES = 4
+_MIDI_TYPE = b"8 bit raw midi"
 
 
 def midi_api(api: str) -> int:
@@ -37,7 +50,8 @@ def abandon(jack_client: object) -> None:
 
 
 class JackWatch:
-    """Hears the JACK server stop, through a client of its own (python-rtmidi tells nothing of it).
+    """Hears the JACK server stop, and its xruns, through a client of its own (python-rtmidi tells nothing of
+    either).
 
     Why it matters: once the server is gone, rtmidi's JACK send waits for room in its ring buffer that nothing
     drains any more, spinning on sched_yield while holding the GIL, so no thread, signal handler or safe scene
@@ -52,20 +66,78 @@ class JackWatch:
 
         self.stopped = threading.Event()
         try:
-            self._client: Any = jack.Client(f"{CLIENT_NAME}-watch", no_start_server=True)
+            self.client: Any = jack.Client(f"{CLIENT_NAME}-watch", no_start_server=True)
         except jack.JackError as err:
             raise DeviceError(device, f"no JACK server ({err}); is jackd running?") from None
-        self._client.set_shutdown_callback(lambda _status, _reason: self._server_stopped())
-        self._client.activate()
+        self.client.set_shutdown_callback(lambda _status, _reason: self._server_stopped())
+        # JACK tells every client of each xrun (some client missed its period): that period's MIDI is lost
+        # between the ports involved. Counted so a loss can be explained rather than just counted.
+        self.xruns = 0
+        self.client.set_xrun_callback(lambda _delayed_usecs: self._xrun())
+        self.realtime = bool(self.client.realtime)  # whether jackd runs its clients' periods realtime
+        self.client.activate()
+
+    def _xrun(self) -> None:
+        self.xruns += 1  # one notification thread calls this: no lock needed
 
     def _server_stopped(self) -> None:
-        abandon(self._client)
+        abandon(self.client)
         self.stopped.set()
 
     def close(self) -> None:
         if not self.stopped.is_set():  # a client of a dead server is left alone: closing it could wait on it
-            self._client.deactivate()
-            self._client.close()
+            self.client.deactivate()
+            self.client.close()
+
+
+def _midi_buffer_bytes(client: Any) -> int:
+    """The size of a MIDI port's buffer for one period on `client`'s server (JACK-Client does not ask it)."""
+    import jack
+
+    try:
+        libjack = ctypes.CDLL(ctypes.util.find_library("jack") or "libjack.so.0")
+        size_of = libjack.jack_port_type_get_buffer_size
+    except (OSError, AttributeError):
+        return int(client.blocksize) * 4  # an old libjack: the audio buffer's size, a floor for MIDI's
+    size_of.restype = ctypes.c_size_t
+    size_of.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    return int(size_of(int(jack._ffi.cast("uintptr_t", client._ptr)), _MIDI_TYPE))
+
+
+class PeriodPacer:
+    """Holds a sender back (sleeping to the next JACK period) once what it sent this period would not fit
+    in half a MIDI port buffer: a burst (a player catching up, a fake clock) then arrives whole."""
+
+    def __init__(self, watch: JackWatch) -> None:
+        self._watch = watch
+        self.budget = (_midi_buffer_bytes(watch.client) - _MIDI_BUFFER_HEADER) // 2
+        # Read once. Should the period grow while the output is open (jack_bufsize), the pacer's periods are
+        # shorter than JACK's until it reopens.
+        self._frames, self._rate = int(watch.client.blocksize), float(watch.client.samplerate)
+        self._used = 0
+        self._period_ends = 0.0  # time.monotonic() when the current period ends, by the last frame_time read
+        self.waits = 0  # how often a send waited for the next period
+
+    def _next_period(self) -> None:
+        """Start counting a new period: JACK's frame time (read about once a period, since a read costs as
+        much as the send it paces while rtmidi is busy) says when it ends."""
+        now = int(self._watch.client.frame_time)  # counts frames, wrapping at 2**32: a new period anyway
+        left = (now // self._frames + 1) * self._frames - now
+        self._period_ends = time.monotonic() + left / self._rate
+        self._used = 0
+
+    def admit(self, size: int) -> bool:
+        """True once a `size`-byte message fits in this period's budget; False if the server stopped."""
+        cost = _MIDI_EVENT_BYTES + (size if size > _MIDI_INLINE_BYTES else 0)
+        while not self._watch.stopped.is_set():
+            if time.monotonic() >= self._period_ends:
+                self._next_period()
+            if self._used == 0 or self._used + cost <= self.budget:
+                self._used += cost
+                return True
+            self.waits += 1
+            self._watch.stopped.wait(max(self._period_ends - time.monotonic(), 0.0))
+        return False
 
 
 class MidiOutput:
@@ -76,6 +148,7 @@ class MidiOutput:
         self.port = config.port
         api = midi_api(config.api)
         self._watch = JackWatch(self.device) if api == rtmidi.API_UNIX_JACK else None
+        self._pacer = PeriodPacer(self._watch) if self._watch is not None else None
         try:
             self._out = rtmidi.MidiOut(rtapi=api, name=CLIENT_NAME)
         except rtmidi.SystemError as err:
@@ -105,8 +178,11 @@ class MidiOutput:
             raise TypeError(f"{self.device} cannot send OSC message {message}")
         if self._server_stopped():
             raise DeviceError(self.device, "the JACK server stopped")
+        data = message.to_mido().bytes()
+        if self._pacer is not None and not self._pacer.admit(len(data)):
+            raise DeviceError(self.device, "the JACK server stopped")
         try:
-            self._out.send_message(message.to_mido().bytes())
+            self._out.send_message(data)
         except rtmidi.RtMidiError as err:
             raise DeviceError(self.device, f"send failed ({err})") from None
 

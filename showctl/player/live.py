@@ -129,6 +129,23 @@ class LivePlayer(Player):
             raise ValueError("a live class starts at its beginning")
         return self.run_guarded(self._play_live)
 
+    def _send_due(self, due: list[tuple[float, int, Event]]) -> None:
+        """Send what is due, in order; of a run of overdue MIDI clock ticks only the last goes out."""
+        ticking = set[str]()  # outputs with a clock tick later in `due`
+        later_tick_due = [False] * len(due)
+        for k in range(len(due) - 1, -1, -1):
+            later_tick_due[k] = due[k][2].output in ticking
+            if due[k][2].kind == "clock":
+                ticking.add(due[k][2].output)
+        for (send_at, _, event), later in zip(due, later_tick_due, strict=True):
+            self._keep_look(event)
+            if self._drop_overdue_tick(event, send_at, later):
+                pass
+            elif not self._suppressed(event) and self._send(event):
+                self.sent += 1
+            if self.on_event is not None:
+                self.on_event(event)
+
     def _play_live(self) -> None:
         queue: list[tuple[float, int, Event]] = []
         order = itertools.count()
@@ -143,12 +160,10 @@ class LivePlayer(Player):
                 if self.on_part is not None:
                     self.on_part(self.planner.plan.parts[k], self.planner.fixed[k].start)
             while queue and queue[0][0] <= self.clock.now():
-                _, _, event = heapq.heappop(queue)
-                self._keep_look(event)
-                if not self._suppressed(event) and self._send(event):
-                    self.sent += 1
-                if self.on_event is not None:
-                    self.on_event(event)
+                due: list[tuple[float, int, Event]] = []
+                while queue and queue[0][0] <= self.clock.now():
+                    due.append(heapq.heappop(queue))
+                self._send_due(due)
             if self.planner.ended and not queue:
                 return
             wake = min(now + _POLL, self._next_control())

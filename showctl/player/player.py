@@ -21,12 +21,18 @@ from showctl.player.clock import Clock
 from showctl.timeline.model import Event, Timeline
 from showctl.timeline.seek import events_from_seek
 
-__all__ = ["OutputHealth", "Overlay", "PlayResult", "Player", "StopRequested"]
+__all__ = ["CLOCK_TICK_LATE", "OutputHealth", "Overlay", "PlayResult", "Player", "StopRequested"]
 
 log = logging.getLogger("showctl.player")
 
 # How often (class seconds) a waiting player looks for controls: well under a beat, far above the OS tick.
 _CONTROL_POLL = 0.05
+# A MIDI clock tick more than this late (real seconds) is dropped when a later tick to the same output is
+# due too, rather than sent in a burst with it: a console reads a burst of ticks as a leap in tempo, and a
+# stall's worth of them (plus a rehearsal's speed) can overflow a JACK period's MIDI buffer. The price: a
+# console counting ticks is that many behind in the bar until the next start, continue or song position.
+# 50 ms is 3 ticks at 150 BPM: far beyond the player's usual lateness (well under 1 ms), so only a stall.
+CLOCK_TICK_LATE = 0.05
 
 
 class StopRequested(Exception):
@@ -38,6 +44,7 @@ class OutputHealth:
     sent: int = 0
     failed: int = 0
     last_error: str | None = None
+    dropped_ticks: int = 0  # overdue MIDI clock ticks left out rather than sent in a burst
 
 
 @dataclass
@@ -172,6 +179,17 @@ class Player:
         for event in self.timeline.safe_scene:
             self._send(event)
 
+    def _drop_overdue_tick(self, event: Event, send_at: float, later_tick_due: bool) -> bool:
+        """True (and counted) when clock tick `event`, due at `send_at`, is left out: a later tick to the same
+        output is already due and this one is more than CLOCK_TICK_LATE late."""
+        if event.kind != "clock" or not later_tick_due:
+            return False
+        if (self.clock.now() - send_at) / self.clock.speed <= CLOCK_TICK_LATE:
+            return False
+        if event.output in self.health:
+            self.health[event.output].dropped_ticks += 1
+        return True
+
     def _latency(self, event: Event) -> float:
         output = self.outputs.get(event.output)
         return output.latency if output is not None else 0.0
@@ -257,13 +275,18 @@ class Player:
             for event in self.timeline.scene_state_at(start) if state is None else state:
                 self.sent += self._send(event)
         schedule, i = self._prepared.pop(start, None) or self.schedule(start), 0
+        next_tick = _next_ticks(schedule)
         done_until, done_at_instant = start, list[tuple[str, str]]()
         while i < len(schedule):
             send_at, event = schedule[i]
             if not self._wait(send_at):
                 schedule, i = self._swap(done_until, done_at_instant), 0
+                next_tick = _next_ticks(schedule)
                 continue
-            if not self._suppressed(event) and self._send(event):
+            later = next_tick[i]
+            if self._drop_overdue_tick(event, send_at, later >= 0 and schedule[later][0] <= self.clock.now()):
+                pass
+            elif not self._suppressed(event) and self._send(event):
                 self.sent += 1
             if send_at != done_until:
                 done_at_instant = []
@@ -272,3 +295,15 @@ class Player:
             i += 1
             if self.on_event is not None:
                 self.on_event(event)
+
+
+def _next_ticks(schedule: Sequence[tuple[float, Event]]) -> list[int]:
+    """For each entry of `schedule`, the index of the next MIDI clock tick to the same output (-1: none)."""
+    following: list[int] = [-1] * len(schedule)
+    last: dict[str, int] = {}
+    for i in range(len(schedule) - 1, -1, -1):
+        event = schedule[i][1]
+        following[i] = last.get(event.output, -1)
+        if event.kind == "clock":
+            last[event.output] = i
+    return following

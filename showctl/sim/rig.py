@@ -41,6 +41,8 @@ _MIDI_POLL = 0.001  # s between drains of an idle MIDI input
 # blame the player. A real console on a real network sees one message per cue, never such a burst.
 _UDP_RECEIVE_BUFFER = 16 * 1024 * 1024
 _SO_RCVBUFFORCE = 33  # Linux's option number; Python's socket module does not name it
+_REALTIME_HINT = ("start jackd with --realtime (root, or a user with an rtprio limit), "
+                  "or rehearse at a lower --speed")
 
 
 def _enlarge_receive_buffer(sock: socket.socket) -> None:
@@ -86,6 +88,7 @@ class SimulatedRig:
         self._threads: list[threading.Thread] = []
         self._midi_ins: list[tuple[str, Any]] = []
         self._jack_watch: JackWatch | None = None  # rtmidi's ports of a dead JACK server crash when closed
+        self._xruns_at_close = 0
         self._closing = threading.Event()
         self._rewired: dict[str, OutputConfig] = {}
         self._sockets: list[socket.socket] = []
@@ -212,6 +215,34 @@ class SimulatedRig:
         """The rig with every output pointed at this simulator (latency offsets zeroed: it is local)."""
         return self.rig.model_copy(update={"outputs": {**self.rig.outputs, **self._rewired}})
 
+    @property
+    def xruns(self) -> int:
+        """JACK xruns since the rig's MIDI ports opened (any client's: each loses that period's MIDI)."""
+        return self._jack_watch.xruns if self._jack_watch is not None else self._xruns_at_close
+
+    @property
+    def jack_realtime(self) -> bool | None:
+        """Whether the JACK server runs its clients' periods realtime; None without MIDI outputs."""
+        return self._jack_watch.realtime if self._jack_watch is not None else None
+
+    def midi_warning(self) -> str | None:
+        """Said before the class when JACK may lose the rig's MIDI on a busy machine, else None."""
+        if self.jack_realtime is not False:
+            return None
+        return (f"simulated rig: jackd runs without realtime scheduling, so on a busy machine a JACK client can "
+                f"miss its period and that period's MIDI is lost (more of it at high --speed); {_REALTIME_HINT}")
+
+    def loss_reason(self) -> str:
+        """Why messages may be missing, to follow a count of them: the JACK xruns seen, and their likely
+        cause; empty when JACK reported none."""
+        if self.xruns == 0:
+            return ""
+        reason = (f"; JACK reported {self.xruns} xrun{'s' if self.xruns != 1 else ''} meanwhile (a client "
+                  f"missed its period: that period's MIDI is lost)")
+        if self.jack_realtime is False:
+            reason += f": jackd runs without realtime scheduling and the machine was busy; {_REALTIME_HINT}"
+        return reason
+
     def wait_for(self, counts: dict[str, int], timeout: float) -> bool:
         """Wait until each output has received at least `counts[output]` messages."""
         deadline = time.monotonic() + timeout
@@ -253,6 +284,7 @@ class SimulatedRig:
                 midi_in.close_port()
                 midi_in.delete()
         if self._jack_watch is not None:
+            self._xruns_at_close = self._jack_watch.xruns
             self._jack_watch.close()
         self._servers, self._midi_ins, self._sockets, self._jack_watch = [], [], [], None
 
