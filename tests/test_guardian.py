@@ -47,16 +47,18 @@ segments:
 """
 
 
-def guardians() -> set[int]:
-    """Pids of guardian processes running now."""
+def guardians(of: int) -> set[int]:
+    """Pids of the guardians running now for the showctl process `of` (its pid ends their command line), not
+    those of other test sessions or classes on this machine."""
     found = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if b"showctl.player.guardian" in (entry / "cmdline").read_bytes():
-                    found.add(int(entry.name))
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
+            if b"showctl.player.guardian" in argv and str(of).encode() in argv:
+                found.add(int(entry.name))
     return found
 
 
@@ -93,7 +95,6 @@ def start(folder: Path, track: Path, port: int, length: str, *extra: str) -> sub
 
 @pytest.mark.slow
 def test_kill_9_mid_class_still_ends_in_the_safe_scene(tmp_path: Path, demo_tracks: list[Path]) -> None:
-    before = guardians()
     with console() as sock:
         process = start(tmp_path, demo_tracks[0], sock.getsockname()[1], '"1:00"')
         try:
@@ -113,22 +114,21 @@ def test_kill_9_mid_class_still_ends_in_the_safe_scene(tmp_path: Path, demo_trac
     log = (tmp_path / "state" / "showctl" / "guardian.log").read_text()
     assert "sent the safe scene to rig 'Guarded rig'" in log
     deadline = time.monotonic() + 10
-    while guardians() - before and time.monotonic() < deadline:
+    while guardians(of=process.pid) and time.monotonic() < deadline:
         time.sleep(0.05)  # it exits once it has sent
-    assert not guardians() - before
+    assert not guardians(of=process.pid)
 
 
 @pytest.mark.slow
 def test_a_clean_end_sends_the_safe_scene_once_and_leaves_no_guardian(tmp_path: Path,
                                                                       demo_tracks: list[Path]) -> None:
-    before = guardians()
     with console() as sock:
         process = start(tmp_path, demo_tracks[0], sock.getsockname()[1], "8s", "--speed", "4")
         _, err = process.communicate(timeout=60)
         got = receive_until(sock, "never", 1.5)
     assert process.returncode == 0, err.decode()
     assert got.count("/house 1") == 1, got  # the class's own; the guardian was told `done`
-    assert guardians() <= before
+    assert not guardians(of=process.pid)
     assert b"guardian" not in err
 
 
