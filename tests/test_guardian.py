@@ -283,6 +283,10 @@ if child == 0:  # a worker forked during the class: it holds the guardian's pipe
     time.sleep(60)
     os._exit(0)
 print(guardian.process.pid, child, flush=True)
+if sys.argv[2:] == ["done"]:  # a clean end: the safe scene sent, the guardian told
+    started = time.monotonic()
+    guardian.done()
+    print(guardian.process.returncode, f"{time.monotonic() - started:.2f}", flush=True)
 time.sleep(60)
 """
 
@@ -306,3 +310,24 @@ def test_a_killed_showctl_is_noticed_while_a_forked_child_holds_the_pipe(udp_con
             parent.wait()
     wait_for(lambda: not Path(f"/proc/{guardian_pid}").exists()
              or "zombie" in Path(f"/proc/{guardian_pid}/status").read_text(), "the guardian gone")
+
+
+def test_a_clean_end_while_a_forked_child_holds_the_pipe_is_quick_and_quiet(udp_console: Console,
+                                                                           state_dir: Path) -> None:
+    """`done` is enough: the guardian leaves at once, without waiting for an end of the pipe the forked child
+    holds back (showctl would wait for it, then kill it)."""
+    parent = subprocess.Popen([sys.executable, "-c", FORKING_PARENT, str(udp_console.port), "done"], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert parent.stdout is not None
+    _, child = (int(n) for n in parent.stdout.readline().split())
+    try:
+        status, took = parent.stdout.readline().split()
+    finally:
+        os.kill(child, signal.SIGKILL)  # ours: the fork the script made
+        parent.kill()
+        parent.wait()
+        parent.stdout.close()
+    assert (status, float(took) < 2) == ("0", True), f"exit status {status} after {took} s"
+    time.sleep(0.3)  # a safe scene sent by mistake would have arrived by now
+    assert udp_console.got == []
+    assert not (state_dir / "showctl" / "guardian.log").exists()

@@ -156,9 +156,10 @@ def main() -> int:
 
 
 def _wait_for_parent(fd: int, parent: int) -> bytes:
-    """What showctl wrote, once the pipe reaches its end or showctl is gone. The end alone is not enough: a
-    process forked from showctl during the class (an analysis worker) holds the pipe's write end too, and
-    being re-parented (to init or a subreaper) says showctl is gone, whoever else holds it."""
+    """What showctl wrote, once it said `done`, the pipe reached its end or showctl is gone. The end alone is
+    not enough: a process forked from showctl during the class (an analysis worker) holds the pipe's write
+    end too, and being re-parented (to init or a subreaper) says showctl is gone, whoever else holds it. For
+    the same reason `done` is enough: showctl waits for the guardian to leave, and the end may never come."""
     said = b""
     while True:
         readable, _, _ = select.select([fd], [], [], _PARENT_POLL)
@@ -167,8 +168,18 @@ def _wait_for_parent(fd: int, parent: int) -> bytes:
             if not chunk:
                 return said
             said += chunk
+            if said.startswith(DONE):
+                return said
         elif os.getppid() != parent:
-            return said
+            return said + _pending(fd)  # a `done` written just before showctl went is in the pipe already
+
+
+def _pending(fd: int) -> bytes:
+    """What is in the pipe now, without waiting."""
+    got = b""
+    while select.select([fd], [], [], 0)[0] and (chunk := os.read(fd, 4096)):
+        got += chunk
+    return got
 
 
 if __name__ == "__main__":
