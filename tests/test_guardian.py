@@ -4,6 +4,7 @@ a child process, its console a real UDP socket here."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -331,3 +332,34 @@ def test_a_clean_end_while_a_forked_child_holds_the_pipe_is_quick_and_quiet(udp_
     time.sleep(0.3)  # a safe scene sent by mistake would have arrived by now
     assert udp_console.got == []
     assert not (state_dir / "showctl" / "guardian.log").exists()
+
+
+def test_a_signal_right_after_the_start_finds_the_guardian_watching(udp_console: Console, state_dir: Path) -> None:
+    """`start_guardian` returns once the guardian has set SIGTERM and SIGINT aside: a stop sent to every process
+    a moment after the class started (while the guardian's Python was still starting) must not take it down."""
+    guardian = started(rig_for(udp_console.port))
+    assert guardian.process.stdin is not None
+    guardian.process.send_signal(signal.SIGTERM)
+    guardian.process.send_signal(signal.SIGINT)
+    time.sleep(0.3)  # a guardian that took a signal would be gone by now
+    try:
+        assert guardian.process.poll() is None, f"a signal took the guardian down ({guardian.process.returncode})"
+        guardian.process.stdin.close()
+        wait_for(lambda: udp_console.got == SAFE, "the safe scene at the console")
+        assert guardian.process.wait(10) == 0
+    finally:
+        if guardian.process.poll() is None:
+            guardian.process.kill()
+            guardian.process.wait()
+
+
+def test_a_guardian_that_does_not_start_is_one_warning_and_no_guardian(monkeypatch: pytest.MonkeyPatch,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """A guardian that exits at once (here the interpreter is `false`; in a studio, a broken install) is not
+    taken for one: the class is told it runs unguarded."""
+    false = shutil.which("false")
+    assert false is not None
+    monkeypatch.setattr(sys, "executable", false)
+    assert start_guardian(rig_for(9)) is None
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        "no guardian for the safe scene after a hard crash: it exited with status 1"]
