@@ -143,6 +143,67 @@ def test_a_clean_end_sends_the_safe_scene_once_and_leaves_no_guardian(tmp_path: 
     assert b"guardian" not in err
 
 
+@pytest.mark.slow
+def test_sigterm_to_showctl_and_its_guardian_together_sends_the_safe_scene_once(tmp_path: Path,
+                                                                               demo_tracks: list[Path]) -> None:
+    """`pkill -f showctl` or a service stop: SIGTERM to both at once. showctl answers with its own safe scene
+    and `done`; the guardian must still be there until then (showctl is stopped for a moment here, as on a
+    busy laptop, so the guardian meets the signal first) and must not send the safe scene a second time."""
+    with console() as sock:
+        process = start(tmp_path, demo_tracks[0], sock.getsockname()[1], '"1:00"')
+        try:
+            assert "/scene/dark 1" in receive_until(sock, "/scene/dark 1", 30), "the class never started"
+            (guardian,) = guardians(tmp_path / "state")
+            process.send_signal(signal.SIGSTOP)
+            process.send_signal(signal.SIGTERM)  # showctl takes it once it runs again
+            os.kill(guardian, signal.SIGTERM)
+            time.sleep(0.3)  # a guardian that took the signal is gone by now
+            guardian_stayed = alive(guardian)
+            process.send_signal(signal.SIGCONT)
+            _, err = process.communicate(timeout=30)
+            after = receive_until(sock, "never", 1.5)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert guardian_stayed, "SIGTERM took the guardian down"
+    said = err.decode()
+    assert process.returncode == 143 and "showctl: terminated" in said and "guardian" not in said, said
+    assert after.count("/house 1") == 1 and after[-2:] == ["/house 1", "/blackout 0"], after  # showctl's own
+    assert not guardians(tmp_path / "state")
+    assert not (tmp_path / "state" / "showctl" / "guardian.log").exists()
+
+
+@pytest.mark.slow
+def test_sigterm_to_both_then_kill_9_of_showctl_still_sends_the_safe_scene_once(tmp_path: Path,
+                                                                               demo_tracks: list[Path]) -> None:
+    """showctl hangs (stopped here) and never answers the SIGTERM both got; the tech then kills it with
+    SIGKILL: the guardian, still there, sends the safe scene."""
+    with console() as sock:
+        process = start(tmp_path, demo_tracks[0], sock.getsockname()[1], '"1:00"')
+        try:
+            assert "/scene/dark 1" in receive_until(sock, "/scene/dark 1", 30), "the class never started"
+            (guardian,) = guardians(tmp_path / "state")
+            process.send_signal(signal.SIGSTOP)
+            process.send_signal(signal.SIGTERM)
+            os.kill(guardian, signal.SIGTERM)
+            time.sleep(0.3)
+            process.send_signal(signal.SIGKILL)
+            process.wait(10)
+            after = receive_until(sock, "/blackout 0", 10)
+            after += receive_until(sock, "never", 1)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.communicate()
+    assert after == ["/house 1", "/blackout 0"], after
+    deadline = time.monotonic() + 10
+    while guardians(tmp_path / "state") and time.monotonic() < deadline:
+        time.sleep(0.05)  # it exits once it has sent and logged
+    assert not guardians(tmp_path / "state")
+    assert "sent the safe scene to rig 'Guarded rig'" in (tmp_path / "state" / "showctl" / "guardian.log").read_text()
+
+
 # -- the guardian alone, on a real UDP console and a real JACK MIDI port ---------------------------------------
 
 SAFE = ["/showctl/house 1", "/showctl/strobe 0"]
