@@ -424,3 +424,18 @@ def test_a_guardian_that_does_not_start_is_one_warning_and_no_guardian(monkeypat
     assert start_guardian(rig_for(9)) is None
     assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
         "no guardian for the safe scene after a hard crash: it exited with status 1"]
+
+
+def test_the_guardian_runs_this_showctl_whatever_the_working_folder(udp_console: Console, state_dir: Path,
+                                                                    tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """showctl started from a folder that holds another `showctl` package (a checkout of another version):
+    the guardian still runs the showctl that started it, not the one `python -m` would find first there."""
+    (tmp_path / "showctl").mkdir()
+    (tmp_path / "showctl" / "__init__.py").write_text('raise ImportError("another showctl")\n')
+    monkeypatch.chdir(tmp_path)
+    guardian = started(rig_for(udp_console.port))
+    assert guardian.process.stdin is not None
+    guardian.process.stdin.close()
+    wait_for(lambda: udp_console.got == SAFE, "the safe scene at the console")
+    assert guardian.process.wait(10) == 0

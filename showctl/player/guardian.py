@@ -73,8 +73,12 @@ def start_guardian(rig: Rig) -> Guardian | None:
         payload = pickle.dumps(rig)
         # Our pid on its command line: showctl may be gone before the guardian has even imported its modules,
         # and then its own getppid() would already name init, not us.
-        process = subprocess.Popen([sys.executable, "-m", "showctl.player.guardian", str(os.getpid())],
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
+        # This same showctl, whatever the working folder holds: `-P` keeps `python -m` from putting the
+        # working folder (perhaps a checkout of another version) first on the path, PYTHONPATH puts ours.
+        root = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+        process = subprocess.Popen([sys.executable, "-P", "-m", "showctl.player.guardian", str(os.getpid())],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, start_new_session=True)
     except (OSError, pickle.PicklingError) as err:
         log.warning("no guardian for the safe scene after a hard crash: %s", err)
         return None
