@@ -184,6 +184,10 @@ def main() -> int:
     with contextlib.suppress(OSError):
         sys.stdout.buffer.write(READY)
         sys.stdout.buffer.flush()
+        # showctl stops reading here: nothing written to stdout later (a library's chatter) may meet a closed pipe
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
     if _wait_for_parent(fd, parent).startswith(DONE):
         return 0
     failed = send_safe_scene(rig)
