@@ -4,6 +4,7 @@ a child process, its console a real UDP socket here."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -47,19 +48,29 @@ segments:
 """
 
 
-def guardians(of: int) -> set[int]:
-    """Pids of the guardians running now for the showctl process `of` (its pid ends their command line), not
-    those of other test sessions or classes on this machine."""
+def guardians(state: Path) -> set[int]:
+    """Pids of the running guardians (zombies left out) that log into the state folder `state`: this test's,
+    not those of test sessions or CI runs beside it on the machine."""
     found = set()
+    mine = f"XDG_STATE_HOME={state}".encode()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                argv = (entry / "cmdline").read_bytes().split(b"\0")
+                if b"showctl.player.guardian" in (entry / "cmdline").read_bytes() and \
+                        mine in (entry / "environ").read_bytes().split(b"\0") and alive(int(entry.name)):
+                    found.add(int(entry.name))
             except OSError:
                 continue
-            if b"showctl.player.guardian" in argv and str(of).encode() in argv:
-                found.add(int(entry.name))
     return found
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie, gone but not yet reaped, does not)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
 
 
 def console() -> socket.socket:
@@ -114,9 +125,9 @@ def test_kill_9_mid_class_still_ends_in_the_safe_scene(tmp_path: Path, demo_trac
     log = (tmp_path / "state" / "showctl" / "guardian.log").read_text()
     assert "sent the safe scene to rig 'Guarded rig'" in log
     deadline = time.monotonic() + 10
-    while guardians(of=process.pid) and time.monotonic() < deadline:
+    while guardians(tmp_path / "state") and time.monotonic() < deadline:
         time.sleep(0.05)  # it exits once it has sent
-    assert not guardians(of=process.pid)
+    assert not guardians(tmp_path / "state")
 
 
 @pytest.mark.slow
@@ -128,8 +139,69 @@ def test_a_clean_end_sends_the_safe_scene_once_and_leaves_no_guardian(tmp_path: 
         got = receive_until(sock, "never", 1.5)
     assert process.returncode == 0, err.decode()
     assert got.count("/house 1") == 1, got  # the class's own; the guardian was told `done`
-    assert not guardians(of=process.pid)
+    assert not guardians(tmp_path / "state")
     assert b"guardian" not in err
+
+
+@pytest.mark.slow
+def test_sigterm_to_showctl_and_its_guardian_together_sends_the_safe_scene_once(tmp_path: Path,
+                                                                               demo_tracks: list[Path]) -> None:
+    """`pkill -f showctl` or a service stop: SIGTERM to both at once. showctl answers with its own safe scene
+    and `done`; the guardian must still be there until then (showctl is stopped for a moment here, as on a
+    busy laptop, so the guardian meets the signal first) and must not send the safe scene a second time."""
+    with console() as sock:
+        process = start(tmp_path, demo_tracks[0], sock.getsockname()[1], '"1:00"')
+        try:
+            assert "/scene/dark 1" in receive_until(sock, "/scene/dark 1", 30), "the class never started"
+            (guardian,) = guardians(tmp_path / "state")
+            process.send_signal(signal.SIGSTOP)
+            process.send_signal(signal.SIGTERM)  # showctl takes it once it runs again
+            os.kill(guardian, signal.SIGTERM)
+            time.sleep(0.3)  # a guardian that took the signal is gone by now
+            guardian_stayed = alive(guardian)
+            process.send_signal(signal.SIGCONT)
+            _, err = process.communicate(timeout=30)
+            after = receive_until(sock, "never", 1.5)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert guardian_stayed, "SIGTERM took the guardian down"
+    said = err.decode()
+    assert process.returncode == 143 and "showctl: terminated" in said and "guardian" not in said, said
+    assert after.count("/house 1") == 1 and after[-2:] == ["/house 1", "/blackout 0"], after  # showctl's own
+    assert not guardians(tmp_path / "state")
+    assert not (tmp_path / "state" / "showctl" / "guardian.log").exists()
+
+
+@pytest.mark.slow
+def test_sigterm_to_both_then_kill_9_of_showctl_still_sends_the_safe_scene_once(tmp_path: Path,
+                                                                               demo_tracks: list[Path]) -> None:
+    """showctl hangs (stopped here) and never answers the SIGTERM both got; the tech then kills it with
+    SIGKILL: the guardian, still there, sends the safe scene."""
+    with console() as sock:
+        process = start(tmp_path, demo_tracks[0], sock.getsockname()[1], '"1:00"')
+        try:
+            assert "/scene/dark 1" in receive_until(sock, "/scene/dark 1", 30), "the class never started"
+            (guardian,) = guardians(tmp_path / "state")
+            process.send_signal(signal.SIGSTOP)
+            process.send_signal(signal.SIGTERM)
+            os.kill(guardian, signal.SIGTERM)
+            time.sleep(0.3)
+            process.send_signal(signal.SIGKILL)
+            process.wait(10)
+            after = receive_until(sock, "/blackout 0", 10)
+            after += receive_until(sock, "never", 1)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.communicate()
+    assert after == ["/house 1", "/blackout 0"], after
+    deadline = time.monotonic() + 10
+    while guardians(tmp_path / "state") and time.monotonic() < deadline:
+        time.sleep(0.05)  # it exits once it has sent and logged
+    assert not guardians(tmp_path / "state")
+    assert "sent the safe scene to rig 'Guarded rig'" in (tmp_path / "state" / "showctl" / "guardian.log").read_text()
 
 
 # -- the guardian alone, on a real UDP console and a real JACK MIDI port ---------------------------------------
@@ -273,6 +345,10 @@ if child == 0:  # a worker forked during the class: it holds the guardian's pipe
     time.sleep(60)
     os._exit(0)
 print(guardian.process.pid, child, flush=True)
+if sys.argv[2:] == ["done"]:  # a clean end: the safe scene sent, the guardian told
+    started = time.monotonic()
+    guardian.done()
+    print(guardian.process.returncode, f"{time.monotonic() - started:.2f}", flush=True)
 time.sleep(60)
 """
 
@@ -296,3 +372,70 @@ def test_a_killed_showctl_is_noticed_while_a_forked_child_holds_the_pipe(udp_con
             parent.wait()
     wait_for(lambda: not Path(f"/proc/{guardian_pid}").exists()
              or "zombie" in Path(f"/proc/{guardian_pid}/status").read_text(), "the guardian gone")
+
+
+def test_a_clean_end_while_a_forked_child_holds_the_pipe_is_quick_and_quiet(udp_console: Console,
+                                                                           state_dir: Path) -> None:
+    """`done` is enough: the guardian leaves at once, without waiting for an end of the pipe the forked child
+    holds back (showctl would wait for it, then kill it)."""
+    parent = subprocess.Popen([sys.executable, "-c", FORKING_PARENT, str(udp_console.port), "done"], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert parent.stdout is not None
+    _, child = (int(n) for n in parent.stdout.readline().split())
+    try:
+        status, took = parent.stdout.readline().split()
+    finally:
+        os.kill(child, signal.SIGKILL)  # ours: the fork the script made
+        parent.kill()
+        parent.wait()
+        parent.stdout.close()
+    assert (status, float(took) < 2) == ("0", True), f"exit status {status} after {took} s"
+    time.sleep(0.3)  # a safe scene sent by mistake would have arrived by now
+    assert udp_console.got == []
+    assert not (state_dir / "showctl" / "guardian.log").exists()
+
+
+def test_a_signal_right_after_the_start_finds_the_guardian_watching(udp_console: Console, state_dir: Path) -> None:
+    """`start_guardian` returns once the guardian has set SIGTERM and SIGINT aside: a stop sent to every process
+    a moment after the class started (while the guardian's Python was still starting) must not take it down."""
+    guardian = started(rig_for(udp_console.port))
+    assert guardian.process.stdin is not None
+    guardian.process.send_signal(signal.SIGTERM)
+    guardian.process.send_signal(signal.SIGINT)
+    time.sleep(0.3)  # a guardian that took a signal would be gone by now
+    try:
+        assert guardian.process.poll() is None, f"a signal took the guardian down ({guardian.process.returncode})"
+        guardian.process.stdin.close()
+        wait_for(lambda: udp_console.got == SAFE, "the safe scene at the console")
+        assert guardian.process.wait(10) == 0
+    finally:
+        if guardian.process.poll() is None:
+            guardian.process.kill()
+            guardian.process.wait()
+
+
+def test_a_guardian_that_does_not_start_is_one_warning_and_no_guardian(monkeypatch: pytest.MonkeyPatch,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """A guardian that exits at once (here the interpreter is `false`; in a studio, a broken install) is not
+    taken for one: the class is told it runs unguarded."""
+    false = shutil.which("false")
+    assert false is not None
+    monkeypatch.setattr(sys, "executable", false)
+    assert start_guardian(rig_for(9)) is None
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        "no guardian for the safe scene after a hard crash: it exited with status 1"]
+
+
+def test_the_guardian_runs_this_showctl_whatever_the_working_folder(udp_console: Console, state_dir: Path,
+                                                                    tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """showctl started from a folder that holds another `showctl` package (a checkout of another version):
+    the guardian still runs the showctl that started it, not the one `python -m` would find first there."""
+    (tmp_path / "showctl").mkdir()
+    (tmp_path / "showctl" / "__init__.py").write_text('raise ImportError("another showctl")\n')
+    monkeypatch.chdir(tmp_path)
+    guardian = started(rig_for(udp_console.port))
+    assert guardian.process.stdin is not None
+    guardian.process.stdin.close()
+    wait_for(lambda: udp_console.got == SAFE, "the safe scene at the console")
+    assert guardian.process.wait(10) == 0
