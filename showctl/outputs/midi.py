@@ -76,13 +76,26 @@ class JackWatch:
         self.client.set_xrun_callback(lambda _delayed_usecs: self._xrun())
         self.realtime = bool(self.client.realtime)  # whether jackd runs its clients' periods realtime
         self.client.activate()
+        # The server's request socket: jackd removes it as it stops (SIGTERM, a quit), often before this client
+        # hears of it, since the shutdown callback is Python, needs the GIL, and a send spinning in rtmidi holds
+        # it (a class hung 1 CI run in 5 so). A stat before every send (~1 µs) needs neither.
+        server = os.environ.get("JACK_DEFAULT_SERVER") or "default"
+        self._socket = Path(f"/dev/shm/jack_{server}_{os.getuid()}_0")
+        self._socket_seen = self._socket.exists()  # only where this JACK keeps its socket there
 
     def _xrun(self) -> None:
         self.xruns += 1  # one notification thread calls this: no lock needed
 
     def _server_stopped(self) -> None:
-        abandon(self.client)
-        self.stopped.set()
+        if not self.stopped.is_set():
+            abandon(self.client)
+            self.stopped.set()
+
+    def gone(self) -> bool:
+        """Whether the server has stopped: its shutdown callback ran, or its socket is gone."""
+        if not self.stopped.is_set() and self._socket_seen and not self._socket.exists():
+            self._server_stopped()
+        return self.stopped.is_set()
 
     def close(self) -> None:
         if not self.stopped.is_set():  # a client of a dead server is left alone: closing it could wait on it
@@ -129,7 +142,7 @@ class PeriodPacer:
     def admit(self, size: int) -> bool:
         """True once a `size`-byte message fits in this period's budget; False if the server stopped."""
         cost = _MIDI_EVENT_BYTES + (size if size > _MIDI_INLINE_BYTES else 0)
-        while not self._watch.stopped.is_set():
+        while not self._watch.gone():
             if time.monotonic() >= self._period_ends:
                 self._next_period()
             if self._used == 0 or self._used + cost <= self.budget:
@@ -167,7 +180,7 @@ class MidiOutput:
             raise DeviceError(self.device, f"cannot open ({err})") from None
 
     def _server_stopped(self) -> bool:
-        return self._watch is not None and self._watch.stopped.is_set()
+        return self._watch is not None and self._watch.gone()
 
     def _close_watch(self) -> None:
         if self._watch is not None:
