@@ -331,6 +331,27 @@ def test_an_output_that_cannot_be_reached_is_named_and_the_others_get_theirs(udp
     assert "sent the safe scene to rig 'Guarded rig' (console); output 'desk' (MIDI " in logged, logged
 
 
+def test_an_output_that_fails_in_an_unforeseen_way_still_leaves_the_others_their_safe_scene(
+        udp_console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not only a DeviceError: whatever one output raises, the guardian goes on to the next. (The failure is
+    injected: no real component was found that raises anything else; the console is a real UDP socket.)"""
+    import showctl.outputs
+    from showctl.player.guardian import send_safe_scene
+
+    real_open = showctl.outputs.open_output
+
+    def open_output(name: str, rig: Rig) -> object:
+        if name == "broken":
+            raise RuntimeError("a driver's surprise")
+        return real_open(name, rig)
+
+    monkeypatch.setattr(showctl.outputs, "open_output", open_output)
+    rig = rig_for(udp_console.port)
+    rig = rig.model_copy(update={"outputs": {"broken": OscOutputConfig(transport="osc", port=9), **rig.outputs}})
+    assert send_safe_scene(rig) == {"broken": "output 'broken': RuntimeError: a driver's surprise"}
+    wait_for(lambda: udp_console.got == SAFE, "the safe scene at the console")
+
+
 FORKING_PARENT = """
 import os, sys, time
 from showctl.messages import OscMessage

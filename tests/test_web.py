@@ -499,8 +499,8 @@ def test_a_second_start_is_refused_and_a_dropped_screen_resyncs(tmp_path: Path, 
         conn.send(json.dumps({"type": "press", "control": "quit", "id": "q1"}))
         conn.send(json.dumps({"type": "press", "control": "quit", "id": "q2"}))
         state = wait_state(conn, lambda m: m["state"]["live"] is None and m["state"]["last_run"] is not None)
-    assert state["state"]["last_run"]["text"].startswith("class ended early: ")
-    assert state["state"]["last_run"]["text"].endswith(" messages sent; safe scene sent")
+    assert state["state"]["last_run"]["text"].startswith("class stopped by the instructor: ")
+    assert state["state"]["last_run"]["text"].endswith(" sent; safe scene sent")
     assert [r.message for r in srv.web.studio.last_received[-2:]] == ["/showctl/house 1", "/showctl/blackout 0"]
 
 

@@ -289,6 +289,5 @@ def run(cuefile: str, rig_file: str | None, *, speed: float, start: float, sim: 
         else:
             session.player.on_event = lambda e: display.event(e, show_message=not sim, notices=controller.notices)
         result = session.play()
-    ending = "stopped by the instructor" if result.stopped else "finished"
-    err_console.print(f"class {ending}: {result.sent} messages sent; safe scene sent")
+    err_console.print(result.summary())
     return 0

@@ -66,8 +66,7 @@ def run_live(cuefile: str, rig_file: str | None, *, source: str, midi_in: str | 
             stack.enter_context(Live(screen, console=out_console, refresh_per_second=8, screen=False))
         stack.enter_context(keyboard(live.controller.key))
         result = live.play()
-    ending = "stopped by the instructor" if result.stopped else "finished"
-    err_console.print(f"class {ending}: {result.sent} messages sent; safe scene sent")
+    err_console.print(result.summary())
     return 0
 
 

@@ -140,22 +140,28 @@ def send_safe_scene(rig: Rig) -> dict[str, str]:
 
     failed: dict[str, str] = {}
     for name in rig.outputs:
+        # Any error, not only the DeviceError an output is meant to raise: this is the last thing between a
+        # crashed class and a dark floor, and one output's surprise must not keep the safe scene from the rest.
         try:
             output = open_output(name, rig)
-        except DeviceError as err:
-            failed[name] = str(err)
+        except Exception as err:
+            failed[name] = _reason(name, err)
             continue
         try:
             if name in rig.clocked_outputs:
                 output.send(MidiMessage.parse("stop"))
             for message in rig.safe_scene.get(name, ()):
                 output.send(message)
-        except DeviceError as err:
-            failed[name] = str(err)
+        except Exception as err:
+            failed[name] = _reason(name, err)
         finally:
             with contextlib.suppress(Exception):
                 output.close()
     return failed
+
+
+def _reason(name: str, err: Exception) -> str:
+    return str(err) if isinstance(err, DeviceError) else f"output '{name}': {type(err).__name__}: {err}"
 
 
 def _say(text: str) -> None:

@@ -54,6 +54,17 @@ class PlayResult:
     health: dict[str, OutputHealth] = field(default_factory=dict)
     stopped: bool = False  # the instructor quit before the end
 
+    @property
+    def ending(self) -> str:
+        """How the class ended, in the words every front end uses."""
+        if self.stopped:
+            return "stopped by the instructor"
+        return "finished" if self.completed else "ended early"
+
+    def summary(self) -> str:
+        """The one line a front end shows when the class is over."""
+        return f"class {self.ending}: {self.sent} message{'' if self.sent == 1 else 's'} sent; safe scene sent"
+
 
 @dataclass(frozen=True)
 class Overlay:

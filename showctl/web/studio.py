@@ -526,9 +526,7 @@ class Studio:
                     self.last_received = tuple(arrived)
                     self.last_sent = tuple(sent)
                     self.last_edits = run.controller.edits
-            ending = "ended early" if not result.completed else "finished"
-            text = f"class {ending}: {result.sent} messages sent; safe scene sent"
-            summary = RunSummary(show.loaded.sheet.name, text, result.completed, result.sent)
+            summary = RunSummary(show.loaded.sheet.name, result.summary(), result.completed, result.sent)
         except Exception as err:
             summary = _failed(show.loaded.sheet.name, err)
         finally:
@@ -555,9 +553,7 @@ class Studio:
                     self.last_sent = tuple(sent)
                     self.last_edits = ()
                     self.last_taps = tuple(live.controller.taps)
-            ending = "stopped by the instructor" if result.stopped else "finished"
-            text = f"class {ending}: {result.sent} messages sent; safe scene sent"
-            summary = RunSummary(plan.sheet_name, text, result.completed, result.sent)
+            summary = RunSummary(plan.sheet_name, result.summary(), result.completed, result.sent)
         except Exception as err:
             summary = _failed(plan.sheet_name, err)
         finally:
