@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import textwrap
 from pathlib import Path
 
@@ -169,3 +170,37 @@ def test_extend_and_hold(tmp_path: Path) -> None:
     messages = scenes(log)
     assert messages[:3] == ["/scene/warm 1", "/scene/run 1", "/scene/rest 1"]
 
+
+
+def pulses(log: list[tuple[float, str]]) -> list[float]:
+    return [t for t, m in log if m == "/pulse 1"]
+
+
+def test_nudge_moves_the_beats_half_a_beat_from_where_it_lands_and_again_moves_them_back(tmp_path: Path) -> None:
+    # Beats every 0.5 s from 0.25 s. Nudge pressed at the 10.25-s pulse lands 0.15 s later: the pulses from
+    # then on come at x.0 and x.5, and the retro run (planned on the downbeat at 30.25 s) starts at 30.5 s.
+    # The second nudge (at 40 s) puts them back on x.25 and x.75.
+    log, controller = run_with_presses(tmp_path, {10.0: "nudge", 40.0: "nudge"})
+    times = pulses(log)
+    assert [t for t in times if 9.0 < t < 12.0] == [9.25, 9.75, 10.25, 11.0, 11.5]
+    assert [t for t in times if 38.9 < t < 42.0] == [39.0, 39.5, 40.0, 40.75, 41.25, 41.75]
+    # Never two beats closer than 3/4 of a beat, at either seam: no effect flashes faster than it did.
+    assert min(b - a for a, b in itertools.pairwise(times)) == 0.5
+    assert next(t for t, m in log if m == "/scene/run 1") == 30.5
+    # The class sent exactly the timeline the edits make: nothing lost, nothing sent twice at a seam.
+    assert [m for _, m in log] == [str(e.message) for e in controller.recompile(controller.edits).events]
+    assert list(controller.notices) == [
+        "nudge: the beats of 'a.wav' move half a beat later (press again to move them back); to keep it, set "
+        "'nudge: half beat' on this track in the cue file",
+        "nudge: the beats of 'a.wav' move half a beat earlier, back where the cue file has them"]
+
+
+def test_a_nudge_is_pure_in_the_compile_step(tmp_path: Path) -> None:
+    """The same edits compile to the same timeline; the beats before the seam do not move."""
+    from showctl.analysis.overrides import nudge_from
+
+    analysis = grid(120, 60)
+    moved = nudge_from(analysis, -0.5, since=10.3)  # earlier: the first moved beat would be 0.25 beat after 10.25
+    assert [b for b in moved.beats if 9.0 < b < 12.0] == [9.25, 9.75, 10.25, 11.0, 11.5]
+    assert moved.downbeats[:5] == analysis.downbeats[:5] and 12.0 in moved.downbeats
+    assert "nudge" in moved.overrides

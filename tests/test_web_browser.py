@@ -93,16 +93,21 @@ def test_the_demo_class_from_the_page(browser: Any, demo_tracks: list[Path], jac
         page.wait_for_function("document.getElementById('round').textContent.startsWith('round 1 of 2 — work')")
         page.click("button[data-control=extend]")
         page.wait_for_function("document.getElementById('round').textContent.includes('of 3')")
+        page.click("button[data-control=nudge]")  # the lights on the off-beat: the beats move half a beat
+        page.wait_for_function("document.getElementById('notices').textContent.includes("
+                               "'move half a beat later')")
         page.wait_for_function("document.getElementById('last-run').textContent.startsWith('class finished')",
                                timeout=120_000)
         studio = srv.web.studio
         sent, received, edits = studio.last_sent, studio.last_received, studio.last_edits
         assert page.errors == []
-    assert [e.kind for e in edits] == ["next", "extend"]
+    assert [e.kind for e in edits] == ["next", "extend", "nudge"]
     show = load_show("cues/demo.yaml", None)
     expected = show.recompile(edits)
     assert expected.plan != show.timeline.plan  # the buttons changed the class
-    # "next" ended the warm-up on the first bar line at least the (real-time) lead ahead; "extend" added a round.
+    # "next" ended the warm-up on the first bar line at least the (real-time) lead ahead; "extend" added a round;
+    # "nudge" moved the beats after it (the effects and the MIDI clock below follow them).
+    assert expected.tracks != show.timeline.tracks
     intervals = [r for r in expected.plan if r.name == "Retro-run intervals"]
     grid = ClassGrid(show.timeline.tracks)
     assert edits[0].lead == pytest.approx(CONTROL_LEAD * speed)

@@ -20,7 +20,7 @@ from pydantic.dataclasses import dataclass as validated
 
 from showctl.analysis.model import Time, TrackAnalysis
 
-__all__ = ["NeedsAudioError", "Overrides", "apply_overrides"]
+__all__ = ["NeedsAudioError", "Overrides", "apply_overrides", "nudge_from"]
 
 # A hint within this share of the tracked tempo (or of its double or half) is the same grid.
 HINT_TOLERANCE = 0.04
@@ -113,17 +113,25 @@ def _first_downbeat(a: TrackAnalysis, t: float) -> TrackAnalysis:
                                overrides=_with(a.overrides, "first_downbeat"))
 
 
-def _nudge(a: TrackAnalysis, beats_moved: float) -> TrackAnalysis:
+def _nudge(a: TrackAnalysis, beats_moved: float, since: float | None = None) -> TrackAnalysis:
     """Every beat (and so every downbeat and phrase) moved by `beats_moved` of its own beat: the tracker's
-    grid on the snare or the hats, half a beat off the kick, is put back on the kick by 0.5."""
+    grid on the snare or the hats, half a beat off the kick, is put back on the kick by 0.5. With `since`
+    (track s), only the beats from then on move (the instructor's nudge during class)."""
     if len(a.beats) < 2 or beats_moved == 0:
         return dataclasses.replace(a, overrides=_with(a.overrides, "nudge"))
     beats = np.asarray(a.beats, dtype=np.float64)
     gaps = np.diff(beats)
+    before = np.insert(gaps, 0, gaps[0])  # a beat's gap to the one before (the first borrows the next's)
     # Forward: a beat's own gap to the next; backward: to the one before (the ends borrow their neighbour's).
-    step = np.append(gaps, gaps[-1]) if beats_moved > 0 else np.insert(gaps, 0, gaps[0])
-    moved = beats + beats_moved * step
+    step = np.append(gaps, gaps[-1]) if beats_moved > 0 else before
+    later = beats >= (since if since is not None else -np.inf)
+    moved = np.where(later, beats + beats_moved * step, beats)
     keep = (moved >= 0.0) & (moved <= a.duration)
+    if not later.all() and later.any():
+        # The seam: a moved beat closer than 3/4 of a beat to the last one left in place is left out, so the
+        # grid never beats (and an effect never flashes) faster than it did on either side of the seam.
+        last = beats[~later][-1]
+        keep &= ~later | (moved - last >= 0.75 * before)
     index = {float(b): i for i, b in enumerate(beats)}
 
     def shifted(times: tuple[float, ...]) -> tuple[float, ...]:
@@ -131,6 +139,13 @@ def _nudge(a: TrackAnalysis, beats_moved: float) -> TrackAnalysis:
 
     return dataclasses.replace(a, beats=tuple(float(b) for b in moved[keep]), downbeats=shifted(a.downbeats),
                                phrases=shifted(a.phrases), overrides=_with(a.overrides, "nudge"))
+
+
+def nudge_from(analysis: TrackAnalysis, beats_moved: float, since: float) -> TrackAnalysis:
+    """`analysis` with its beats from track time `since` on moved by `beats_moved` of a beat, bars and
+    phrases with them; those before stay. A moved beat that would come within 3/4 of a beat of the last one
+    before the seam is left out."""
+    return _nudge(analysis, float(beats_moved), float(since))
 
 
 def apply_overrides(

@@ -26,8 +26,8 @@ from showctl.units import format_clock
 
 __all__ = ["KEYS", "LIVE_KEYS", "LiveScreen", "LiveSourceScreen", "control_keys", "keyboard"]
 
-KEYS: dict[str, ControlName] = {" ": "pause", "n": "next", "e": "extend", "h": "hold", "b": "blackout",
-                                "l": "house", "q": "quit"}
+KEYS: dict[str, ControlName] = {" ": "pause", "n": "next", "e": "extend", "h": "hold", "o": "nudge",
+                                "b": "blackout", "l": "house", "q": "quit"}
 # `showctl run --live`: the beat is the instructor's to correct (x2 and /2 are typed as the keys x and /).
 LIVE_KEYS = ("t tap · 1 this is the one · x double (x2) · / halve (/2) · f freeze tempo · b blackout · l house lights"
              " · q quit (twice)")
@@ -93,7 +93,7 @@ class LiveScreen:
         pending = "  ".join(f"{p.label} → {format_clock(p.lands_at)}" for p in controller.pending_now())
         info.add_row("pending", pending or "—", "", "")
         notices = "\n".join(controller.notices)
-        keys = "space pause · n next · e extend · h hold · b blackout · l house lights · q quit"
+        keys = "space pause · n next · e extend · h hold · o nudge ½ beat · b blackout · l house lights · q quit"
         return Group(Panel(Group(header, Text(""), part), border_style="cyan"), info, Text(notices, style="yellow"),
                      Text(keys, style="dim"))
 

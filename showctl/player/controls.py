@@ -18,15 +18,15 @@ from typing import Literal
 from showctl.player.player import Overlay, Player
 from showctl.rig import Rig
 from showctl.rig.floor_light import blackout_release
-from showctl.timeline.compile import CONTROL_LEAD, PlanEdit
+from showctl.timeline.compile import CONTROL_LEAD, PlanEdit, nudge_step
 from showctl.timeline.grid import ClassGrid, next_downbeat
 from showctl.timeline.model import Event, PlanRow, Timeline
 from showctl.units import format_clock
 
 __all__ = ["CONTROLS", "ControlName", "Controller", "OverlayControls", "PendingControl", "overlay_events"]
 
-ControlName = Literal["pause", "next", "extend", "hold", "blackout", "house", "quit"]
-CONTROLS: tuple[ControlName, ...] = ("pause", "next", "extend", "hold", "blackout", "house", "quit")
+ControlName = Literal["pause", "next", "extend", "hold", "nudge", "blackout", "house", "quit"]
+CONTROLS: tuple[ControlName, ...] = ("pause", "next", "extend", "hold", "nudge", "blackout", "house", "quit")
 QUIT_CONFIRM_SECONDS = 3.0
 
 
@@ -165,10 +165,21 @@ class OverlayControls:
         return self._pend("house", "house lights", at)
 
 
+def _keep_nudge(beats: float) -> str:
+    """What to write in the cue file for a track whose grid should stay `beats` of a beat from the tracker's."""
+    if abs(beats) < 1e-9:
+        return "remove 'nudge:' from this track in the cue file"
+    words = {0.5: "half beat", -0.5: "-half beat"}.get(round(beats, 6), f"{beats:g}")
+    return f"set 'nudge: {words}' on this track in the cue file"
+
+
 class Controller(OverlayControls):
     def __init__(self, player: Player, rig: Rig, backwards_kinds: tuple[str, ...],
-                 recompile: Callable[[tuple[PlanEdit, ...]], Timeline]) -> None:
+                 recompile: Callable[[tuple[PlanEdit, ...]], Timeline],
+                 written_nudges: Sequence[float | None] = ()) -> None:
+        """`written_nudges`: each playlist entry's `nudge:` in the cue file (the nudge key starts from it)."""
         self.player = player
+        self.written_nudges = tuple(written_nudges)
         self.rig = rig
         self.backwards_kinds = backwards_kinds
         self.recompile = recompile
@@ -193,7 +204,7 @@ class Controller(OverlayControls):
         """Act on a control; returns the one line the screens show."""
         actions: dict[ControlName, Callable[[], str]] = {
             "pause": self._pause, "next": self._next, "extend": self._extend, "hold": self._hold,
-            "blackout": self._blackout, "house": self._house, "quit": self._quit,
+            "nudge": self._nudge, "blackout": self._blackout, "house": self._house, "quit": self._quit,
         }
         with self._lock:
             text = actions[name]()
@@ -217,10 +228,11 @@ class Controller(OverlayControls):
     def _land(self) -> float:
         return next_downbeat(self._grid, self.player.clock.now(), self._lead())
 
-    def _edit(self, kind: Literal["next", "extend", "hold", "release"]) -> Timeline:
+    def _edit(self, kind: Literal["next", "extend", "hold", "release", "nudge"]) -> Timeline:
         self.edits = (*self.edits, PlanEdit(kind, self.player.clock.now(), self._lead()))
         timeline = self.recompile(self.edits)
         self.player.replace_timeline(timeline)
+        self._grid = ClassGrid(timeline.tracks)  # a nudge moves beats: controls land on the new bars
         if self.blackout and self.rig.floor_scene:
             # The edit moves parts: the floor must come up where a backwards part now starts, not where it was.
             self._watch_backwards(self.player.clock.now(), timeline)
@@ -255,6 +267,22 @@ class Controller(OverlayControls):
         self.held = True
         self._edit("hold")
         return "hold: this part goes on until you press h or n again"
+
+    def _nudge(self) -> str:
+        now = self.player.clock.now()
+        slots = self.player.timeline.tracks
+        k = next((i for i, s in enumerate(slots) if s.start <= now + self._lead() < s.end), None)
+        if k is None:
+            return "nothing to nudge: no track is playing"
+        slot = slots[k]
+        earlier = sum(1 for e in self.edits if e.kind == "nudge" and slot.start <= e.at + e.lead < slot.end)
+        written = self.written_nudges[k] if k < len(self.written_nudges) else None
+        step = nudge_step(written, earlier)
+        self._edit("nudge")
+        said = f"nudge: the beats of '{slot.name}' move half a beat {'later' if step > 0 else 'earlier'}"
+        if earlier % 2 == 1:
+            return said + ", back where the cue file has them"
+        return f"{said} (press again to move them back); to keep it, {_keep_nudge((written or 0.0) + step)}"
 
     def _quit(self) -> str:
         now = time.monotonic()

@@ -16,6 +16,7 @@ from typing import Literal
 import mido
 
 from showctl.analysis.model import TrackAnalysis
+from showctl.analysis.overrides import nudge_from
 from showctl.cues.floor import floor_problems
 from showctl.cues.load import LoadedCueSheet, ResolvedLook, countdown_message, resolve_look
 from showctl.cues.model import Segment
@@ -36,17 +37,20 @@ from showctl.timeline.grid import ClassGrid, next_downbeat
 from showctl.timeline.model import KIND_ORDER, Event, EventKind, PlanRow, Timeline, TrackSlot
 from showctl.units import Length, format_clock
 
-__all__ = ["CONTROL_LEAD", "PlanEdit", "compile_timeline"]
+__all__ = ["CONTROL_LEAD", "NUDGE_BEATS", "PlanEdit", "compile_timeline", "nudge_step"]
 
 _MIN_PHASE = 0.25  # s: a snapped phase shorter than this would be a glitch, not a look
 CONTROL_LEAD = 0.15  # real s: a control lands on a downbeat at least this far ahead, so nothing is sent late
+# The instructor's nudge: a grid on the snare or the hats is half a beat off the kick (the cue file's `nudge:`).
+NUDGE_BEATS = 0.5
 
 
 @dataclass(frozen=True)
 class PlanEdit:
-    """An instructor's control that changes the plan, pressed at class time `at`."""
+    """An instructor's control that changes the plan, pressed at class time `at`. A `nudge` moves the grid of
+    the track playing by half a beat (`nudge_step`) from `at + lead` on, not only the plan."""
 
-    kind: Literal["next", "extend", "hold", "release"]
+    kind: Literal["next", "extend", "hold", "release", "nudge"]
     at: float
     lead: float = CONTROL_LEAD  # class s: lands on the first downbeat at least this far after `at`
 
@@ -67,6 +71,31 @@ class _Phase:
     planned: float
     start: _Boundary
     end: float
+
+
+def nudge_step(written: float | None, earlier: int) -> float:
+    """Beats the instructor's next nudge of a track moves its grid, after `earlier` nudges of it: away from
+    the phase the cue file gave it (`written`: its `nudge:`), then back."""
+    away = -NUDGE_BEATS if (written or 0.0) > 0 else NUDGE_BEATS
+    return away if earlier % 2 == 0 else -away
+
+
+def _nudged(loaded: LoadedCueSheet, analyses: Sequence[TrackAnalysis],
+            edits: Sequence[PlanEdit]) -> tuple[TrackAnalysis, ...]:
+    """The analyses with the instructor's nudges replayed in order, each from where it lands in its track:
+    the beats before stay where the class played them."""
+    result = list(analyses)
+    slots = _slots(loaded, analyses)  # where tracks sit does not depend on their beats
+    earlier: dict[int, int] = {}
+    for edit in edits:
+        t = edit.at + edit.lead
+        k = next((i for i, s in enumerate(slots) if s.start <= t < s.end), None)
+        if edit.kind != "nudge" or k is None:
+            continue
+        step = nudge_step(loaded.sheet.playlist[k].nudge, earlier.get(k, 0))
+        earlier[k] = earlier.get(k, 0) + 1
+        result[k] = nudge_from(result[k], step, slots[k].track_time(t))
+    return tuple(result)
 
 
 def _slots(loaded: LoadedCueSheet, analyses: Sequence[TrackAnalysis]) -> tuple[TrackSlot, ...]:
@@ -282,6 +311,8 @@ class _Compiler:
         """Replay the instructor's edits in order, each against the plan the ones before it made."""
         self.edits = tuple(edits)
         for edit in edits:
+            if edit.kind == "nudge":
+                continue  # moved the grid before the plan was made (`_nudged`)
             phases, _ = self.phases()
             current = next((p for p in phases if p.start.t <= edit.at < p.end), None)
             if current is None:
@@ -521,11 +552,12 @@ def compile_timeline(
 ) -> Timeline:
     """Cue sheet + one analysis per playlist entry + rig → Timeline. Raises ProblemsError when it cannot.
 
-    `edits` are the instructor's controls so far (next, extend, hold, release), replayed in order: the music
-    and its beats do not move, the plan does, and every change lands on a downbeat.
+    `edits` are the instructor's controls so far (next, extend, hold, release, nudge), replayed in order:
+    the music does not move, the plan does, and every change lands on a downbeat; a nudge moves the beats
+    of the track playing from where it lands on.
     """
     if len(analyses) != len(loaded.sheet.playlist):
         raise ValueError("compile_timeline needs one analysis per playlist entry")
-    compiler = _Compiler(loaded, analyses, rig)
+    compiler = _Compiler(loaded, _nudged(loaded, analyses, edits), rig)
     compiler.apply_edits(edits)
     return compiler.compile()
