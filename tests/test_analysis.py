@@ -176,9 +176,8 @@ def test_cached_result_carries_the_path_asked_for(tmp_path: Path, monkeypatch: p
     assert rb.tempo == ra.tempo
 
 
-def test_corrupt_cache_entry_is_recomputed(
-    tmp_path: Path, _cache_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _cached_once(tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, list[str]]:
+    """A track analysed once (by `_fake`, counted) into the cache: the track, its cache entry, the analyses."""
     track = tmp_path / "t.wav"
     track.write_bytes(b"content")
     calls: list[str] = []
@@ -189,7 +188,13 @@ def test_corrupt_cache_entry_is_recomputed(
 
     monkeypatch.setattr(analysis, "analyze_file", counting)
     analyze_paths([track])
-    entry = cache.entry_path(_cache_dir, cache.cache_key(track))
+    return track, cache.entry_path(cache_dir, cache.cache_key(track)), calls
+
+
+def test_corrupt_cache_entry_is_recomputed(
+    tmp_path: Path, _cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    track, entry, calls = _cached_once(tmp_path, _cache_dir, monkeypatch)
     entry.write_text('{"path": "t.wav", "tempo": ', encoding="utf-8")  # truncated JSON
     [again] = analyze_paths([track])
     assert calls == [str(track), str(track)]
@@ -586,17 +591,7 @@ def test_an_invalid_cache_entry_is_reanalysed_with_a_notice(
     tmp_path: Path, _cache_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
     change: dict[str, Any],
 ) -> None:
-    track = tmp_path / "t.wav"
-    track.write_bytes(b"content")
-    calls: list[str] = []
-
-    def counting(path: str | Path) -> TrackAnalysis:
-        calls.append(str(path))
-        return _fake(path)
-
-    monkeypatch.setattr(analysis, "analyze_file", counting)
-    analyze_paths([track])
-    entry = cache.entry_path(_cache_dir, cache.cache_key(track))
+    track, entry, calls = _cached_once(tmp_path, _cache_dir, monkeypatch)
     data = json.loads(entry.read_text(encoding="utf-8"))
     entry.write_text(json.dumps({**data, **change}), encoding="utf-8")  # json writes NaN and Infinity too
     caplog.clear()

@@ -143,6 +143,19 @@ def test_a_clean_end_sends_the_safe_scene_once_and_leaves_no_guardian(tmp_path: 
     assert b"guardian" not in err
 
 
+def sigterm_to_both_while_showctl_is_stopped(sock: socket.socket, process: subprocess.Popen[bytes],
+                                             state: Path) -> int:
+    """Once the class runs: showctl stopped (a busy laptop), SIGTERM to it (taken once it runs again) and to
+    its guardian, which must not go; the guardian's pid."""
+    assert "/scene/dark 1" in receive_until(sock, "/scene/dark 1", 30), "the class never started"
+    (guardian,) = guardians(state)
+    process.send_signal(signal.SIGSTOP)
+    process.send_signal(signal.SIGTERM)
+    os.kill(guardian, signal.SIGTERM)
+    time.sleep(0.3)  # a guardian that took the signal is gone by now
+    return guardian
+
+
 @pytest.mark.slow
 def test_sigterm_to_showctl_and_its_guardian_together_sends_the_safe_scene_once(tmp_path: Path,
                                                                                demo_tracks: list[Path]) -> None:
@@ -152,12 +165,7 @@ def test_sigterm_to_showctl_and_its_guardian_together_sends_the_safe_scene_once(
     with console() as sock:
         process = start(tmp_path, demo_tracks[0], sock.getsockname()[1], '"1:00"')
         try:
-            assert "/scene/dark 1" in receive_until(sock, "/scene/dark 1", 30), "the class never started"
-            (guardian,) = guardians(tmp_path / "state")
-            process.send_signal(signal.SIGSTOP)
-            process.send_signal(signal.SIGTERM)  # showctl takes it once it runs again
-            os.kill(guardian, signal.SIGTERM)
-            time.sleep(0.3)  # a guardian that took the signal is gone by now
+            guardian = sigterm_to_both_while_showctl_is_stopped(sock, process, tmp_path / "state")
             guardian_stayed = alive(guardian)
             process.send_signal(signal.SIGCONT)
             _, err = process.communicate(timeout=30)
@@ -182,12 +190,7 @@ def test_sigterm_to_both_then_kill_9_of_showctl_still_sends_the_safe_scene_once(
     with console() as sock:
         process = start(tmp_path, demo_tracks[0], sock.getsockname()[1], '"1:00"')
         try:
-            assert "/scene/dark 1" in receive_until(sock, "/scene/dark 1", 30), "the class never started"
-            (guardian,) = guardians(tmp_path / "state")
-            process.send_signal(signal.SIGSTOP)
-            process.send_signal(signal.SIGTERM)
-            os.kill(guardian, signal.SIGTERM)
-            time.sleep(0.3)
+            sigterm_to_both_while_showctl_is_stopped(sock, process, tmp_path / "state")
             process.send_signal(signal.SIGKILL)
             process.wait(10)
             after = receive_until(sock, "/blackout 0", 10)
