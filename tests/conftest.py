@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -21,6 +22,14 @@ from showctl.sim import JackServer
 
 REPO = Path(__file__).resolve().parent.parent
 REQUIRE_RIG = os.environ.get("SHOWCTL_REQUIRE_RIG") == "1"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The tests send Ctrl-C (SIGINT) to the showctl they start. A shell without job control starts its
+    # background jobs with SIGINT ignored, and an ignored signal stays ignored in every child: `make test &`
+    # from a script would then fail each of those tests with a timeout. The children get the default back.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def run_showctl(*args: str, cwd: Path = REPO, timeout: float = 300) -> subprocess.CompletedProcess[str]:
