@@ -158,17 +158,22 @@ def play_and_check(timeline: Timeline, show_rig: Rig) -> None:
         child.stdin.close()
         child.wait(timeout=10)
         gc.unfreeze()
-    assert result.completed and result.sent == len(timeline.events)
+    # An overdue MIDI clock tick (a stall of the loaded machine: at 100× a 50-ms stall is ~220 ticks) is left
+    # out and counted by the player rather than sent in a burst; everything else is sent.
+    dropped = sum(h.dropped_ticks for h in result.health.values())
+    assert result.completed and result.sent + dropped == len(timeline.events)
     for name in rig.outputs:
         cues = [str(e.message) for e in timeline.events if e.output == name and e.kind != "clock"]
         assert report["cues"][name] == cues, f"{name}: cues lost, repeated or out of order"
     ticks = sum(1 for e in timeline.events if e.kind == "clock")
     got = sum(report["ticks"].values())
     late_ms = sorted(1000 * t / SPEED for t in late[:count])
-    figures = (f"{len(timeline.events)} events in {wall:.1f} s, ticks {got}/{ticks}, "
+    figures = (f"{len(timeline.events)} events in {wall:.1f} s, ticks {got}/{ticks} ({dropped} overdue left out), "
                f"lateness p99 {late_ms[int(0.99 * len(late_ms))]:.2f} ms max {late_ms[-1]:.1f} ms (wall), "
                f"RSS {memory['10 %'] / 2**20:.1f} → {memory['90 %'] / 2**20:.1f} MiB")
     print(figures)
-    assert got == ticks, figures
+    # Nothing lost unsaid: every tick arrived or the player said it left it out; and left-out ticks stay rare
+    # (1 % is ~8 stalls of 50 ms in the 36 s this hour takes; measured: none idle, 344 with two builds beside it).
+    assert got + dropped == ticks and dropped <= 0.01 * ticks, figures
     assert memory["90 %"] - memory["10 %"] < RSS_GROWTH, figures
     assert wall < 3600.0 / SPEED + 5, figures
