@@ -29,8 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from showctl.analysis import demo, evaluate, phase, read_audio
+from showctl.analysis import evaluate, phase, read_audio
 from showctl.analysis.tracker import analyze_signal
+from showctl.demo import tracks as demo
 
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "tracks" / "realset"
 GOAL = 0.7  # issue 15: Spearman(confidence, beat F) on the corpus
