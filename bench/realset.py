@@ -25,6 +25,10 @@ signatures are the grid the charter (the band itself) laid the notes on. This sc
    best lines the grid up with the stem's onsets, within ±100 ms): a check of the alignment, never applied
    to the truth. The Muldjord songs sit within a few ms; the Sectoid songs' stems ~+30 ms late.
 
+4. then adds the LMMS demo songs (`bench/realset_lmms.py`): Debian's lmms-common projects rendered by the
+   installed lmms, their truth the grid of each project's tempo and time signature; left out, with one
+   line saying so, when lmms is not installed.
+
 Nothing is committed: the audio stays in DIRECTORY. `bench/bench_realset.py` scores the trackers on it.
 """
 
@@ -307,7 +311,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RealsetError as err:
         print(f"realset: {err}", file=sys.stderr)
         return 1
-    print(f"realset: {len(wavs)} tracks in {directory}")
+    import realset_lmms  # bench/realset_lmms.py (this script's directory is on sys.path)
+
+    songs = realset_lmms.build(directory)
+    print(f"realset: {len(wavs)} Frets on Fire songs and {len(songs)} LMMS songs in {directory}")
     return 0
 
 
