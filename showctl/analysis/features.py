@@ -25,10 +25,6 @@ N_MELS = 96
 KICK_FMAX = 150.0
 # Snare and clap bodies (and little else with sharp attacks): above the bass, below bright hats.
 SNARE_BAND = (1000.0, 5000.0)
-# Where the phase of a grid is judged (`showctl.analysis.phase_lock`): the bass's notes, and the mids a
-# snare's body and the guitars' chords share.
-BASS_BAND = (40.0, 300.0)
-MID_BAND = (150.0, 1000.0)
 
 # --- onset strength ----------------------------------------------------------------------------------
 
@@ -174,16 +170,6 @@ def log_mel(power: FloatArray, sr: int, fmin: float = 0.0, fmax: float | None = 
     db *= 10.0
     np.maximum(db, db.max() - 80.0, out=db)  # an 80 dB floor, so fades in the noise floor add no flux
     return db  # float32, typed as the float arrays the steps share
-
-
-def mel_bands_between(sr: int, fmin: float, fmax: float) -> slice:
-    """The bands of `log_mel(power, sr)` (the whole band's `N_MELS`) whose centres lie in fmin..fmax Hz."""
-    def mel(f: float) -> float:
-        return float(2595.0 * np.log10(1.0 + f / 700.0))
-
-    centres = np.linspace(0.0, mel(sr / 2), N_MELS + 2)[1:-1]
-    use = np.flatnonzero((centres >= mel(fmin)) & (centres <= mel(fmax)))
-    return slice(int(use[0]), int(use[-1]) + 1)
 
 
 def _flux_of(db: FloatArray) -> FloatArray:

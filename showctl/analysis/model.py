@@ -27,9 +27,7 @@ __all__ = ["ANALYSIS_VERSION", "LOW_CONFIDENCE", "PHASE_DOUBT", "SECTION_LABELS"
 #    driving 8ths are no longer heard at 2/3 of the tempo (113 for 170).
 # 10: `phase_ambiguity` (track and section) and `phase_shift`: how likely the grid is a half or a quarter beat
 #    off (`showctl.analysis.phase`); the track's and each section's `confidence` are at most 1 - it.
-# 11: a grid that slid half or a quarter beat off part of the way through a steady track is brought back onto
-#    one phase (`showctl.analysis.phase_lock`).
-ANALYSIS_VERSION = "11"
+ANALYSIS_VERSION = "10"
 
 SECTION_LABELS = ("intro", "build", "drop", "breakdown", "outro")
 LOW_CONFIDENCE = 0.5  # below this a grid (a track's, a section's) should be checked by ear

@@ -44,10 +44,8 @@ from showctl.analysis.confidence import confidence, section_confidence
 from showctl.analysis.downbeats import downbeat_cues, estimate_downbeats, estimate_metre
 from showctl.analysis.features import (
     ANALYSIS_RATE,
-    BASS_BAND,
     HOP_LENGTH,
     KICK_FMAX,
-    MID_BAND,
     N_FFT,
     _flux,
     _flux_of,
@@ -57,7 +55,6 @@ from showctl.analysis.features import (
     chroma,
     frame_sizes,
     log_mel,
-    mel_bands_between,
     onset_envelope,
     onset_envelopes,
     snare_envelope,
@@ -65,7 +62,6 @@ from showctl.analysis.features import (
 )
 from showctl.analysis.model import TrackAnalysis
 from showctl.analysis.phase import with_phase_doubt
-from showctl.analysis.phase_lock import lock_phase
 from showctl.analysis.silence import MIN_SILENT_GAP, SILENCE_DROP_DB, _grid_tempo, silent_frames, sounding_spans
 from showctl.analysis.structure import analyze_structure
 from showctl.analysis.tempo import alternate_beat_ratio, estimate_tempo
@@ -194,8 +190,6 @@ def _analyze(samples: npt.NDArray[np.float32], sr: int, path: str, tempo_hint: f
     loudness = power.sum(axis=0)
     low = power[: int(KICK_FMAX * n_fft / sr) + 1].sum(axis=0)
     kick_hits = band_flux(power, sr, 0.0, KICK_FMAX)
-    bass = band_flux(power, sr, *BASS_BAND)
-    mid = _flux_of(levels[:, mel_bands_between(sr, *MID_BAND)])
     pitch = chroma(power, sr)
     del power  # 40 MB for a 7-minute track: gone before the beat search
     # No onsets in silence, nor in the frames whose window reaches past either end of the signal: those
@@ -208,7 +202,7 @@ def _analyze(samples: npt.NDArray[np.float32], sr: int, path: str, tempo_hint: f
     cut = n_fft // hop + 1  # every frame whose window holds the cut (up to half a window on either side)
     for _, stop in spans:
         no_onsets[max(0, stop - cut) : stop] = True
-    for flux in (full, kick, snare, kick_hits, bass, mid):
+    for flux in (full, kick, snare, kick_hits):
         flux[no_onsets[: len(flux)]] = 0.0
     sounding = np.zeros(len(full), dtype=bool)
     for a, b in spans:
@@ -222,7 +216,6 @@ def _analyze(samples: npt.NDArray[np.float32], sr: int, path: str, tempo_hint: f
     env = np.zeros(len(full))
     env[sounding] = beat_envelope(full[sounding], kick[sounding])
     period = 60.0 * frame_rate / tempo
-    phase_bands = {"full": full, "mid": mid, "kick": kick_hits, "bass": bass}
     segments: list[FloatArray] = []
     weights: list[float] = []
     scores: list[float] = []
@@ -233,9 +226,6 @@ def _analyze(samples: npt.NDArray[np.float32], sr: int, path: str, tempo_hint: f
         if len(found) == 0:
             continue
         seg = refine_beats(found, frame_rate, onset_lead=n_fft / 4 / sr) + a / frame_rate
-        # One phase for the stretch: a slide onto the off-beat (or a quarter beat off) part of the way is
-        # brought back onto the phase the whole stretch's evidence holds.
-        seg = lock_phase(seg, phase_bands, frame_rate)
         if a == 0:
             seg = beats_from_the_start(seg, loudness, frame_rate, blind=(n_fft // (2 * hop) + 1) / frame_rate)
         segments.append(seg)
