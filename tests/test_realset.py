@@ -16,16 +16,17 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _realset() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("realset", REPO / "bench" / "realset.py")
+def _bench_module(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules["realset"] = module  # dataclasses look their module up while the class is made
+    sys.modules[name] = module  # dataclasses look their module up while the class is made
     spec.loader.exec_module(module)
     return module
 
 
-realset = _realset()
+realset = _bench_module("realset")
+realset_lmms = _bench_module("realset_lmms")  # (imports realset by name: loaded above)
 
 
 def _midi(path: Path, events: list[tuple[int, object]], ticks_per_beat: int = 480) -> Path:
@@ -81,3 +82,43 @@ def test_song_ini_delay_and_licences(tmp_path: Path) -> None:
 
 def test_the_split_alternates_over_sorted_names() -> None:
     assert realset.split(["d", "a", "c", "b"]) == {"a": False, "b": True, "c": False, "d": True}
+
+
+def _project(head: str, tracks: str, extra: str = "") -> str:
+    return (f'<lmms-project><head {head}/><song><trackcontainer>{tracks}</trackcontainer></song>{extra}'
+            '</lmms-project>')
+
+
+def test_an_lmms_project_gives_its_grid_from_its_tempo_and_time_signature(tmp_path: Path) -> None:
+    import zlib
+
+    xml = _project('bpm="120" timesig_numerator="6" timesig_denominator="8"',
+                   '<track type="0"><pattern pos="0" len="576"/><pattern pos="576" len="96"/></track>'
+                   '<track type="0" muted="1"><pattern pos="0" len="9999"/></track>')
+    packed = tmp_path / "song.mmpz"  # Qt's qCompress: a 4-byte length, then zlib
+    packed.write_bytes(len(xml).to_bytes(4, "big") + zlib.compress(xml.encode()))
+    project = realset_lmms.read_project(realset_lmms.read_xml(packed))
+    # 672 ticks = 14 quarters at 48 a quarter; a 6/8 bar is 3 quarters; the muted track does not count.
+    assert (project.bpm, project.numerator, project.denominator, project.end_ticks) == (120.0, 6, 8, 672)
+    beats, downbeats = realset_lmms.project_grid(project, until=60.0)
+    assert beats.tolist() == [0.5 * k for k in range(14)]
+    assert downbeats.tolist() == [0.0, 1.5, 3.0, 4.5, 6.0]
+    assert realset_lmms.project_grid(project, until=2.2)[0].tolist() == [0.0, 0.5, 1.0, 1.5, 2.0]
+
+
+@pytest.mark.parametrize(("head", "tracks", "extra", "reason"), [
+    ('timesig_numerator="4" timesig_denominator="4"><bpm value="128" id="7"/></head><x',
+     '<track type="0"><pattern pos="0" len="192"/></track>',
+     '<automationpattern><object id="7"/></automationpattern>', "bpm is automated"),
+    ('bpm="128" timesig_numerator="4" timesig_denominator="4"',
+     '<track type="2"><sampletco pos="0" len="192"/></track>', "", "it plays an audio clip"),
+    ('bpm="128" timesig_numerator="5" timesig_denominator="8"', '<track type="0"><pattern pos="0" len="192"/></track>',
+     "", "a bar is not a whole number of quarter notes"),
+    ('bpm="128" timesig_numerator="4" timesig_denominator="4"', "", "", "no clip on the song's timeline"),
+])
+def test_an_lmms_project_whose_grid_cannot_be_followed_is_left_out_with_the_reason(
+        head: str, tracks: str, extra: str, reason: str) -> None:
+    import xml.etree.ElementTree as ET
+
+    with pytest.raises(realset_lmms.Excluded, match=reason):
+        realset_lmms.read_project(ET.fromstring(_project(head, tracks, extra)))
