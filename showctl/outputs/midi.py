@@ -49,6 +49,10 @@ def abandon(jack_client: object) -> None:
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(jack_client))
 
 
+# Long enough for a notification thread already inside a JackWatch callback to take the GIL and leave.
+_CALLBACK_DRAIN = 0.05
+
+
 class JackWatch:
     """Hears the JACK server stop, and its xruns, through a client of its own (python-rtmidi tells nothing of
     either).
@@ -98,9 +102,21 @@ class JackWatch:
         return self.stopped.is_set()
 
     def close(self) -> None:
-        if not self.stopped.is_set():  # a client of a dead server is left alone: closing it could wait on it
-            self.client.deactivate()
-            self.client.close()
+        if self.stopped.is_set():  # a client of a dead server is left alone: closing it could wait on it
+            return
+        import jack
+
+        self.client.deactivate()
+        # jack_client_close cancels (pthread_cancel) the client's notification thread. Were that thread in one
+        # of the Python callbacks above, waiting for the GIL, it would die holding the GIL's own mutex and the
+        # whole process would hang for good (seen: a live class hung at its end, and its JACK server with it,
+        # as the closing ports made JACK report an xrun). So the callbacks are unset first (allowed once the
+        # client is inactive: the server then sends it neither notification), and a call already under way is
+        # given the GIL to finish.
+        jack._lib.jack_set_xrun_callback(self.client._ptr, jack._ffi.NULL, jack._ffi.NULL)
+        jack._lib.jack_on_info_shutdown(self.client._ptr, jack._ffi.NULL, jack._ffi.NULL)
+        time.sleep(_CALLBACK_DRAIN)
+        self.client.close()
 
 
 def _midi_buffer_bytes(client: Any) -> int:
