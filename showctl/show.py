@@ -341,8 +341,7 @@ def open_class(show: Show, *, start: float = 0.0, speed: float = 1.0, rehearsal:
         freeze_what_is_loaded(stack)
         clock = audio_clock(show, start, speed, no_audio, stack, report.note)  # the music starts here
         player.clock = class_time.clock = clock
-        controller = Controller(player, show.rig, show.loaded.sheet.backwards_kinds, show.recompile,
-                                tuple(entry.nudge for entry in show.loaded.sheet.playlist))
+        controller = Controller(player, show.rig, show.loaded.sheet.backwards_kinds, show.recompile)
         if control_port is not None:
             try:
                 stack.enter_context(osc_remote(controller, control_host, control_port, secret=control_secret,

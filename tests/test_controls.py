@@ -6,6 +6,7 @@ import itertools
 import textwrap
 from pathlib import Path
 
+import pytest
 from test_timeline import grid
 
 from showctl.cues import load_cue_sheet
@@ -16,6 +17,8 @@ from showctl.player.controls import Controller, ControlName
 from showctl.rig import load_rig
 from showctl.sim import SimulatedRig
 from showctl.timeline import Event, PlanEdit, Timeline, compile_timeline
+from showctl.timeline.compile import nudges
+from showctl.timeline.model import BeatPosition, TrackSlot, beat_position
 
 RIG = """
 name: OSC rig
@@ -47,12 +50,12 @@ segments:
 """
 
 
-def run_with_presses(tmp_path: Path, presses: dict[float, ControlName],
-                     speed: float = 1.0) -> tuple[list[tuple[float, str]], Controller]:
+def run_with_presses(tmp_path: Path, presses: dict[float, ControlName], speed: float = 1.0,
+                     cue: str = CUE) -> tuple[list[tuple[float, str]], Controller]:
     """Play the class on a fake clock (running `speed`× real time, as in a rehearsal), pressing controls
     when class time passes each key of `presses`."""
     (tmp_path / "rig.yaml").write_text(textwrap.dedent(RIG))
-    (tmp_path / "class.yaml").write_text(textwrap.dedent(CUE))
+    (tmp_path / "class.yaml").write_text(textwrap.dedent(cue))
     (tmp_path / "a.wav").write_bytes(b"")
     loaded, rig = load_cue_sheet(tmp_path / "class.yaml"), load_rig(tmp_path / "rig.yaml")
     analyses = [grid(120, 150)]  # downbeats every 2 s from 0.25 s
@@ -193,6 +196,38 @@ def test_nudge_moves_the_beats_half_a_beat_from_where_it_lands_and_again_moves_t
         "nudge: the beats of 'a.wav' move half a beat later (press again to move them back); to keep it, set "
         "'nudge: half beat' on this track in the cue file",
         "nudge: the beats of 'a.wav' move half a beat earlier, back where the cue file has them"]
+
+
+def test_the_first_nudge_moves_away_from_the_cue_files_own_nudge(tmp_path: Path) -> None:
+    """A track the cue file already nudged half a beat later: the key moves it back first."""
+    cue = CUE.replace("playlist: [{track: a.wav}]", "playlist: [{track: a.wav, nudge: half beat}]")
+    _, controller = run_with_presses(tmp_path, {10.0: "nudge"}, cue=cue)
+    assert list(controller.notices)[-1] == (
+        "nudge: the beats of 'a.wav' move half a beat earlier (press again to move them back); to keep it, "
+        "remove 'nudge:' from this track in the cue file")
+
+
+def test_each_nudge_lands_in_the_track_playing_then() -> None:
+    """Nudges are counted per track (press twice: there and back), from the cue file's own `nudge:`; one
+    landing after the last track moves nothing."""
+    a = grid(120, 60)
+    slots = (TrackSlot("a.wav", a, 0.0, 60.0, 0.0, nudge=0.5), TrackSlot("b.wav", a, 60.0, 120.0, 5.0))
+    edits = (PlanEdit("nudge", 10.0), PlanEdit("next", 20.0), PlanEdit("nudge", 70.0), PlanEdit("nudge", 30.0),
+             PlanEdit("nudge", 130.0), PlanEdit("nudge", 80.0, lead=0.0))
+    found = nudges(slots, edits)
+    assert [(n.track, n.step, n.earlier) for n in found] == [(0, -0.5, 0), (1, 0.5, 0), (0, 0.5, 1), (1, -0.5, 1)]
+    assert [n.since for n in found] == pytest.approx([10.15, 15.15, 30.15, 25.0])
+
+
+def test_the_screens_read_bar_and_beat_from_the_track_playing() -> None:
+    a = grid(120, 60)  # beats every 0.5 s from 0.25, downbeats every 2 s
+    slots = (TrackSlot("a.wav", a, 0.0, 60.0, 0.0), TrackSlot("b.wav", a, 60.0, 120.0, 10.0))
+    assert beat_position(slots, 0.1) == BeatPosition(120.0, 4, 0, 0)  # before the first downbeat
+    assert beat_position(slots, 0.25) == BeatPosition(120.0, 4, 1, 1)
+    assert beat_position(slots, 3.9) == BeatPosition(120.0, 4, 2, 4)
+    assert beat_position(slots, 60.3) == BeatPosition(120.0, 4, 6, 1)  # b.wav from 10 s in: 10.3 s
+    assert beat_position(slots, 500.0) == beat_position(slots, 119.99)  # after the class: the last track
+    assert beat_position((), 1.0) is None
 
 
 def test_a_nudge_is_pure_in_the_compile_step(tmp_path: Path) -> None:

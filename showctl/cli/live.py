@@ -21,7 +21,7 @@ from rich.text import Text
 
 from showctl.player.controls import Controller, ControlName
 from showctl.player.live_controls import LiveBeatView, LiveController, beat_text, left_text, live_beat_view
-from showctl.timeline.model import PlanRow
+from showctl.timeline.model import PlanRow, beat_position
 from showctl.units import format_clock
 
 __all__ = ["KEYS", "LIVE_KEYS", "LiveScreen", "LiveSourceScreen", "control_keys", "keyboard"]
@@ -44,17 +44,11 @@ class LiveScreen:
 
     def _beat(self, t: float) -> tuple[float, str]:
         player = self.controller.player
-        slots = player.timeline.tracks
-        slot = next((s for s in slots if s.start <= t < s.end), slots[-1] if slots else None)
-        if slot is None:
+        at = beat_position(player.timeline.tracks, t)
+        if at is None:
             return 0.0, ""
-        analysis = slot.analysis
-        track_t = slot.track_time(t)
-        past = [b for b in analysis.downbeats if b <= track_t]
-        beats_since = sum(1 for b in analysis.beats if past and past[-1] <= b <= track_t)
-        per_bar = analysis.beats_per_bar
-        dots = "".join("●" if i == beats_since - 1 else "○" for i in range(per_bar))
-        return analysis.tempo, f"{dots}  bar {len(past)}"
+        dots = "".join("●" if i == at.beat - 1 else "○" for i in range(at.beats_per_bar))
+        return at.tempo, f"{dots}  bar {at.bar}"
 
     def __rich__(self) -> Group:
         controller = self.controller

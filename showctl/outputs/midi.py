@@ -104,8 +104,6 @@ class JackWatch:
     def close(self) -> None:
         if self.stopped.is_set():  # a client of a dead server is left alone: closing it could wait on it
             return
-        import jack
-
         self.client.deactivate()
         # jack_client_close cancels (pthread_cancel) the client's notification thread. Were that thread in one
         # of the Python callbacks above, waiting for the GIL, it would die holding the GIL's own mutex and the
@@ -113,16 +111,24 @@ class JackWatch:
         # as the closing ports made JACK report an xrun). So the callbacks are unset first (allowed once the
         # client is inactive: the server then sends it neither notification), and a call already under way is
         # given the GIL to finish.
-        jack._lib.jack_set_xrun_callback(self.client._ptr, jack._ffi.NULL, jack._ffi.NULL)
-        jack._lib.jack_on_info_shutdown(self.client._ptr, jack._ffi.NULL, jack._ffi.NULL)
-        time.sleep(_CALLBACK_DRAIN)
+        lib, ffi, handle = _libjack_of(self.client)
+        lib.jack_set_xrun_callback(handle, ffi.NULL, ffi.NULL)
+        lib.jack_on_info_shutdown(handle, ffi.NULL, ffi.NULL)
+        time.sleep(_CALLBACK_DRAIN)  # a one-off pause while closing, not scheduling anything
         self.client.close()
+
+
+def _libjack_of(client: Any) -> tuple[Any, Any, Any]:
+    """libjack itself (JACK-Client's cffi library and ffi) and `client`'s jack_client_t pointer, for the calls
+    JACK-Client does not wrap. These are JACK-Client's private names: pyproject pins the versions they are
+    known in, and a test of each use (tests/test_outputs_jack_midi.py) fails should they move."""
+    import jack
+
+    return jack._lib, jack._ffi, client._ptr
 
 
 def _midi_buffer_bytes(client: Any) -> int:
     """The size of a MIDI port's buffer for one period on `client`'s server (JACK-Client does not ask it)."""
-    import jack
-
     try:
         libjack = ctypes.CDLL(ctypes.util.find_library("jack") or "libjack.so.0")
         size_of = libjack.jack_port_type_get_buffer_size
@@ -130,7 +136,8 @@ def _midi_buffer_bytes(client: Any) -> int:
         return int(client.blocksize) * 4  # an old libjack: the audio buffer's size, a floor for MIDI's
     size_of.restype = ctypes.c_size_t
     size_of.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
-    return int(size_of(int(jack._ffi.cast("uintptr_t", client._ptr)), _MIDI_TYPE))
+    _, ffi, handle = _libjack_of(client)
+    return int(size_of(int(ffi.cast("uintptr_t", handle)), _MIDI_TYPE))
 
 
 class PeriodPacer:

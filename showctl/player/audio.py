@@ -21,7 +21,7 @@ import numpy.typing as npt
 from showctl.errors import DeviceError
 from showctl.player.clock import wait_out
 from showctl.portaudio import portaudio, release_portaudio
-from showctl.timeline.model import TrackSlot
+from showctl.timeline.model import TrackSlot, slot_playing
 
 __all__ = ["AudioClock", "audio_unavailable_reason"]
 
@@ -93,15 +93,12 @@ class AudioClock:
                 self._load(i)
 
     # -- the audio callback (PortAudio's thread: no allocation-heavy work, no locks held long) -------
-    def _slot_index(self, t: float) -> int | None:
-        return next((i for i, s in enumerate(self.slots) if s.start <= t < s.end), None)
-
     def _fill(self, out: npt.NDArray[np.float32], frames: int) -> None:
         out.fill(0.0)
         written = 0
         while written < frames:
             t = self.start + (self._frames_done + written) / self.samplerate
-            index = self._slot_index(t)
+            index = slot_playing(self.slots, t)
             if index is None:
                 return  # after the playlist: silence
             slot = self.slots[index]
@@ -163,7 +160,7 @@ class AudioClock:
     def __enter__(self) -> AudioClock:
         sd = portaudio()
 
-        first = self._slot_index(self.start) or 0
+        first = slot_playing(self.slots, self.start) or 0
         self._load_ahead(first)
         self._loader = threading.Thread(target=self._keep_loading, name="audio-loader", daemon=True)
         try:
@@ -182,7 +179,7 @@ class AudioClock:
     def _keep_loading(self) -> None:
         while self._stream is not None:
             t = self.now()
-            current = self._slot_index(t)
+            current = slot_playing(self.slots, t)
             if current is None:
                 return
             self._load_ahead(current)

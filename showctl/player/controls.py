@@ -18,9 +18,9 @@ from typing import Literal
 from showctl.player.player import Overlay, Player
 from showctl.rig import Rig
 from showctl.rig.floor_light import blackout_release
-from showctl.timeline.compile import CONTROL_LEAD, PlanEdit, nudge_step
+from showctl.timeline.compile import CONTROL_LEAD, PlanEdit, nudges
 from showctl.timeline.grid import ClassGrid, next_downbeat
-from showctl.timeline.model import Event, PlanRow, Timeline
+from showctl.timeline.model import Event, PlanRow, Timeline, slot_playing
 from showctl.units import format_clock
 
 __all__ = ["CONTROLS", "ControlName", "Controller", "OverlayControls", "PendingControl", "overlay_events"]
@@ -175,11 +175,8 @@ def _keep_nudge(beats: float) -> str:
 
 class Controller(OverlayControls):
     def __init__(self, player: Player, rig: Rig, backwards_kinds: tuple[str, ...],
-                 recompile: Callable[[tuple[PlanEdit, ...]], Timeline],
-                 written_nudges: Sequence[float | None] = ()) -> None:
-        """`written_nudges`: each playlist entry's `nudge:` in the cue file (the nudge key starts from it)."""
+                 recompile: Callable[[tuple[PlanEdit, ...]], Timeline]) -> None:
         self.player = player
-        self.written_nudges = tuple(written_nudges)
         self.rig = rig
         self.backwards_kinds = backwards_kinds
         self.recompile = recompile
@@ -269,20 +266,15 @@ class Controller(OverlayControls):
         return "hold: this part goes on until you press h or n again"
 
     def _nudge(self) -> str:
-        now = self.player.clock.now()
-        slots = self.player.timeline.tracks
-        k = next((i for i, s in enumerate(slots) if s.start <= now + self._lead() < s.end), None)
-        if k is None:
+        if slot_playing(self.player.timeline.tracks, self.player.clock.now() + self._lead()) is None:
             return "nothing to nudge: no track is playing"
-        slot = slots[k]
-        earlier = sum(1 for e in self.edits if e.kind == "nudge" and slot.start <= e.at + e.lead < slot.end)
-        written = self.written_nudges[k] if k < len(self.written_nudges) else None
-        step = nudge_step(written, earlier)
-        self._edit("nudge")
-        said = f"nudge: the beats of '{slot.name}' move half a beat {'later' if step > 0 else 'earlier'}"
-        if earlier % 2 == 1:
+        timeline = self._edit("nudge")
+        nudge = nudges(timeline.tracks, self.edits)[-1]  # this press: it landed in a track
+        slot = timeline.tracks[nudge.track]
+        said = f"nudge: the beats of '{slot.name}' move half a beat {'later' if nudge.step > 0 else 'earlier'}"
+        if nudge.earlier % 2 == 1:
             return said + ", back where the cue file has them"
-        return f"{said} (press again to move them back); to keep it, {_keep_nudge((written or 0.0) + step)}"
+        return f"{said} (press again to move them back); to keep it, {_keep_nudge((slot.nudge or 0.0) + nudge.step)}"
 
     def _quit(self) -> str:
         now = time.monotonic()

@@ -34,10 +34,10 @@ from showctl.timeline.flashes import (
     thin_flashes,
 )
 from showctl.timeline.grid import ClassGrid, next_downbeat
-from showctl.timeline.model import KIND_ORDER, Event, EventKind, PlanRow, Timeline, TrackSlot
+from showctl.timeline.model import KIND_ORDER, Event, EventKind, PlanRow, Timeline, TrackSlot, slot_playing
 from showctl.units import Length, format_clock
 
-__all__ = ["CONTROL_LEAD", "NUDGE_BEATS", "PlanEdit", "compile_timeline", "nudge_step"]
+__all__ = ["CONTROL_LEAD", "NUDGE_BEATS", "Nudge", "PlanEdit", "compile_timeline", "nudge_step", "nudges"]
 
 _MIN_PHASE = 0.25  # s: a snapped phase shorter than this would be a glitch, not a look
 CONTROL_LEAD = 0.15  # real s: a control lands on a downbeat at least this far ahead, so nothing is sent late
@@ -80,21 +80,38 @@ def nudge_step(written: float | None, earlier: int) -> float:
     return away if earlier % 2 == 0 else -away
 
 
-def _nudged(loaded: LoadedCueSheet, analyses: Sequence[TrackAnalysis],
-            edits: Sequence[PlanEdit]) -> tuple[TrackAnalysis, ...]:
-    """The analyses with the instructor's nudges replayed in order, each from where it lands in its track:
-    the beats before stay where the class played them."""
-    result = list(analyses)
-    slots = _slots(loaded, analyses)  # where tracks sit does not depend on their beats
-    earlier: dict[int, int] = {}
+@dataclass(frozen=True)
+class Nudge:
+    """One of the instructor's nudges, where it lands: track `track`'s beats move `step` beats from its own
+    time `since` on; `earlier` nudges of that track came before it."""
+
+    track: int
+    step: float
+    since: float
+    earlier: int
+
+
+def nudges(slots: Sequence[TrackSlot], edits: Sequence[PlanEdit]) -> tuple[Nudge, ...]:
+    """The nudges among `edits`, in order, each in the track playing where it lands (a nudge landing between
+    or after the tracks moves nothing). Where tracks sit does not depend on their beats."""
+    found: list[Nudge] = []
     for edit in edits:
         t = edit.at + edit.lead
-        k = next((i for i, s in enumerate(slots) if s.start <= t < s.end), None)
+        k = slot_playing(slots, t)
         if edit.kind != "nudge" or k is None:
             continue
-        step = nudge_step(loaded.sheet.playlist[k].nudge, earlier.get(k, 0))
-        earlier[k] = earlier.get(k, 0) + 1
-        result[k] = nudge_from(result[k], step, slots[k].track_time(t))
+        earlier = sum(1 for n in found if n.track == k)
+        found.append(Nudge(k, nudge_step(slots[k].nudge, earlier), slots[k].track_time(t), earlier))
+    return tuple(found)
+
+
+def _nudged(loaded: LoadedCueSheet, analyses: Sequence[TrackAnalysis],
+            edits: Sequence[PlanEdit]) -> tuple[TrackAnalysis, ...]:
+    """The analyses with the instructor's nudges replayed in order: the beats before each stay where the
+    class played them."""
+    result = list(analyses)
+    for nudge in nudges(_slots(loaded, analyses), edits):
+        result[nudge.track] = nudge_from(result[nudge.track], nudge.step, nudge.since)
     return tuple(result)
 
 
@@ -102,7 +119,7 @@ def _slots(loaded: LoadedCueSheet, analyses: Sequence[TrackAnalysis]) -> tuple[T
     slots, t = [], 0.0
     for entry, path, analysis in zip(loaded.sheet.playlist, loaded.track_paths, analyses, strict=True):
         length = max(0.0, analysis.duration - entry.start)
-        slots.append(TrackSlot(str(path), analysis, t, t + length, entry.start))
+        slots.append(TrackSlot(str(path), analysis, t, t + length, entry.start, entry.nudge))
         t += length
     return tuple(slots)
 

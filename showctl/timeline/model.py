@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -9,7 +11,7 @@ from showctl.analysis.model import TrackAnalysis
 from showctl.errors import Problem
 from showctl.messages import OutMessage
 
-__all__ = ["Event", "EventKind", "PlanRow", "Timeline", "TrackSlot"]
+__all__ = ["BeatPosition", "Event", "EventKind", "PlanRow", "Timeline", "TrackSlot", "beat_position", "slot_playing"]
 
 EventKind = Literal["clock", "transport", "scene", "effect", "safe"]
 # Order of events that fall at the same instant: MIDI start/stop first, then the clock tick (after a start),
@@ -39,6 +41,7 @@ class TrackSlot:
     start: float
     end: float
     offset: float
+    nudge: float | None = None  # beats: the cue file's `nudge:` (already in `analysis`; the nudge key starts from it)
 
     def track_time(self, t: float) -> float:
         return t - self.start + self.offset
@@ -46,6 +49,36 @@ class TrackSlot:
     @property
     def name(self) -> str:
         return self.path.rsplit("/", 1)[-1]
+
+
+def slot_playing(slots: Sequence[TrackSlot], t: float) -> int | None:
+    """The index of the track playing at class time `t`; None before the first or after the last."""
+    return next((i for i, s in enumerate(slots) if s.start <= t < s.end), None)
+
+
+@dataclass(frozen=True)
+class BeatPosition:
+    """Where the music is at a moment, for the screens: the track's tempo, its bar and the beat in that bar."""
+
+    tempo: float
+    beats_per_bar: int
+    bar: int  # downbeats so far in the track (0 before its first)
+    beat: int  # beats since the last downbeat, that one counted as 1 (0 before the first downbeat)
+
+
+def beat_position(slots: Sequence[TrackSlot], t: float) -> BeatPosition | None:
+    """The position at class time `t` in the track playing then (after the class: in its last track)."""
+    k = slot_playing(slots, t)
+    slot = slots[k] if k is not None else (slots[-1] if slots else None)
+    if slot is None:
+        return None
+    analysis, track_t = slot.analysis, slot.track_time(t)
+    bar = bisect.bisect_right(analysis.downbeats, track_t)
+    beat = 0
+    if bar:
+        last_downbeat = analysis.downbeats[bar - 1]
+        beat = bisect.bisect_right(analysis.beats, track_t) - bisect.bisect_left(analysis.beats, last_downbeat)
+    return BeatPosition(analysis.tempo, analysis.beats_per_bar, bar, beat)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ path as `showctl run --live`, and its buttons go through `LiveController.press`.
 
 from __future__ import annotations
 
-import bisect
 import io
 import logging
 import threading
@@ -47,6 +46,7 @@ from showctl.show import (
 )
 from showctl.sim import Received, simulated_rig
 from showctl.timeline import Event, PlanEdit
+from showctl.timeline.model import BeatPosition, beat_position
 from showctl.units import format_clock
 from showctl.web.model import (
     CheckItem,
@@ -121,17 +121,7 @@ def live_view(run: ClassRun, speed: float) -> LiveView:
     row = controller.row_at(now)
     upcoming = next((r for r in timeline.plan if r.start > now + 1e-6), None)
     rounds = max((r.round or 0 for r in timeline.plan if row is not None and r.name == row.name), default=0)
-    slots = timeline.tracks
-    slot = next((s for s in slots if s.start <= now < s.end), slots[-1] if slots else None)
-    tempo, per_bar, beat, bar = 0.0, 4, 0, 0
-    if slot is not None:
-        analysis = slot.analysis
-        track_t = slot.track_time(now)
-        tempo, per_bar = analysis.tempo, analysis.beats_per_bar
-        bar = bisect.bisect_right(analysis.downbeats, track_t)
-        if bar:
-            last_downbeat = analysis.downbeats[bar - 1]
-            beat = bisect.bisect_right(analysis.beats, track_t) - bisect.bisect_left(analysis.beats, last_downbeat)
+    at = beat_position(timeline.tracks, now) or BeatPosition(0.0, 4, 0, 0)
     pending = tuple(PendingView(p.name, p.label, p.lands_at, max(0.0, p.lands_at - now))
                     for p in controller.pending_now())
     health = tuple(OutputHealthView(name, run.show.rig.transport_of(name),
@@ -142,8 +132,9 @@ def live_view(run: ClassRun, speed: float) -> LiveView:
         name=run.show.loaded.sheet.name, now=now, duration=timeline.duration, speed=speed,
         segment=row.name if row else None, kind=row.kind if row else None, round=row.round if row else None,
         rounds=rounds or None, phase=row.phase if row else None, left=max(0.0, row.end - now) if row else 0.0,
-        backwards=row is not None and row.kind in controller.backwards_kinds, tempo=tempo, beats_per_bar=per_bar,
-        beat=beat, bar=bar, scene=row.scene if row else None, effects=row.effects if row else (),
+        backwards=row is not None and row.kind in controller.backwards_kinds, tempo=at.tempo,
+        beats_per_bar=at.beats_per_bar, beat=at.beat, bar=at.bar, scene=row.scene if row else None,
+        effects=row.effects if row else (),
         next_name=(upcoming.name + (f" — {upcoming.phase}" if upcoming.phase else "")) if upcoming else None,
         next_in=upcoming.start - now if upcoming else None, pending=pending, paused=player.paused,
         held=controller.held, overlay=player.overlay.name if player.overlay is not None else None,
