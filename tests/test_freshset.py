@@ -31,6 +31,7 @@ realset = _bench_module("realset")
 realset_lmms = _bench_module("realset_lmms")
 modules = _bench_module("freshset_modules")
 freshset = _bench_module("freshset")
+bench = _bench_module("bench_realset")
 
 
 def _rows(patterns: list[tuple[int, list[int], int]], tempo: int = 125) -> list[object]:
@@ -115,3 +116,11 @@ def test_licences_from_either_kind_of_copyright_file() -> None:
             "License, or\n (at your option) any later version.\n")
     assert freshset.licence(text) == "GPL-2+"
 
+
+def test_the_bench_reports_fresh_songs_as_their_own_part_and_group() -> None:
+    fresh = {"held_out": True, "fresh": True, "group": "modules", "source": {"package": "pingus-data"}}
+    assert bench.part_of(fresh) == "fresh"
+    assert bench.group_of(fresh) == "modules"
+    held_out = {"held_out": True, "source": {"package": "lmms-common"}}
+    assert (bench.part_of(held_out), bench.group_of(held_out)) == ("held-out", "lmms")
+    assert bench.part_of({"held_out": False}) == "tuning"
