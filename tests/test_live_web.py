@@ -142,7 +142,9 @@ def test_live_mode_from_the_server_needs_no_analysis_and_refuses_playlist_contro
         assert state["checklist"][0]["detail"].startswith("1 part, live, cap 0:30")
         assert state["sources"][0]["name"] == "tap" and state["tracks"] == []
         conn.send(json.dumps({"type": "start"}))
-        state = wait_state(conn, lambda m: m["state"]["live_source"] is not None, timeout=10)["state"]
+        # The part's scene has gone out (the one message the class sends): on a loaded machine House could
+        # otherwise land before it, and the scene would then wait under the house lights, unsent (seen once).
+        state = wait_state(conn, lambda m: (m["state"]["live_source"] or {}).get("sent", 0) >= 1, timeout=10)["state"]
         assert state["live_source"]["state"] == "NO BEAT" and state["live_controls"] == list(LIVE_CONTROLS)
         conn.send(json.dumps({"type": "press", "control": "next", "id": "a"}))
         while (reply := json.loads(conn.recv(timeout=5)))["type"] != "refused":

@@ -6,6 +6,14 @@ tick to tick at 256/48000), so the tempo is a least-squares line through the las
 far more than the jitter explains, the tempo stepped: the fit restarts from that beat, so a step is
 followed within a beat or two instead of 4.
 
+A clock tick can be lost on the way (JACK drops a period's MIDI when a client misses its cycle; a USB
+interface hiccups), and the position is counted in ticks: one lost tick would put every later beat one tick
+(20 ms at 125 BPM) late until the next start or song position. So a tick that arrives far off the fitted line
+starts a check against that line frozen: when the ticks after it keep one steady offset of a whole number of
+ticks, at the same tempo, for `RECOUNT_AFTER` ticks, that many were lost (or, negative, doubled) and the
+count moves by it. A late tick or a burst catching up comes back to the line and changes nothing; a tempo
+change drifts off it and is the step rule's to follow.
+
 `ClockFit` is the pure part (times are given); `MidiClockSource` feeds it from a real MIDI input port
 (python-rtmidi, JACK where there is no ALSA sequencer).
 """
@@ -27,6 +35,11 @@ from showctl.messages import CLOCK_PPQN
 __all__ = ["ClockFit", "MidiClockSource"]
 
 SHORT = CLOCK_PPQN  # the newest beat of ticks, checked against the long fit for a tempo step
+OFF_LINE = 0.5  # ticks: a tick this far off the fitted line may follow lost (or doubled) ticks
+RECOUNT_AFTER = CLOCK_PPQN // 2  # ticks at one steady whole-tick offset before the count is corrected
+# Ticks per tick: how far the offset may drift over those ticks and still be one steady offset (JACK's
+# period jitter moves it ±0.2 of a tick at 125 BPM; a tempo step of 1 % drifts it 0.01 a tick).
+STEADY_DRIFT = 0.006
 
 
 FloatArray = npt.NDArray[np.float64]
@@ -61,6 +74,12 @@ class ClockFit:
         self._song_seq = 0  # the sequence number of that clock
         self._last_tick: float | None = None
         self._stopped_at: float | None = None
+        # The lost-tick check: the line frozen when a tick came far off it, the ticks' offsets from it since
+        # (in ticks), and the sequence number of the first of them.
+        self._frozen: tuple[float, float, float] | None = None
+        self._offsets: list[float] = []
+        self._off_from = 0
+        self.recounted = 0  # ticks found lost (negative: doubled) since the fit began
 
     # --- messages ---------------------------------------------------------------------------------
 
@@ -68,13 +87,52 @@ class ClockFit:
         t -= self.latency
         if self._last_tick is not None and t - self._last_tick > self.timeout:
             self._ticks.clear()  # the clock came back after a gap: old ticks say nothing about now
+            self._frozen = None
         self._last_tick = t
         self._seq += 1
         if self.running:
             self._song += 1
             self._song_seq = self._seq
+        missed = self._missed(t)
+        if missed:
+            self._recount(missed)
         self._ticks.append((self._seq, t))
         self._refit()
+
+    def _missed(self, t: float) -> int:
+        """Ticks lost (negative: doubled) before the tick at `t`, numbered `self._seq`, once found sure."""
+        if self._frozen is None:
+            if self._fit is None or len(self._ticks) < 2 * SHORT:
+                return 0
+            a, b, _ = self._fit
+            if abs(t - (a + b * self._seq)) < OFF_LINE * b:
+                return 0
+            self._frozen, self._offsets, self._off_from = self._fit, [], self._seq
+        a, b, _ = self._frozen
+        offset = (t - (a + b * self._seq)) / b
+        whole = round(offset)
+        if whole == 0 or len(self._offsets) >= 4 * RECOUNT_AFTER:
+            self._frozen = None  # back on the line (a late tick, a burst), or drifting (a tempo change)
+            return 0
+        self._offsets.append(offset)
+        recent = np.asarray(self._offsets[-RECOUNT_AFTER:])
+        if len(recent) < RECOUNT_AFTER or any(round(x) != whole for x in recent):
+            return 0
+        drift = float(np.polyfit(np.arange(len(recent)), recent, 1)[0])
+        if abs(drift) > STEADY_DRIFT:
+            return 0
+        self._frozen = None
+        return whole
+
+    def _recount(self, missed: int) -> None:
+        """Renumber from the first tick after the lost ones: the count moves by `missed` ticks."""
+        self._ticks = deque(((s + missed if s >= self._off_from else s, x) for s, x in self._ticks),
+                            maxlen=self.window)
+        self._seq += missed
+        if self.running:
+            self._song += missed
+            self._song_seq = self._seq
+        self.recounted += missed
 
     def start(self, t: float) -> None:
         """Start from the top: the next clock is beat 1 of bar 1."""
