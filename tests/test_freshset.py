@@ -7,31 +7,15 @@ download) and libopenmpt.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import numpy as np
 import pytest
+from test_realset import bench_module
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def _bench_module(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
-
-
-realset = _bench_module("realset")
-realset_lmms = _bench_module("realset_lmms")
-modules = _bench_module("freshset_modules")
-freshset = _bench_module("freshset")
-bench = _bench_module("bench_realset")
+realset = bench_module("realset")
+realset_lmms = bench_module("realset_lmms")
+modules = bench_module("freshset_modules")
+freshset = bench_module("freshset")
+bench = bench_module("bench_realset")
 
 
 def _rows(patterns: list[tuple[int, list[int], int]], tempo: int = 125) -> list[object]:

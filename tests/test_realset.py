@@ -16,7 +16,8 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _bench_module(name: str) -> ModuleType:
+def bench_module(name: str) -> ModuleType:
+    """A script of bench/ loaded as a module (bench/ is no package), registered under its own name."""
     spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -25,8 +26,8 @@ def _bench_module(name: str) -> ModuleType:
     return module
 
 
-realset = _bench_module("realset")
-realset_lmms = _bench_module("realset_lmms")  # (imports realset by name: loaded above)
+realset = bench_module("realset")
+realset_lmms = bench_module("realset_lmms")  # (imports realset by name: loaded above)
 
 
 def _midi(path: Path, events: list[tuple[int, object]], ticks_per_beat: int = 480) -> Path:
