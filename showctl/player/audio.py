@@ -66,7 +66,8 @@ class AudioClock:
         self._anchor_wall = 0.0
         self._frames_done = 0  # frames handed to the device since `start`
         self._anchor: tuple[float, float] | None = None  # (class time, DAC time) of the latest block
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the callback's anchor, for `now`
+        self._stream_lock = threading.Lock()  # the stream, for `now` and `latency` on other threads than `close`'s
         self._buffers: dict[int, npt.NDArray[np.float32]] = {}
         self._loader: threading.Thread | None = None
         self._stream: Any = None
@@ -128,21 +129,24 @@ class AudioClock:
     # -- Clock protocol ------------------------------------------------------------------------------
     def now(self) -> float:
         with self._lock:
-            anchor = self._anchor
-        if anchor is None or self._stream is None:
-            return self.start
-        class_time, dac = anchor
-        if self.paused:
-            return class_time
-        since = time.monotonic() - self._anchor_wall
-        if since > _STALLED:
-            # The device stopped calling back (a JACK server gone, a pulled interface): keep the class on
-            # the monotonic clock from the last block heard rather than freezing the lights.
-            if not self.stalled:
-                self.stalled = True
-                log.warning("audio device stopped: lights continue on the monotonic clock")
-            return class_time + since
-        return class_time + (float(self._stream.time) - dac)
+            anchor, anchor_wall = self._anchor, self._anchor_wall
+        # Under the stream's lock: `close` (maybe on another thread) takes the stream away, then closes it.
+        with self._stream_lock:
+            stream = self._stream
+            if anchor is None or stream is None:
+                return self.start
+            class_time, dac = anchor
+            if self.paused:
+                return class_time
+            since = time.monotonic() - anchor_wall
+            if since > _STALLED:
+                # The device stopped calling back (a JACK server gone, a pulled interface): keep the class on
+                # the monotonic clock from the last block heard rather than freezing the lights.
+                if not self.stalled:
+                    self.stalled = True
+                    log.warning("audio device stopped: lights continue on the monotonic clock")
+                return class_time + since
+            return class_time + (float(stream.time) - dac)
 
     def pause(self) -> None:
         self.paused = True
@@ -189,10 +193,12 @@ class AudioClock:
 
     @property
     def latency(self) -> float:
-        return float(self._stream.latency) if self._stream is not None else 0.0
+        with self._stream_lock:
+            return float(self._stream.latency) if self._stream is not None else 0.0
 
     def close(self) -> None:
-        stream, self._stream = self._stream, None
+        with self._stream_lock:
+            stream, self._stream = self._stream, None
         if stream is not None:
             stream.stop()
             stream.close()
