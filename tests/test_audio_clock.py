@@ -1,12 +1,137 @@
-"""The audio clock: never a hang, an exception or a dead stream at a class's end."""
+"""The audio clock and PortAudio's lifetime: never a hang, an exception or a dead stream at a class's end (a
+line-in check on another thread), on real JACK servers with the dummy driver.
+
+The scenarios that could hang or abort a process run in a child process (a hang in PortAudio may hold the GIL:
+only a parent can see it) with a hard timeout.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
 import time
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
+import soundfile as sf
+from conftest import REPO, require_binary
 
+from showctl.analysis.model import TrackAnalysis
 from showctl.player.audio import AudioClock
+from showctl.sim import JackServer
+from showctl.timeline.model import TrackSlot
+
+
+def short_track(path: Path, seconds: float) -> TrackSlot:
+    """A `seconds`-long track (a quiet 440 Hz tone) written to `path`, as the only slot of a class."""
+    t = np.arange(round(seconds * 48000)) / 48000
+    sf.write(path, (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 48000)
+    beats = tuple(0.25 + 0.5 * i for i in range(int(seconds * 2) - 1))
+    return TrackSlot(str(path), TrackAnalysis(str(path), seconds, 120.0, beats, beats[::4], 0.9, 4), 0.0, seconds, 0.0)
+
+
+def run_child(scenario: str, tmp_path: Path, timeout: float, hang: str) -> dict[str, Any]:
+    """Run `scenario` (a function below) in a child process; fail naming `hang` should it not end in `timeout` s
+    (its jackd, in the child's own process group, stopped with it). Returns the JSON it printed last."""
+    code = f"import sys; sys.path.insert(0, 'tests'); import test_audio_clock as t; t.{scenario}({str(tmp_path)!r})"
+    child = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGTERM)  # jackd too: SIGTERM frees its slot in JACK's server registry
+        try:
+            child.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+        pytest.fail(f"{hang} (no exit within {timeout:.0f} s)")
+    assert child.returncode == 0, f"exit status {child.returncode}:\n{err[-3000:]}"
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    result["stderr"] = err
+    return result
+
+
+def wait_for_anchor(clock: AudioClock, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while clock._anchor is None:
+        assert time.monotonic() < deadline, "the audio clock never heard from its device"
+        time.sleep(0.01)  # polling the audio callback's first anchor
+
+
+# --- two threads using PortAudio: a class playing, sources checked beside it ----------------------------------
+
+
+def two_users_scenario(tmp: str) -> None:
+    """A class's audio clock plays while another thread opens and closes line-in sources (the web app's source
+    check) and a third opens and closes audio clocks. Prints how long the class's clock ever went without a
+    callback, how many streams the others opened and closed, and what they raised."""
+    from showctl.live import LineInSource
+
+    slot = short_track(Path(tmp) / "tone.wav", 30.0)
+    with JackServer(name=f"showctl-users-{os.getpid()}"), AudioClock([slot]) as clock:
+        wait_for_anchor(clock)
+        done = threading.Event()
+        counts = {"line_in": 0, "clock": 0}
+        errors: list[str] = []
+
+        def line_ins() -> None:
+            try:
+                for _ in range(8):
+                    with LineInSource():
+                        time.sleep(0.05)  # the stream runs a few periods
+                    counts["line_in"] += 1
+            except Exception as err:
+                errors.append(repr(err))
+            finally:
+                done.set()
+
+        def clocks() -> None:
+            try:
+                while not done.is_set():
+                    with AudioClock([slot]):
+                        time.sleep(0.03)
+                    counts["clock"] += 1
+            except Exception as err:
+                errors.append(repr(err))
+
+        threads = [threading.Thread(target=f, daemon=True) for f in (line_ins, clocks)]
+        for thread in threads:
+            thread.start()
+        longest, last, heard = 0.0, clock._anchor, time.monotonic()
+        settled: float | None = None
+        while True:  # sampling the class clock's anchor while the others open and close, and 0.2 s after
+            time.sleep(0.005)
+            now = time.monotonic()
+            if clock._anchor != last:
+                last, heard = clock._anchor, now
+            longest = max(longest, now - heard)
+            if longest > 3.0:
+                break  # the class's stream is dead
+            if not any(thread.is_alive() for thread in threads):
+                settled = settled or now + 0.2
+                if now > settled:
+                    break
+        done.set()
+        print(json.dumps({"longest": longest, "errors": errors, **counts}), flush=True)
+
+
+@pytest.mark.rig
+def test_a_stream_closing_on_another_thread_never_stops_the_class_music(tmp_path: Path) -> None:
+    """Closing a stream used to terminate PortAudio entirely, and with it every other stream: a source check
+    on the web app's thread silently stopped a playing class's music (and could race a stream opening)."""
+    require_binary("jackd", "real PortAudio streams on JACK")
+    result = run_child("two_users_scenario", tmp_path, 60, "PortAudio hung with two threads using it")
+    assert result["errors"] == [] and result["line_in"] == 8 and result["clock"] >= 2, result
+    # A callback every JACK period (5.3 ms): 0.2 s without one is a stream that stopped, not a busy machine.
+    assert result["longest"] < 0.2, result
+
 
 # --- now() racing close() -----------------------------------------------------------------------------------
 

@@ -18,9 +18,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from showctl.errors import DeviceError
 from showctl.player.clock import wait_out
-from showctl.portaudio import portaudio, release_portaudio
+from showctl.portaudio import close_stream, portaudio, release_portaudio, start_stream
 from showctl.timeline.model import TrackSlot, slot_playing
 
 __all__ = ["AudioClock", "audio_unavailable_reason"]
@@ -162,18 +161,15 @@ class AudioClock:
 
     # -- lifetime ------------------------------------------------------------------------------------
     def __enter__(self) -> AudioClock:
-        sd = portaudio()
-
         first = slot_playing(self.slots, self.start) or 0
         self._load_ahead(first)
         self._loader = threading.Thread(target=self._keep_loading, name="audio-loader", daemon=True)
-        try:
-            self._stream = sd.OutputStream(samplerate=self.samplerate, channels=2, dtype="float32",
-                                           blocksize=self.blocksize, device=self.device, callback=self._callback)
-            self._stream.start()
-        except (sd.PortAudioError, ValueError) as err:
-            release_portaudio()
-            raise DeviceError(f"audio device {self.device or '(default)'}", f"cannot play ({err})") from None
+        stream = start_stream(
+            lambda sd: sd.OutputStream(samplerate=self.samplerate, channels=2, dtype="float32",
+                                       blocksize=self.blocksize, device=self.device, callback=self._callback),
+            f"audio device {self.device or '(default)'}", "cannot play")
+        with self._stream_lock:
+            self._stream = stream
         self._loader.start()
         deadline = time.monotonic() + 2.0
         while self._anchor is None and time.monotonic() < deadline:
@@ -200,9 +196,7 @@ class AudioClock:
         with self._stream_lock:
             stream, self._stream = self._stream, None
         if stream is not None:
-            stream.stop()
-            stream.close()
-            release_portaudio()
+            close_stream(stream)
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
