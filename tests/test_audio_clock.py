@@ -1,5 +1,5 @@
 """The audio clock and PortAudio's lifetime: never a hang, an exception or a dead stream at a class's end (a
-line-in check on another thread), on real JACK servers with the dummy driver.
+line-in check on another thread, Ctrl-C while the music starts), on real JACK servers with the dummy driver.
 
 The scenarios that could hang or abort a process run in a child process (a hang in PortAudio may hold the GIL:
 only a parent can see it) with a hard timeout.
@@ -131,6 +131,35 @@ def test_a_stream_closing_on_another_thread_never_stops_the_class_music(tmp_path
     assert result["errors"] == [] and result["line_in"] == 8 and result["clock"] >= 2, result
     # A callback every JACK period (5.3 ms): 0.2 s without one is a stream that stopped, not a busy machine.
     assert result["longest"] < 0.2, result
+
+
+# --- Ctrl-C while the audio clock starts ------------------------------------------------------------------
+
+
+@pytest.mark.rig
+def test_ctrl_c_as_the_audio_clock_starts_leaves_no_stream_playing(tmp_path: Path, jack: JackServer,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from showctl import portaudio
+
+    real_start = threading.Thread.start
+
+    def start(thread: threading.Thread) -> None:
+        if thread.name == "audio-loader":
+            raise KeyboardInterrupt  # Ctrl-C just as the loader starts, the stream running
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    clock = AudioClock([short_track(tmp_path / "tone.wav", 5.0)])
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            clock.__enter__()
+        time.sleep(0.05)
+        before = clock._anchor
+        time.sleep(0.2)  # some 40 JACK periods
+        assert clock._anchor == before, "the stream kept playing after __enter__ failed"
+        assert portaudio._holds == 0
+    finally:
+        clock.close()
 
 
 # --- now() racing close() -----------------------------------------------------------------------------------

@@ -170,10 +170,14 @@ class AudioClock:
             f"audio device {self.device or '(default)'}", "cannot play")
         with self._stream_lock:
             self._stream = stream
-        self._loader.start()
-        deadline = time.monotonic() + 2.0
-        while self._anchor is None and time.monotonic() < deadline:
-            time.sleep(0.005)  # waiting for the device's first callback, not scheduling events
+        try:
+            self._loader.start()
+            deadline = time.monotonic() + 2.0
+            while self._anchor is None and time.monotonic() < deadline:
+                time.sleep(0.005)  # waiting for the device's first callback, not scheduling events
+        except BaseException:  # Ctrl-C, or no thread for the loader: no stream left playing
+            self.close()
+            raise
         return self
 
     def _keep_loading(self) -> None:
