@@ -1,5 +1,6 @@
 """The JACK server this process uses, seen from outside any JACK client: whether it is still there, and what to
-do with a client of one that died (JACK MIDI in `outputs.midi` and the simulated rig)."""
+do with a client of one that died (JACK MIDI in `outputs.midi` and the simulated rig, PortAudio's JACK host API
+in `portaudio`)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ class ServerSocket:
 
 
 def abandon(jack_client: object) -> None:
-    """Never free `jack_client` (a JACK client of a server that died: rtmidi's or JACK-Client's): closing it,
-    even by the garbage collector or at interpreter exit, crashes the process (segmentation fault) inside
-    libjack. A few kB leaked once per JACK crash, against a safe scene that could never be sent."""
+    """Never free `jack_client` (a JACK client of a server that died: rtmidi's or JACK-Client's, or a PortAudio
+    stream on one): closing it, even by the garbage collector or at interpreter exit, crashes the process
+    (segmentation fault) inside libjack, or waits for the dead server. A few kB leaked once per JACK crash,
+    against a safe scene that could never be sent."""
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(jack_client))

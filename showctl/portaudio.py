@@ -11,13 +11,17 @@ stops first) fails an assertion inside PortAudio and aborts the process.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from showctl.errors import DeviceError
+from showctl.jackd import ServerSocket, abandon
 
-__all__ = ["close_stream", "portaudio", "release_portaudio", "start_stream"]
+__all__ = ["STALLED", "close_stream", "portaudio", "release_portaudio", "start_stream"]
+
+log = logging.getLogger("showctl.audio")
 
 
 class _Stream(Protocol):
@@ -26,23 +30,32 @@ class _Stream(Protocol):
 
 
 T = TypeVar("T", bound=_Stream)
+STALLED = 0.5  # s without a callback before a stream counts as stopped
 
 _lock = threading.RLock()
 _holds = 0  # holds taken (`portaudio`, `start_stream`) and not let go yet
+_server = ServerSocket()  # the JACK server PortAudio joined when it was last initialised
+_left_open = False  # a stream was abandoned: PortAudio stays initialised for good (see `close_stream`)
+_server_lost = False  # ... because its JACK server stopped: PortAudio's JACK client is dead for good
 
 
 def portaudio() -> Any:
     """sounddevice, with a hold taken on PortAudio: let go of it with `release_portaudio`. The first hold
     initialises PortAudio afresh, so its device list is the current one (JACK's ports come and go with jackd).
-    OSError when the PortAudio library is missing."""
-    global _holds
+    OSError when the PortAudio library is missing; DeviceError once its JACK server has stopped."""
+    global _holds, _server
     with _lock:
+        if _server_lost:
+            raise DeviceError("audio", "the JACK server stopped while audio played; restart showctl to play "
+                              "audio again")
         import sounddevice as sd
 
         if _holds == 0:
             while sd._initialized:  # sounddevice's own, at import, or a hold let go of since
                 sd._terminate()
             sd._initialize()
+            if not _left_open:  # else PortAudio kept its first initialisation, and the JACK client of that
+                _server = ServerSocket()
         _holds += 1
         return sd
 
@@ -81,9 +94,34 @@ def start_stream(make: Callable[[Any], T], device: str, failed: str) -> T:
         return stream
 
 
-def close_stream(stream: Any) -> None:
-    """Stop and close `stream` (from `start_stream`) and let go of its hold on PortAudio."""
+def close_stream(stream: Any, silent_for: float = 0.0) -> None:
+    """Stop and close `stream` (from `start_stream`) and let go of its hold on PortAudio, unless its JACK server has
+    stopped or the stream has made no callback for `silent_for` s (more than `STALLED`): then the stream is
+    abandoned instead (left open, never freed; one warning).
+
+    Why: PortAudio's JACK host API stops a stream by waiting for a process cycle that a dead server never runs
+    (10 minutes, in pthread_cond_timedwait), and then closing it, or terminating PortAudio (sounddevice does at
+    exit), fails an assertion on the dead server (jack_port_unregister, jack_deactivate) and aborts the process: a
+    class would hang at its end, in the dark. So PortAudio is never terminated in this process after that.
+    """
+    global _left_open, _server_lost
     with _lock:
-        stream.stop()
-        stream.close()
+        server_gone = _server.gone()
+        if not server_gone and silent_for <= STALLED:
+            stream.stop()
+            stream.close()
+            release_portaudio()
+            return
+        import sounddevice as sd
+
+        abandon(stream)  # its callback stays callable, should the device ever call back again
+        if not _left_open and sd._initialized > 0:
+            # One initialisation PortAudio keeps for good (sounddevice no longer counts it): no Pa_Terminate, ours
+            # or sounddevice's at exit, ever gets to its JACK host API.
+            sd._initialized -= 1
+            _left_open = True
+        _server_lost = _server_lost or server_gone
+        why = "the JACK server stopped" if server_gone else f"no audio callback for {silent_for:.1f} s"
+        log.warning("audio: %s: its stream is left open, not closed (closing would hang the process); PortAudio "
+                    "stays initialised until showctl exits", why)
         release_portaudio()

@@ -1,5 +1,5 @@
-"""The audio clock and PortAudio's lifetime: never a hang, an exception or a dead stream at a class's end (a
-line-in check on another thread, Ctrl-C while the music starts), on real JACK servers with the dummy driver.
+"""The audio clock and PortAudio's lifetime: never a hang or a dead stream at a class's end (a JACK server gone,
+a line-in check on another thread, Ctrl-C while the music starts), on real JACK servers with the dummy driver.
 
 The scenarios that could hang or abort a process run in a child process (a hang in PortAudio may hold the GIL:
 only a parent can see it) with a hard timeout.
@@ -63,6 +63,43 @@ def wait_for_anchor(clock: AudioClock, timeout: float = 5.0) -> None:
     while clock._anchor is None:
         assert time.monotonic() < deadline, "the audio clock never heard from its device"
         time.sleep(0.01)  # polling the audio callback's first anchor
+
+
+# --- the JACK server stops while the music plays ------------------------------------------------------------
+
+
+def server_gone_scenario(tmp: str) -> None:
+    """A class plays through its own JACK server; the server stops (SIGTERM); 1 s later the class ends and its
+    audio clock closes; the process exits normally (sounddevice's atexit handler included)."""
+    from showctl.player.audio import audio_unavailable_reason
+
+    slot = short_track(Path(tmp) / "tone.wav", 20.0)
+    with JackServer(name=f"showctl-gone-{os.getpid()}") as server:
+        clock = AudioClock([slot])
+        clock.__enter__()
+        wait_for_anchor(clock)
+        assert server.process is not None
+        # Stopped, not killed: a SIGKILLed jackd keeps its slot in JACK's registry of 8 servers.
+        server.process.terminate()
+        server.process.wait()
+        time.sleep(1.0)
+        started = time.monotonic()
+        clock.close()
+        closed_in = time.monotonic() - started
+    print(json.dumps({"closed_in": closed_in, "after": audio_unavailable_reason()}), flush=True)
+
+
+@pytest.mark.rig
+def test_the_jack_server_gone_never_hangs_the_audio_clock_or_the_exit(tmp_path: Path) -> None:
+    """PortAudio's JACK host API stops a stream by waiting (10 minutes) for a process cycle a dead server never
+    runs, then aborts the process closing it or terminating PortAudio. The old code hung here every time."""
+    require_binary("jackd", "a JACK server to stop under the audio clock")
+    result = run_child("server_gone_scenario", tmp_path, 30, "the audio clock hung closing after JACK stopped")
+    assert result["closed_in"] < 0.5
+    said = [line for line in result["stderr"].splitlines() if line.startswith("audio: ")]
+    assert said == ["audio: the JACK server stopped: its stream is left open, not closed (closing would hang the "
+                    "process); PortAudio stays initialised until showctl exits"], result["stderr"]
+    assert result["after"] == "the JACK server stopped while audio played; restart showctl to play audio again"
 
 
 # --- two threads using PortAudio: a class playing, sources checked beside it ----------------------------------

@@ -29,6 +29,8 @@ def _sounddevice() -> Any:
     """sounddevice, with a hold on PortAudio (`release_portaudio` lets go of it)."""
     try:
         return portaudio()
+    except DeviceError:  # an OSError too: PortAudio left behind by a JACK server that stopped
+        raise
     except OSError as err:  # PortAudio missing
         raise DeviceError("audio input", f"no audio system ({err}); apt-get install libportaudio2") from None
 
@@ -72,6 +74,7 @@ class LineInSource:
         self._lock = threading.Lock()
         self._origin: float | None = None  # time.monotonic() of the tracker's time 0
         self.blocks = 0
+        self._last_block = time.monotonic()  # when a block last arrived (starting counts as one)
         # A sliding minimum of (arrival − samples so far) over the window: (block number, value), rising.
         window = max(4, round(ORIGIN_WINDOW * rate / blocksize))
         recent: deque[tuple[int, float]] = deque()
@@ -79,6 +82,7 @@ class LineInSource:
         def feed(indata: Any, frames: int, _time: Any, _status: Any) -> None:
             arrived = time.monotonic()
             with self._lock:
+                self._last_block = arrived
                 self._tracker.process(indata[:, 0].copy())
                 self.blocks += 1
                 origin = arrived - self._tracker.now
@@ -117,10 +121,12 @@ class LineInSource:
         stream, self._stream = self._stream, None
         if stream is None:
             return
+        with self._lock:
+            silent_for = time.monotonic() - self._last_block
         # PortAudio's JACK host API keeps a client open while initialised: the last hold let go of terminates it
         # now, before a jackd the simulated rig started stops (left to the interpreter's exit, PortAudio aborts
-        # the process).
-        close_stream(stream)
+        # the process). A stream whose JACK server has gone is abandoned instead (closing it would hang).
+        close_stream(stream, silent_for)
 
     def __enter__(self) -> LineInSource:
         return self

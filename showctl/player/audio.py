@@ -18,20 +18,22 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from showctl.errors import DeviceError
 from showctl.player.clock import wait_out
-from showctl.portaudio import close_stream, portaudio, release_portaudio, start_stream
+from showctl.portaudio import STALLED, close_stream, portaudio, release_portaudio, start_stream
 from showctl.timeline.model import TrackSlot, slot_playing
 
 __all__ = ["AudioClock", "audio_unavailable_reason"]
 
 log = logging.getLogger("showctl.audio")
-_STALLED = 0.5  # s without an audio callback before the device counts as stopped
 
 
 def audio_unavailable_reason() -> str | None:
     """Why no audio output can be used here (None when one can)."""
     try:
         sd = portaudio()
+    except DeviceError as err:  # PortAudio unusable in this process (its JACK server stopped under it)
+        return err.reason
     except OSError as err:  # PortAudio library missing
         return f"PortAudio is not installed ({err}); apt-get install libportaudio2"
     try:
@@ -70,6 +72,7 @@ class AudioClock:
         self._buffers: dict[int, npt.NDArray[np.float32]] = {}
         self._loader: threading.Thread | None = None
         self._stream: Any = None
+        self._closed = False
 
     # -- loading -------------------------------------------------------------------------------------
     def _load(self, index: int) -> None:
@@ -113,6 +116,11 @@ class AudioClock:
             written += n
 
     def _callback(self, out: npt.NDArray[np.float32], frames: int, info: Any, status: Any) -> None:
+        if self._closed:  # a stream left open by `close` whose device came back
+            import sounddevice as sd
+
+            out.fill(0.0)
+            raise sd.CallbackAbort
         if status.output_underflow:
             self.underruns += 1
         class_time = self.start + self._frames_done / self.samplerate
@@ -138,7 +146,7 @@ class AudioClock:
             if self.paused:
                 return class_time
             since = time.monotonic() - anchor_wall
-            if since > _STALLED:
+            if since > STALLED:
                 # The device stopped calling back (a JACK server gone, a pulled interface): keep the class on
                 # the monotonic clock from the last block heard rather than freezing the lights.
                 if not self.stalled:
@@ -164,6 +172,8 @@ class AudioClock:
         first = slot_playing(self.slots, self.start) or 0
         self._load_ahead(first)
         self._loader = threading.Thread(target=self._keep_loading, name="audio-loader", daemon=True)
+        self._closed = False
+        self._anchor_wall = time.monotonic()  # starting counts as a sign of life, until the first callback
         stream = start_stream(
             lambda sd: sd.OutputStream(samplerate=self.samplerate, channels=2, dtype="float32",
                                        blocksize=self.blocksize, device=self.device, callback=self._callback),
@@ -199,8 +209,12 @@ class AudioClock:
     def close(self) -> None:
         with self._stream_lock:
             stream, self._stream = self._stream, None
-        if stream is not None:
-            close_stream(stream)
+        if stream is None:
+            return
+        self._closed = True  # the callback plays silence and ends the stream, should it ever be called again
+        with self._lock:
+            silent_for = time.monotonic() - self._anchor_wall
+        close_stream(stream, silent_for)  # abandoned, not closed, if the device stopped calling back
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
