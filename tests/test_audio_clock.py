@@ -14,6 +14,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,26 +38,54 @@ def short_track(path: Path, seconds: float) -> TrackSlot:
     return TrackSlot(str(path), TrackAnalysis(str(path), seconds, 120.0, beats, beats[::4], 0.9, 4), 0.0, seconds, 0.0)
 
 
+@contextmanager
+def own_jackd(tmp: str) -> Iterator[JackServer]:
+    """A private JACK server for a scenario, its pid noted in `tmp` for `run_child` (jackd leaves the child's
+    process group: a hung child's jackd would live on)."""
+    with JackServer(name=f"showctl-audio-{os.getpid()}") as server:
+        assert server.process is not None
+        (Path(tmp) / "jackd.pid").write_text(str(server.process.pid))
+        yield server
+
+
+def stop_pid(pid: int) -> None:
+    """SIGTERM `pid` (SIGTERM frees a jackd's slot in JACK's registry of servers), SIGKILL it after 5 s."""
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 5.0
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling another process's exit (not our child: no wait)
+    if Path(f"/proc/{pid}").exists():
+        os.kill(pid, signal.SIGKILL)
+
+
 def run_child(scenario: str, tmp_path: Path, timeout: float, hang: str) -> dict[str, Any]:
     """Run `scenario` (a function below) in a child process; fail naming `hang` should it not end in `timeout` s
-    (its jackd, in the child's own process group, stopped with it). Returns the JSON it printed last."""
+    (the child and its jackd then stopped). Returns the JSON it printed last."""
     code = f"import sys; sys.path.insert(0, 'tests'); import test_audio_clock as t; t.{scenario}({str(tmp_path)!r})"
     child = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+                             stderr=subprocess.PIPE, text=True)
     try:
         out, err = child.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(child.pid, signal.SIGTERM)  # jackd too: SIGTERM frees its slot in JACK's server registry
-        try:
-            child.communicate(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.communicate()
+        child.kill()
+        child.communicate()
+        jackd = tmp_path / "jackd.pid"
+        if jackd.exists():
+            stop_pid(int(jackd.read_text()))
         pytest.fail(f"{hang} (no exit within {timeout:.0f} s)")
     assert child.returncode == 0, f"exit status {child.returncode}:\n{err[-3000:]}"
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    result["stderr"] = err
+    result["stderr"], result["pid"] = err, child.pid
     return result
+
+
+def remove_semaphores_left(server_prefix: str) -> None:
+    """libjack leaves a client's semaphore in /dev/shm when the client is never closed (an abandoned one): remove
+    those of the servers named `server_prefix`<pid> whose process has ended."""
+    for semaphore in Path("/dev/shm").glob(f"jack_sem.*_{server_prefix}*"):
+        pid = semaphore.name.split(server_prefix, 1)[1].split("_", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            semaphore.unlink(missing_ok=True)
 
 
 def wait_for_anchor(clock: AudioClock, timeout: float = 5.0) -> None:
@@ -74,7 +104,7 @@ def server_gone_scenario(tmp: str) -> None:
     from showctl.player.audio import audio_unavailable_reason
 
     slot = short_track(Path(tmp) / "tone.wav", 20.0)
-    with JackServer(name=f"showctl-gone-{os.getpid()}") as server:
+    with own_jackd(tmp) as server:
         clock = AudioClock([slot])
         clock.__enter__()
         wait_for_anchor(clock)
@@ -94,7 +124,10 @@ def test_the_jack_server_gone_never_hangs_the_audio_clock_or_the_exit(tmp_path: 
     """PortAudio's JACK host API stops a stream by waiting (10 minutes) for a process cycle a dead server never
     runs, then aborts the process closing it or terminating PortAudio. The old code hung here every time."""
     require_binary("jackd", "a JACK server to stop under the audio clock")
-    result = run_child("server_gone_scenario", tmp_path, 30, "the audio clock hung closing after JACK stopped")
+    try:
+        result = run_child("server_gone_scenario", tmp_path, 30, "the audio clock hung closing after JACK stopped")
+    finally:
+        remove_semaphores_left("showctl-audio-")
     assert result["closed_in"] < 0.5
     said = [line for line in result["stderr"].splitlines() if line.startswith("audio: ")]
     assert said == ["audio: the JACK server stopped: its stream is left open, not closed (closing would hang the "
@@ -112,7 +145,7 @@ def two_users_scenario(tmp: str) -> None:
     from showctl.live import LineInSource
 
     slot = short_track(Path(tmp) / "tone.wav", 30.0)
-    with JackServer(name=f"showctl-users-{os.getpid()}"), AudioClock([slot]) as clock:
+    with own_jackd(tmp), AudioClock([slot]) as clock:
         wait_for_anchor(clock)
         done = threading.Event()
         counts = {"line_in": 0, "clock": 0}
