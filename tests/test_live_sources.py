@@ -172,13 +172,11 @@ def play_into(track: Path, ours: str, written: Path) -> subprocess.Popen[str]:
 @pytest.mark.slow
 def test_line_in_locks_to_a_track_played_into_it_over_jack(tmp_path: Path, jack: JackServer) -> None:
     from showctl.live import LineInSource
-    from showctl.portaudio import release_portaudio
 
     y, truth = synthesize_track(128.0, 16.0, 48000, 11, style="house")
     track = tmp_path / "house-128.wav"
     sf.write(track, y, 48000)
-    release_portaudio()  # PortAudio may have looked for JACK before this test's server ran
-    with LineInSource() as source:
+    with LineInSource() as source:  # PortAudio starts afresh: it sees this test's JACK server
         ours = [p for p in jack_ports() if p.endswith(":in_0")]
         assert len(ours) == 1, jack_ports()
         player = play_into(track, ours[0], tmp_path / "written.json")
@@ -194,7 +192,6 @@ def test_line_in_locks_to_a_track_played_into_it_over_jack(tmp_path: Path, jack:
         finally:
             player.kill()
             player.wait()
-    release_portaudio()
     assert source.blocks > 0 and seen, "the tracker never locked on the line-in audio"
     # (as the follow scores take it: the median; one grid's local period may sit a comb step, 1.5 %, off)
     assert float(np.median([g.tempo for _, g in seen])) == pytest.approx(128.0, rel=0.01)

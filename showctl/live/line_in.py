@@ -18,6 +18,7 @@ from typing import Any
 from showctl.errors import DeviceError
 from showctl.live.audio import AudioBeatTracker
 from showctl.live.model import PredictedGrid, SourceState
+from showctl.portaudio import close_stream, portaudio, release_portaudio, start_stream
 
 __all__ = ["ORIGIN_WINDOW", "LineInSource", "input_devices"]
 
@@ -25,20 +26,22 @@ ORIGIN_WINDOW = 1.0  # s of blocks whose earliest arrival ties the audio clock t
 
 
 def _sounddevice() -> Any:
-    try:
-        from showctl.portaudio import portaudio
-    except OSError as err:  # PortAudio missing
-        raise DeviceError("audio input", f"no audio system ({err}); apt-get install libportaudio2") from None
+    """sounddevice, with a hold on PortAudio (`release_portaudio` lets go of it)."""
     try:
         return portaudio()
-    except OSError as err:
+    except DeviceError:  # an OSError too: PortAudio left behind by a JACK server that stopped
+        raise
+    except OSError as err:  # PortAudio missing
         raise DeviceError("audio input", f"no audio system ({err}); apt-get install libportaudio2") from None
 
 
 def input_devices() -> list[str]:
     """Names of the audio devices that can record (the choices for `device`)."""
     sd = _sounddevice()
-    return [str(d["name"]) for d in sd.query_devices() if int(d["max_input_channels"]) > 0]
+    try:
+        return [str(d["name"]) for d in sd.query_devices() if int(d["max_input_channels"]) > 0]
+    finally:
+        release_portaudio()
 
 
 class LineInSource:
@@ -51,11 +54,17 @@ class LineInSource:
 
     def __init__(self, device: str | int | None = None, *, blocksize: int = 512) -> None:
         sd = _sounddevice()
+        try:
+            self._open(sd, device, blocksize)
+        finally:
+            release_portaudio()  # the stream keeps a hold of its own
+
+    def _open(self, sd: Any, device: str | int | None, blocksize: int) -> None:
         label = "audio input" if device is None else f"audio input '{device}'"
         try:
             info = sd.query_devices(device, kind="input")
         except (sd.PortAudioError, ValueError):
-            names = input_devices()
+            names = [str(d["name"]) for d in sd.query_devices() if int(d["max_input_channels"]) > 0]
             choices = ", ".join(names) if names else "none (is jackd running?)"
             raise DeviceError(label, f"no such input device (inputs: {choices}); choose one with "
                               "--audio-in NAME, or use --source link, midi-clock or tap") from None
@@ -65,6 +74,7 @@ class LineInSource:
         self._lock = threading.Lock()
         self._origin: float | None = None  # time.monotonic() of the tracker's time 0
         self.blocks = 0
+        self._last_block = time.monotonic()  # when a block last arrived (starting counts as one)
         # A sliding minimum of (arrival − samples so far) over the window: (block number, value), rising.
         window = max(4, round(ORIGIN_WINDOW * rate / blocksize))
         recent: deque[tuple[int, float]] = deque()
@@ -72,6 +82,7 @@ class LineInSource:
         def feed(indata: Any, frames: int, _time: Any, _status: Any) -> None:
             arrived = time.monotonic()
             with self._lock:
+                self._last_block = arrived
                 self._tracker.process(indata[:, 0].copy())
                 self.blocks += 1
                 origin = arrived - self._tracker.now
@@ -82,12 +93,10 @@ class LineInSource:
                     recent.popleft()
                 self._origin = recent[0][1]
 
-        try:
-            self._stream = sd.InputStream(device=info["index"], samplerate=rate, channels=1, blocksize=blocksize,
-                                          callback=feed)
-            self._stream.start()
-        except sd.PortAudioError as err:
-            raise DeviceError(f"audio input '{self.device_name}'", f"cannot open ({err})") from None
+        self._stream = start_stream(
+            lambda sd: sd.InputStream(device=info["index"], samplerate=rate, channels=1, blocksize=blocksize,
+                                      callback=feed),
+            f"audio input '{self.device_name}'", "cannot open")
         self._latency = float(self._stream.latency)
 
     @property
@@ -109,13 +118,15 @@ class LineInSource:
         return dataclasses.replace(grid, anchor=grid.anchor + origin - self._latency)
 
     def close(self) -> None:
-        from showctl.portaudio import release_portaudio
-
-        self._stream.stop()
-        self._stream.close()
-        # PortAudio's JACK host API keeps a client open while initialised: let go now, before a jackd the
-        # simulated rig started stops (left to the interpreter's exit, PortAudio aborts the process).
-        release_portaudio()
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        with self._lock:
+            silent_for = time.monotonic() - self._last_block
+        # PortAudio's JACK host API keeps a client open while initialised: the last hold let go of terminates it
+        # now, before a jackd the simulated rig started stops (left to the interpreter's exit, PortAudio aborts
+        # the process). A stream whose JACK server has gone is abandoned instead (closing it would hang).
+        close_stream(stream, silent_for)
 
     def __enter__(self) -> LineInSource:
         return self

@@ -13,11 +13,12 @@ from typing import Any
 import rtmidi
 
 from showctl.errors import DeviceError
+from showctl.jackd import ServerSocket, abandon
 from showctl.messages import MidiMessage, OutMessage
 from showctl.rig import MidiOutputConfig
 from showctl.rig.model import device_label
 
-__all__ = ["JackWatch", "MidiOutput", "abandon", "midi_api"]
+__all__ = ["JackWatch", "MidiOutput", "midi_api"]
 
 CLIENT_NAME = "showctl"
 
@@ -40,13 +41,6 @@ def midi_api(api: str) -> int:
         os.environ.setdefault("JACK_NO_START_SERVER", "1")
         return int(rtmidi.API_UNIX_JACK)
     return int(rtmidi.API_LINUX_ALSA)
-
-
-def abandon(jack_client: object) -> None:
-    """Never free `jack_client` (a JACK client of a server that died: rtmidi's or JACK-Client's): closing it,
-    even by the garbage collector or at interpreter exit, crashes the process (segmentation fault) inside
-    libjack. A few kB leaked once per JACK crash, against a safe scene that could never be sent."""
-    ctypes.pythonapi.Py_IncRef(ctypes.py_object(jack_client))
 
 
 # Long enough for a notification thread already inside a JackWatch callback to take the GIL and leave.
@@ -80,12 +74,10 @@ class JackWatch:
         self.client.set_xrun_callback(lambda _delayed_usecs: self._xrun())
         self.realtime = bool(self.client.realtime)  # whether jackd runs its clients' periods realtime
         self.client.activate()
-        # The server's request socket: jackd removes it as it stops (SIGTERM, a quit), often before this client
-        # hears of it, since the shutdown callback is Python, needs the GIL, and a send spinning in rtmidi holds
-        # it (a class hung 1 CI run in 5 so). A stat before every send (~1 µs) needs neither.
-        server = os.environ.get("JACK_DEFAULT_SERVER") or "default"
-        self._socket = Path(f"/dev/shm/jack_{server}_{os.getuid()}_0")
-        self._socket_seen = self._socket.exists()  # only where this JACK keeps its socket there
+        # The server's request socket: jackd removes it as it stops, often before this client hears of it, since
+        # the shutdown callback is Python, needs the GIL, and a send spinning in rtmidi holds it (a class hung 1 CI
+        # run in 5 so). A stat before every send needs neither.
+        self._socket = ServerSocket()
 
     def _xrun(self) -> None:
         self.xruns += 1  # one notification thread calls this: no lock needed
@@ -97,7 +89,7 @@ class JackWatch:
 
     def gone(self) -> bool:
         """Whether the server has stopped: its shutdown callback ran, or its socket is gone."""
-        if not self.stopped.is_set() and self._socket_seen and not self._socket.exists():
+        if not self.stopped.is_set() and self._socket.gone():
             self._server_stopped()
         return self.stopped.is_set()
 

@@ -20,19 +20,20 @@ import numpy.typing as npt
 
 from showctl.errors import DeviceError
 from showctl.player.clock import wait_out
-from showctl.portaudio import portaudio, release_portaudio
+from showctl.portaudio import STALLED, close_stream, portaudio, release_portaudio, start_stream
 from showctl.timeline.model import TrackSlot, slot_playing
 
 __all__ = ["AudioClock", "audio_unavailable_reason"]
 
 log = logging.getLogger("showctl.audio")
-_STALLED = 0.5  # s without an audio callback before the device counts as stopped
 
 
 def audio_unavailable_reason() -> str | None:
     """Why no audio output can be used here (None when one can)."""
     try:
         sd = portaudio()
+    except DeviceError as err:  # PortAudio unusable in this process (its JACK server stopped under it)
+        return err.reason
     except OSError as err:  # PortAudio library missing
         return f"PortAudio is not installed ({err}); apt-get install libportaudio2"
     try:
@@ -66,10 +67,12 @@ class AudioClock:
         self._anchor_wall = 0.0
         self._frames_done = 0  # frames handed to the device since `start`
         self._anchor: tuple[float, float] | None = None  # (class time, DAC time) of the latest block
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the callback's anchor, for `now`
+        self._stream_lock = threading.Lock()  # the stream, for `now` and `latency` on other threads than `close`'s
         self._buffers: dict[int, npt.NDArray[np.float32]] = {}
         self._loader: threading.Thread | None = None
         self._stream: Any = None
+        self._closed = False
 
     # -- loading -------------------------------------------------------------------------------------
     def _load(self, index: int) -> None:
@@ -113,6 +116,11 @@ class AudioClock:
             written += n
 
     def _callback(self, out: npt.NDArray[np.float32], frames: int, info: Any, status: Any) -> None:
+        if self._closed:  # a stream left open by `close` whose device came back
+            import sounddevice as sd
+
+            out.fill(0.0)
+            raise sd.CallbackAbort
         if status.output_underflow:
             self.underruns += 1
         class_time = self.start + self._frames_done / self.samplerate
@@ -128,21 +136,24 @@ class AudioClock:
     # -- Clock protocol ------------------------------------------------------------------------------
     def now(self) -> float:
         with self._lock:
-            anchor = self._anchor
-        if anchor is None or self._stream is None:
-            return self.start
-        class_time, dac = anchor
-        if self.paused:
-            return class_time
-        since = time.monotonic() - self._anchor_wall
-        if since > _STALLED:
-            # The device stopped calling back (a JACK server gone, a pulled interface): keep the class on
-            # the monotonic clock from the last block heard rather than freezing the lights.
-            if not self.stalled:
-                self.stalled = True
-                log.warning("audio device stopped: lights continue on the monotonic clock")
-            return class_time + since
-        return class_time + (float(self._stream.time) - dac)
+            anchor, anchor_wall = self._anchor, self._anchor_wall
+        # Under the stream's lock: `close` (maybe on another thread) takes the stream away, then closes it.
+        with self._stream_lock:
+            stream = self._stream
+            if anchor is None or stream is None:
+                return self.start
+            class_time, dac = anchor
+            if self.paused:
+                return class_time
+            since = time.monotonic() - anchor_wall
+            if since > STALLED:
+                # The device stopped calling back (a JACK server gone, a pulled interface): keep the class on
+                # the monotonic clock from the last block heard rather than freezing the lights.
+                if not self.stalled:
+                    self.stalled = True
+                    log.warning("audio device stopped: lights continue on the monotonic clock")
+                return class_time + since
+            return class_time + (float(stream.time) - dac)
 
     def pause(self) -> None:
         self.paused = True
@@ -158,22 +169,25 @@ class AudioClock:
 
     # -- lifetime ------------------------------------------------------------------------------------
     def __enter__(self) -> AudioClock:
-        sd = portaudio()
-
         first = slot_playing(self.slots, self.start) or 0
         self._load_ahead(first)
         self._loader = threading.Thread(target=self._keep_loading, name="audio-loader", daemon=True)
+        self._closed = False
+        self._anchor_wall = time.monotonic()  # starting counts as a sign of life, until the first callback
+        stream = start_stream(
+            lambda sd: sd.OutputStream(samplerate=self.samplerate, channels=2, dtype="float32",
+                                       blocksize=self.blocksize, device=self.device, callback=self._callback),
+            f"audio device {self.device or '(default)'}", "cannot play")
+        with self._stream_lock:
+            self._stream = stream
         try:
-            self._stream = sd.OutputStream(samplerate=self.samplerate, channels=2, dtype="float32",
-                                           blocksize=self.blocksize, device=self.device, callback=self._callback)
-            self._stream.start()
-        except (sd.PortAudioError, ValueError) as err:
-            release_portaudio()
-            raise DeviceError(f"audio device {self.device or '(default)'}", f"cannot play ({err})") from None
-        self._loader.start()
-        deadline = time.monotonic() + 2.0
-        while self._anchor is None and time.monotonic() < deadline:
-            time.sleep(0.005)  # waiting for the device's first callback, not scheduling events
+            self._loader.start()
+            deadline = time.monotonic() + 2.0
+            while self._anchor is None and time.monotonic() < deadline:
+                time.sleep(0.005)  # waiting for the device's first callback, not scheduling events
+        except BaseException:  # Ctrl-C, or no thread for the loader: no stream left playing
+            self.close()
+            raise
         return self
 
     def _keep_loading(self) -> None:
@@ -189,14 +203,18 @@ class AudioClock:
 
     @property
     def latency(self) -> float:
-        return float(self._stream.latency) if self._stream is not None else 0.0
+        with self._stream_lock:
+            return float(self._stream.latency) if self._stream is not None else 0.0
 
     def close(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            stream.stop()
-            stream.close()
-            release_portaudio()
+        with self._stream_lock:
+            stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        self._closed = True  # the callback plays silence and ends the stream, should it ever be called again
+        with self._lock:
+            silent_for = time.monotonic() - self._anchor_wall
+        close_stream(stream, silent_for)  # abandoned, not closed, if the device stopped calling back
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         self.close()

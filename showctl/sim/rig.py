@@ -26,8 +26,9 @@ from pythonosc.osc_message import OscMessage as DecodedOsc
 from pythonosc.osc_server import BlockingOSCUDPServer
 
 from showctl.errors import DeviceError
+from showctl.jackd import abandon
 from showctl.messages import MidiMessage, OscArg, OscMessage
-from showctl.outputs.midi import JackWatch, abandon, midi_api
+from showctl.outputs.midi import JackWatch, midi_api
 from showctl.rig import DmxOutputConfig, MidiOutputConfig, OscOutputConfig, Rig
 from showctl.rig.model import OutputConfig
 
