@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +49,18 @@ def own_jackd(tmp: str) -> Iterator[JackServer]:
 
 
 def stop_pid(pid: int) -> None:
-    """SIGTERM `pid` (SIGTERM frees a jackd's slot in JACK's registry of servers), SIGKILL it after 5 s."""
-    os.kill(pid, signal.SIGTERM)
+    """SIGTERM `pid` (SIGTERM frees a jackd's slot in JACK's registry of servers), SIGKILL it after 5 s; one
+    already gone is fine (the scenario stopped its jackd itself, or it died)."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
     deadline = time.monotonic() + 5.0
     while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)  # polling another process's exit (not our child: no wait)
     if Path(f"/proc/{pid}").exists():
-        os.kill(pid, signal.SIGKILL)
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def run_child(scenario: str, tmp_path: Path, timeout: float, hang: str) -> dict[str, Any]:
