@@ -2,7 +2,8 @@
 
 The layers, lowest first (README, "Layout"); a module may import its own layer and those below it:
 
-    foundation  errors, units, yamlfile, schema, messages, portaudio: shared values, the YAML reader, audio I/O
+    foundation  errors, units, yamlfile, schema, messages, portaudio, jackd: shared values, the YAML reader,
+                audio I/O, the JACK server's state
     analysis    audio in, `TrackAnalysis` out (pure), its cache
     rig         the rig file: outputs, fixtures, patch, profiles, floor light (no sockets)
     cues        cue files, strictly validated
@@ -35,7 +36,7 @@ from pathlib import Path
 __all__ = ["KNOWN", "LAYERS", "Tie", "import_graph", "problems"]
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "units", "yamlfile", "schema", "messages", "portaudio"),
+    ("errors", "units", "yamlfile", "schema", "messages", "portaudio", "jackd"),
     ("analysis",),
     ("rig",),
     ("cues",),
