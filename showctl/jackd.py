@@ -7,8 +7,9 @@ from __future__ import annotations
 import ctypes
 import os
 from pathlib import Path
+from typing import Any
 
-__all__ = ["ServerSocket", "abandon"]
+__all__ = ["ServerSocket", "abandon", "close_rtmidi"]
 
 
 class ServerSocket:
@@ -42,3 +43,19 @@ def abandon(jack_client: object) -> None:
     (segmentation fault) inside libjack, or waits for the dead server. A few kB leaked once per JACK crash,
     against a safe scene that could never be sent."""
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(jack_client))
+
+
+def close_rtmidi(port: Any, *, server_gone: bool) -> None:
+    """Close and free an rtmidi MidiIn or MidiOut, or abandon it when `server_gone` (its JACK server has stopped,
+    as its `ServerSocket` or a JackWatch says: a shutdown callback alone may not have run yet).
+
+    A dead server's client must never be closed. Once the server stops, the next JACK client this process opens
+    (a reconnecting output, a simulated desk, a server started again under the same name) makes libjack close
+    and delete every client of the old server behind rtmidi's back (JackLibGlobals: "Jack server was closed but
+    clients are still allocated, cleanup..."). A later `close_port` then calls through the freed client: a
+    segmentation fault in jack_port_unregister (a CI run and a test loop died so)."""
+    if server_gone:
+        abandon(port)
+        return
+    port.close_port()
+    port.delete()

@@ -106,6 +106,28 @@ def test_panic_goes_out_ahead_of_the_queue() -> None:
     assert output.dropped >= 98
 
 
+def test_a_fault_the_background_check_found_is_named_by_the_next_send() -> None:
+    # The output's own check notices a console gone between two cues; the next cue's error is then the first
+    # line the instructor sees about it, and must say what went wrong, not only "down".
+    rig = Rig(name="q", outputs={"console": OscOutputConfig(transport="osc", port=9000)},
+              safe_scene={"console": ()})
+    with SimulatedRig(rig) as sim:
+        output = open_resilient_output("console", sim.rig_for_outputs.outputs["console"], check_interval=0.02,
+                                       max_backoff=5.0)
+    try:
+        output.send(OscMessage("/n", (0,)))  # goes out; the "port unreachable" it earns is the check's to read
+        deadline = time.monotonic() + 5
+        while output.up and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not output.up, "the check never noticed the console had gone"
+        with pytest.raises(DeviceError) as info:
+            output.send(OscMessage("/n", (1,)))
+        assert str(info.value) == (f"{output.device}: not reachable (Connection refused); reconnecting in the "
+                                   "background, message dropped")
+    finally:
+        output.close()
+
+
 @pytest.mark.rig
 def test_midi_port_missing_at_start_then_appears(jack: JackServer) -> None:
     config = MidiOutputConfig(transport="midi", port="showctl-sim-desk:in", api="jack")
@@ -116,8 +138,9 @@ def test_midi_port_missing_at_start_then_appears(jack: JackServer) -> None:
         assert status[0].endswith("; retrying in the background")
         with pytest.raises(DeviceError) as info:
             output.send(MidiMessage.parse("program_change program=3"))
-        assert str(info.value) == ("output 'desk' (MIDI port 'showctl-sim-desk:in'): down, reconnecting in the "
-                                   "background; message dropped")
+        # The cause is said again: to the instructor this may be the first line about the desk.
+        assert str(info.value) == status[0].removesuffix("; retrying in the background") + (
+            "; reconnecting in the background, message dropped")
         rig = Rig(name="late", outputs={"desk": config}, safe_scene={"desk": ()})
         with SimulatedRig(rig) as sim:
             # The wanted state (program 3) arrives as soon as the port exists, without anyone sending again.
@@ -192,8 +215,9 @@ def test_the_jack_server_dying_mid_run_never_hangs_the_class() -> None:
     result = json.loads(child.stdout.strip().splitlines()[-1])
     assert result["completed"]
     assert result["console"] == list(range(80))  # the console kept every step, the whole time
-    lost = [s for s in result["status"] if "JACK server stopped" in s]
-    assert lost and lost[0].startswith("output 'desk' (MIDI port 'showctl-sim-desk:in'): the JACK server stopped")
+    # The first line about the desk names the cause, whether a send or the background check noticed first.
+    desk = [s for s in result["status"] if s.startswith("output 'desk' (MIDI port 'showctl-sim-desk:in'): ")]
+    assert desk and desk[0].split("): ", 1)[1].startswith("the JACK server stopped"), result["status"]
     assert result["desk_back"]
     assert any(s.startswith("output 'desk'") and "reconnected" in s for s in result["status"]), result["status"]
 

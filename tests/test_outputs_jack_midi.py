@@ -123,3 +123,96 @@ def test_closing_the_jack_watch_while_jack_reports_xruns_never_hangs_the_process
         pytest.fail("the process hung closing a JACK client while JACK reported xruns")
     assert child.returncode == 0 and out.startswith("closed; "), out
     assert int(out.split()[1]) > 0, "no xrun was reported: the test did not test the race"
+
+
+SERVER_DIES_UNDER_A_BUSY_GIL = """
+import ctypes, ctypes.util, os, sys, time
+from showctl.jackd import ServerSocket
+from showctl.outputs.midi import JackWatch
+from showctl.sim import JackServer
+
+with JackServer(name=f"showctl-test-cancel-{os.getpid()}") as server:
+    watch = JackWatch("test")
+    socket = ServerSocket().path
+    keeps_gil = ctypes.PyDLL(ctypes.util.find_library("jack"))  # PyDLL: calls that never release the GIL
+    libc = ctypes.PyDLL(None)
+    sys.setswitchinterval(1000)  # nor does this thread hand the GIL over on its own: the watch waits for it
+    server.process.terminate()
+    while libc.access(str(socket).encode(), 0) == 0:
+        pass
+    until = time.monotonic() + 0.5  # time for the watch's JACK thread to hear of it
+    while time.monotonic() < until:
+        pass
+    # A new client of this process's libjack: it closes every client of the dead server, cancelling their
+    # threads (a reconnecting output does the same).
+    keeps_gil.jack_client_open(b"showctl-test-late", 1, None)  # 1: JackNoStartServer
+    sys.setswitchinterval(0.005)
+    time.sleep(0.1)  # the GIL is handed over: it hung here for good when the cancelled thread held its mutex
+    print("alive", watch.gone(), flush=True)
+"""
+
+
+@pytest.mark.rig
+def test_a_jack_server_dying_while_python_is_busy_never_hangs_the_process() -> None:
+    """A JACK notice handled in Python waits for the GIL; libjack cancels that thread when this process opens
+    its next JACK client after the server died, and a thread cancelled so dies holding the GIL's mutex: every
+    thread then hangs for good (a CI run, the server stopped mid-class and the MIDI output reconnecting).
+    The watch's notices are counted in C instead."""
+    import subprocess
+    import sys
+
+    from conftest import REPO, require_binary
+
+    require_binary("jackd", "a JACK server to stop")
+    child = subprocess.Popen([sys.executable, "-c", SERVER_DIES_UNDER_A_BUSY_GIL], cwd=REPO, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = child.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        pytest.fail("the process hung once its JACK server died while Python was busy")
+    assert child.returncode == 0 and out == "alive True\n", err[-2000:]
+
+
+CLIENTS_OUTLIVE_THEIR_SERVER = """
+import os, rtmidi
+from showctl.live import MidiClockSource
+from showctl.outputs import open_output
+from showctl.outputs.midi import midi_api
+from showctl.rig import MidiOutputConfig, Rig
+from showctl.sim import JackServer, SimulatedRig
+
+name = f"showctl-test-restart-{os.getpid()}"
+rig = Rig(name="restart", outputs={"desk": MidiOutputConfig(transport="midi", port="unused")}, safe_scene={"desk": ()})
+with JackServer(name=name) as server:
+    clock_in = MidiClockSource(api="jack", client="showctl-test-clock")
+    sim = SimulatedRig(rig).__enter__()
+    desk = open_output("desk", sim.rig_for_outputs)
+    server.process.terminate()
+    server.process.wait()
+with JackServer(name=name):  # the studio restarts JACK: the next JACK client frees the dead server's clients
+    probe = rtmidi.MidiOut(rtapi=midi_api("jack"), name="showctl-test-probe")
+    for what, close in (("MIDI clock input", clock_in.close), ("MIDI output", desk.close),
+                        ("simulated rig", sim.close)):
+        print("closing the", what, flush=True)
+        close()
+    probe.delete()
+print("closed", flush=True)
+"""
+
+
+@pytest.mark.rig
+def test_midi_ports_whose_jack_server_died_close_without_crashing() -> None:
+    # Once a JACK server dies, the next JACK client this process opens makes libjack free every client of the
+    # old one behind rtmidi's back; closing such a port afterwards crashed the process (a segmentation fault
+    # at the end of a class, or of a rehearsal on the simulated rig).
+    import subprocess
+    import sys
+
+    from conftest import REPO, require_binary
+
+    require_binary("jackd", "a JACK server to stop")
+    child = subprocess.run([sys.executable, "-c", CLIENTS_OUTLIVE_THEIR_SERVER], cwd=REPO, capture_output=True,
+                           text=True, timeout=60, check=False)
+    assert child.returncode == 0 and child.stdout.endswith("closed\n"), (child.returncode, child.stdout)

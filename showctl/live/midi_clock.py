@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from showctl.errors import DeviceError
+from showctl.jackd import ServerSocket, close_rtmidi
 from showctl.live.model import PredictedGrid, SourceState
 from showctl.messages import CLOCK_PPQN
 
@@ -251,10 +252,13 @@ class MidiClockSource:
         self.fit = ClockFit(window=window, latency=latency)
         self._lock = threading.Lock()
         label = f"MIDI clock input '{port or client + ':clock-in'}'"
+        rtapi = midi_api(api)
         try:
-            self._in = rtmidi.MidiIn(rtapi=midi_api(api), name=client, queue_size_limit=4096)
+            self._in = rtmidi.MidiIn(rtapi=rtapi, name=client, queue_size_limit=4096)
         except rtmidi.SystemError as err:
             raise DeviceError(label, f"no MIDI system ({err}); is jackd running?") from None
+        # Through JACK, whether its server stopped decides how this input may be closed (jackd.close_rtmidi).
+        self._server = ServerSocket() if rtapi == rtmidi.API_UNIX_JACK else None
         self._in.ignore_types(sysex=True, timing=False, active_sense=True)  # keep clock messages
         try:
             if port is None:
@@ -315,8 +319,7 @@ class MidiClockSource:
     def close(self) -> None:
         self._closing.set()
         self._thread.join(timeout=1)
-        self._in.close_port()
-        self._in.delete()
+        close_rtmidi(self._in, server_gone=self._server is not None and self._server.gone())
 
     def __enter__(self) -> MidiClockSource:
         return self

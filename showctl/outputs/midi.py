@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import threading
 import time
@@ -13,7 +14,7 @@ from typing import Any
 import rtmidi
 
 from showctl.errors import DeviceError
-from showctl.jackd import ServerSocket, abandon
+from showctl.jackd import ServerSocket, abandon, close_rtmidi
 from showctl.messages import MidiMessage, OutMessage
 from showctl.rig import MidiOutputConfig
 from showctl.rig.model import device_label
@@ -43,8 +44,37 @@ def midi_api(api: str) -> int:
     return int(rtmidi.API_LINUX_ALSA)
 
 
-# Long enough for a notification thread already inside a JackWatch callback to take the GIL and leave.
-_CALLBACK_DRAIN = 0.05
+class NativeCount:
+    """A count that a libjack thread raises with no Python on its stack: the callback handed to libjack is libc's
+    own `sem_post`, on a semaphore of ours.
+
+    Why no Python callback: when a JACK server dies, the next JACK client this process opens makes libjack close
+    every client of the old server, cancelling (pthread_cancel) their notification threads. A thread cancelled
+    while it waited for the GIL in a Python callback dies holding the GIL's own mutex, and every thread of the
+    process then waits for it for ever (a CI run hung so: the server stopped mid-class, the output reconnected).
+    """
+
+    def __init__(self) -> None:
+        self._semaphore = ctypes.create_string_buffer(64)  # a sem_t is 32 bytes on x86-64 glibc: room to spare
+        if _LIBC.sem_init(self._semaphore, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "sem_init failed")
+
+    @property
+    def callback(self) -> tuple[int, int]:
+        """The (function, argument) pair for a libjack `void|int callback(void *arg)`."""
+        return _SEM_POST, ctypes.addressof(self._semaphore)
+
+    @property
+    def value(self) -> int:
+        count = ctypes.c_int(0)
+        _LIBC.sem_getvalue(self._semaphore, ctypes.byref(count))
+        return count.value
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_LIBC.sem_init.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint]
+_LIBC.sem_getvalue.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int)]
+_SEM_POST = int(ctypes.cast(_LIBC.sem_post, ctypes.c_void_p).value or 0)
 
 
 class JackWatch:
@@ -53,7 +83,7 @@ class JackWatch:
 
     Why it matters: once the server is gone, rtmidi's JACK send waits for room in its ring buffer that nothing
     drains any more, spinning on sched_yield while holding the GIL, so no thread, signal handler or safe scene
-    can run again. `MidiOutput` asks `stopped` before every send and never enters that wait.
+    can run again. `MidiOutput` asks `gone()` before every send and never enters that wait.
     """
 
     def __init__(self, device: str) -> None:
@@ -67,69 +97,69 @@ class JackWatch:
             self.client: Any = jack.Client(f"{CLIENT_NAME}-watch", no_start_server=True)
         except jack.JackError as err:
             raise DeviceError(device, f"no JACK server ({err}); is jackd running?") from None
-        self.client.set_shutdown_callback(lambda _status, _reason: self._server_stopped())
         # JACK tells every client of each xrun (some client missed its period): that period's MIDI is lost
-        # between the ports involved. Counted so a loss can be explained rather than just counted.
-        self.xruns = 0
-        self.client.set_xrun_callback(lambda _delayed_usecs: self._xrun())
+        # between the ports involved. Counted so a loss can be explained rather than just counted. Both counts
+        # are raised in C (see NativeCount).
+        self._xruns, self._shutdowns = NativeCount(), NativeCount()
+        libjack, handle = _libjack(), _client_address(self.client)
+        libjack.jack_set_xrun_callback(handle, *self._xruns.callback)
+        libjack.jack_on_shutdown(handle, *self._shutdowns.callback)
         self.realtime = bool(self.client.realtime)  # whether jackd runs its clients' periods realtime
         self.client.activate()
-        # The server's request socket: jackd removes it as it stops, often before this client hears of it, since
-        # the shutdown callback is Python, needs the GIL, and a send spinning in rtmidi holds it (a class hung 1 CI
-        # run in 5 so). A stat before every send needs neither.
+        # The server's request socket: jackd removes it as it stops, often before this client hears of it (the
+        # shutdown notice comes on a thread that a busy server may not have served). A stat before every send.
         self._socket = ServerSocket()
 
-    def _xrun(self) -> None:
-        self.xruns += 1  # one notification thread calls this: no lock needed
-
-    def _server_stopped(self) -> None:
-        if not self.stopped.is_set():
-            abandon(self.client)
-            self.stopped.set()
+    @property
+    def xruns(self) -> int:
+        return self._xruns.value
 
     def gone(self) -> bool:
-        """Whether the server has stopped: its shutdown callback ran, or its socket is gone."""
-        if not self.stopped.is_set() and self._socket.gone():
-            self._server_stopped()
+        """Whether the server has stopped: its socket is gone, or it said so."""
+        if not self.stopped.is_set() and (self._socket.gone() or self._shutdowns.value > 0):
+            # A client of a dead server is never closed (jackd.abandon), and the semaphores its threads may
+            # still post to live as long as it does.
+            abandon(self.client)
+            abandon(self._xruns)
+            abandon(self._shutdowns)
+            self.stopped.set()
         return self.stopped.is_set()
 
     def close(self) -> None:
-        if self.stopped.is_set():  # a client of a dead server is left alone: closing it could wait on it
+        if self.gone():  # a client of a dead server is left alone: closing it could wait on it
             return
         self.client.deactivate()
-        # jack_client_close cancels (pthread_cancel) the client's notification thread. Were that thread in one
-        # of the Python callbacks above, waiting for the GIL, it would die holding the GIL's own mutex and the
-        # whole process would hang for good (seen: a live class hung at its end, and its JACK server with it,
-        # as the closing ports made JACK report an xrun). So the callbacks are unset first (allowed once the
-        # client is inactive: the server then sends it neither notification), and a call already under way is
-        # given the GIL to finish.
-        lib, ffi, handle = _libjack_of(self.client)
-        lib.jack_set_xrun_callback(handle, ffi.NULL, ffi.NULL)
-        lib.jack_on_info_shutdown(handle, ffi.NULL, ffi.NULL)
-        time.sleep(_CALLBACK_DRAIN)  # a one-off pause while closing, not scheduling anything
         self.client.close()
 
 
-def _libjack_of(client: Any) -> tuple[Any, Any, Any]:
-    """libjack itself (JACK-Client's cffi library and ffi) and `client`'s jack_client_t pointer, for the calls
-    JACK-Client does not wrap. These are JACK-Client's private names: pyproject pins the versions they are
-    known in, and a test of each use (tests/test_outputs_jack_midi.py) fails should they move."""
+@functools.cache
+def _libjack() -> ctypes.CDLL:
+    """libjack, the one JACK-Client loaded (only then is it known to be there), for the calls JACK-Client does
+    not wrap."""
+    libjack = ctypes.CDLL(ctypes.util.find_library("jack") or "libjack.so.0")
+    libjack.jack_set_xrun_callback.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+    libjack.jack_on_shutdown.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+    libjack.jack_on_shutdown.restype = None
+    return libjack
+
+
+def _client_address(client: Any) -> int:
+    """`client`'s jack_client_t pointer. These are JACK-Client's private names: pyproject pins the versions
+    they are known in, and every JackWatch reaches them (any JACK MIDI test fails should they move)."""
     import jack
 
-    return jack._lib, jack._ffi, client._ptr
+    return int(jack._ffi.cast("uintptr_t", client._ptr))
 
 
 def _midi_buffer_bytes(client: Any) -> int:
     """The size of a MIDI port's buffer for one period on `client`'s server (JACK-Client does not ask it)."""
     try:
-        libjack = ctypes.CDLL(ctypes.util.find_library("jack") or "libjack.so.0")
-        size_of = libjack.jack_port_type_get_buffer_size
-    except (OSError, AttributeError):
+        size_of = _libjack().jack_port_type_get_buffer_size
+    except AttributeError:
         return int(client.blocksize) * 4  # an old libjack: the audio buffer's size, a floor for MIDI's
     size_of.restype = ctypes.c_size_t
     size_of.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
-    _, ffi, handle = _libjack_of(client)
-    return int(size_of(int(ffi.cast("uintptr_t", handle)), _MIDI_TYPE))
+    return int(size_of(_client_address(client), _MIDI_TYPE))
 
 
 class PeriodPacer:
@@ -226,9 +256,5 @@ class MidiOutput:
             raise DeviceError(self.device, "the MIDI port went away")
 
     def close(self) -> None:
-        if self._server_stopped():
-            abandon(self._out)
-        else:
-            self._out.close_port()
-            self._out.delete()
+        close_rtmidi(self._out, server_gone=self._server_stopped())
         self._close_watch()

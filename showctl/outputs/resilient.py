@@ -120,7 +120,12 @@ class ResilientOutput:
             out = self._out
             if out is None:
                 self.dropped += 1
-                raise DeviceError(self.device, "down, reconnecting in the background; message dropped")
+                # The reason comes first: when the background check noticed the fault before any send, this is
+                # the first (and only) line the instructor sees about it.
+                if self._closed:
+                    raise DeviceError(self.device, "closed; message dropped")
+                raise DeviceError(self.device, f"{self._down_reason or 'down'}; reconnecting in the background, "
+                                               "message dropped")
             if self.min_gap > 0 or self._queue or self._urgent:
                 self._queue.append(message)
                 self._cv.notify_all()

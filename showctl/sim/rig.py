@@ -26,7 +26,7 @@ from pythonosc.osc_message import OscMessage as DecodedOsc
 from pythonosc.osc_server import BlockingOSCUDPServer
 
 from showctl.errors import DeviceError
-from showctl.jackd import abandon
+from showctl.jackd import close_rtmidi
 from showctl.messages import MidiMessage, OscArg, OscMessage
 from showctl.outputs.midi import JackWatch, midi_api
 from showctl.rig import DmxOutputConfig, MidiOutputConfig, OscOutputConfig, Rig
@@ -277,13 +277,9 @@ class SimulatedRig:
         for thread in self._threads:
             if thread.name == "sim-midi":
                 thread.join(timeout=1)
-        server_gone = self._jack_watch is not None and self._jack_watch.stopped.is_set()
+        server_gone = self._jack_watch is not None and self._jack_watch.gone()
         for _, midi_in in self._midi_ins:
-            if server_gone:
-                abandon(midi_in)
-            else:
-                midi_in.close_port()
-                midi_in.delete()
+            close_rtmidi(midi_in, server_gone=server_gone)
         if self._jack_watch is not None:
             self._xruns_at_close = self._jack_watch.xruns
             self._jack_watch.close()
