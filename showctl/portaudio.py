@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from showctl.errors import DeviceError
 from showctl.jackd import ServerSocket, abandon
 
-__all__ = ["STALLED", "close_stream", "portaudio", "release_portaudio", "start_stream"]
+__all__ = ["STALLED", "LastCallback", "close_stream", "portaudio", "release_portaudio", "start_stream"]
 
 log = logging.getLogger("showctl.audio")
 
@@ -94,9 +95,20 @@ def start_stream(make: Callable[[Any], T], device: str, failed: str) -> T:
         return stream
 
 
-def close_stream(stream: Any, silent_for: float = 0.0) -> None:
+class LastCallback:
+    """When a stream's device last called back, on `time.monotonic()` (starting the stream counts as one): how a
+    stream that stopped calling back is told (`silent_for`), by `close_stream` and the audio clock."""
+
+    def __init__(self) -> None:
+        self.at = time.monotonic()  # set by the stream's callback: one float, written whole
+
+    def silent_for(self) -> float:
+        return time.monotonic() - self.at
+
+
+def close_stream(stream: Any, last: LastCallback | None = None) -> None:
     """Stop and close `stream` (from `start_stream`) and let go of its hold on PortAudio, unless its JACK server has
-    stopped or the stream has made no callback for `silent_for` s (more than `STALLED`): then the stream is
+    stopped or the stream has made no callback for more than `STALLED` (by `last`): then the stream is
     abandoned instead (left open, never freed; one warning).
 
     Why: PortAudio's JACK host API stops a stream by waiting for a process cycle that a dead server never runs
@@ -107,6 +119,7 @@ def close_stream(stream: Any, silent_for: float = 0.0) -> None:
     global _left_open, _server_lost
     with _lock:
         server_gone = _server.gone()
+        silent_for = last.silent_for() if last is not None else 0.0
         if not server_gone and silent_for <= STALLED:
             stream.stop()
             stream.close()

@@ -262,6 +262,6 @@ def test_now_reads_the_stream_once_however_close_races_it() -> None:
         _stream = _ClosedBetweenReads(Stream())
 
     clock = Raced([], start=10.0)
-    clock._anchor, clock._anchor_wall = (12.0, 100.0), time.monotonic()
+    clock._anchor, clock._last_callback.at = (12.0, 100.0), time.monotonic()
     assert clock.now() == pytest.approx(12.25)  # the old code read it twice: AttributeError on None
     assert clock.now() == 10.0  # closed: the class's start, as before the first callback

@@ -18,7 +18,7 @@ from typing import Any
 from showctl.errors import DeviceError
 from showctl.live.audio import AudioBeatTracker
 from showctl.live.model import PredictedGrid, SourceState
-from showctl.portaudio import close_stream, portaudio, release_portaudio, start_stream
+from showctl.portaudio import LastCallback, close_stream, portaudio, release_portaudio, start_stream
 
 __all__ = ["ORIGIN_WINDOW", "LineInSource", "input_devices"]
 
@@ -74,7 +74,7 @@ class LineInSource:
         self._lock = threading.Lock()
         self._origin: float | None = None  # time.monotonic() of the tracker's time 0
         self.blocks = 0
-        self._last_block = time.monotonic()  # when a block last arrived (starting counts as one)
+        self._last_block = LastCallback()  # when a block last arrived
         # A sliding minimum of (arrival − samples so far) over the window: (block number, value), rising.
         window = max(4, round(ORIGIN_WINDOW * rate / blocksize))
         recent: deque[tuple[int, float]] = deque()
@@ -82,7 +82,7 @@ class LineInSource:
         def feed(indata: Any, frames: int, _time: Any, _status: Any) -> None:
             arrived = time.monotonic()
             with self._lock:
-                self._last_block = arrived
+                self._last_block.at = arrived
                 self._tracker.process(indata[:, 0].copy())
                 self.blocks += 1
                 origin = arrived - self._tracker.now
@@ -121,12 +121,10 @@ class LineInSource:
         stream, self._stream = self._stream, None
         if stream is None:
             return
-        with self._lock:
-            silent_for = time.monotonic() - self._last_block
         # PortAudio's JACK host API keeps a client open while initialised: the last hold let go of terminates it
         # now, before a jackd the simulated rig started stops (left to the interpreter's exit, PortAudio aborts
         # the process). A stream whose JACK server has gone is abandoned instead (closing it would hang).
-        close_stream(stream, silent_for)
+        close_stream(stream, self._last_block)
 
     def __enter__(self) -> LineInSource:
         return self

@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from showctl.errors import DeviceError
 from showctl.player.clock import wait_out
-from showctl.portaudio import STALLED, close_stream, portaudio, release_portaudio, start_stream
+from showctl.portaudio import STALLED, LastCallback, close_stream, portaudio, release_portaudio, start_stream
 from showctl.timeline.model import TrackSlot, slot_playing
 
 __all__ = ["AudioClock", "audio_unavailable_reason"]
@@ -64,7 +64,7 @@ class AudioClock:
         self.underruns = 0
         self.paused = False  # while paused the device plays silence and class time stands still
         self.stalled = False  # the device stopped calling back: class time runs on the monotonic clock
-        self._anchor_wall = 0.0
+        self._last_callback = LastCallback()
         self._frames_done = 0  # frames handed to the device since `start`
         self._anchor: tuple[float, float] | None = None  # (class time, DAC time) of the latest block
         self._lock = threading.Lock()  # the callback's anchor, for `now`
@@ -126,7 +126,7 @@ class AudioClock:
         class_time = self.start + self._frames_done / self.samplerate
         with self._lock:
             self._anchor = (class_time, float(info.outputBufferDacTime))
-            self._anchor_wall = time.monotonic()
+            self._last_callback.at = time.monotonic()
         if self.paused:
             out.fill(0.0)
             return
@@ -136,7 +136,7 @@ class AudioClock:
     # -- Clock protocol ------------------------------------------------------------------------------
     def now(self) -> float:
         with self._lock:
-            anchor, anchor_wall = self._anchor, self._anchor_wall
+            anchor, anchor_wall = self._anchor, self._last_callback.at
         # Under the stream's lock: `close` (maybe on another thread) takes the stream away, then closes it.
         with self._stream_lock:
             stream = self._stream
@@ -173,7 +173,7 @@ class AudioClock:
         self._load_ahead(first)
         self._loader = threading.Thread(target=self._keep_loading, name="audio-loader", daemon=True)
         self._closed = False
-        self._anchor_wall = time.monotonic()  # starting counts as a sign of life, until the first callback
+        self._last_callback = LastCallback()  # starting counts as a sign of life, until the first callback
         stream = start_stream(
             lambda sd: sd.OutputStream(samplerate=self.samplerate, channels=2, dtype="float32",
                                        blocksize=self.blocksize, device=self.device, callback=self._callback),
@@ -212,9 +212,7 @@ class AudioClock:
         if stream is None:
             return
         self._closed = True  # the callback plays silence and ends the stream, should it ever be called again
-        with self._lock:
-            silent_for = time.monotonic() - self._anchor_wall
-        close_stream(stream, silent_for)  # abandoned, not closed, if the device stopped calling back
+        close_stream(stream, self._last_callback)  # abandoned, not closed, if the device stopped calling back
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
