@@ -6,6 +6,7 @@ when SHOWCTL_REQUIRE_RIG=1 (CI), so CI can never pass by skipping them.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -13,7 +14,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,3 +92,69 @@ def jack() -> Iterator[JackServer]:
     # A private, named server: test sessions side by side (and a studio's own JACK) never share ports.
     with JackServer(name=f"showctl-test-{os.getpid()}") as server:
         yield server
+
+
+# --- scenarios in a child process, with a JACK server of their own ---------------------------------------
+
+
+@contextmanager
+def own_jackd(tmp: str, prefix: str) -> Iterator[JackServer]:
+    """A private JACK server `prefix`<pid> for a scenario in a child process, its pid noted in `tmp` for `run_child`
+    (jackd leaves the child's process group: a hung or crashed child's jackd would live on). Started again under
+    the same name, the newest pid is noted."""
+    with JackServer(name=f"{prefix}{os.getpid()}") as server:
+        assert server.process is not None
+        (Path(tmp) / "jackd.pid").write_text(str(server.process.pid))
+        yield server
+
+
+def stop_pid(pid: int) -> None:
+    """SIGTERM `pid` (SIGTERM frees a jackd's slot in JACK's registry of servers), SIGKILL it after 5 s; one
+    already gone is fine (the scenario stopped its jackd itself, or it died)."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 5.0
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling another process's exit (not our child: no wait)
+    if Path(f"/proc/{pid}").exists():
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+_JACK_CHATTER = ("Cannot connect to server", "jack server is not running", "JackShmReadWritePtr")
+
+
+def run_child(module: str, scenario: str, tmp_path: Path, timeout: float, hang: str) -> dict[str, Any]:
+    """Run `scenario(str(tmp_path))`, a function of the test module `module`, in a child process (a hang may hold
+    the GIL: only a parent can see it); fail naming `hang` should it not end in `timeout` s. The child's jackd
+    (`own_jackd`) is stopped whatever happened. Returns the JSON it printed last, with its stderr and pid."""
+    code = f"import sys; sys.path.insert(0, 'tests'); import {module} as t; t.{scenario}({str(tmp_path)!r})"
+    child = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    jackd = tmp_path / "jackd.pid"
+    try:
+        out, err = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        pytest.fail(f"{hang} (no exit within {timeout:.0f} s)")
+    finally:
+        if jackd.exists():
+            stop_pid(int(jackd.read_text()))
+    # libjack repeats a few lines per attempt while its server is away: what else was said comes first.
+    said = "\n".join(line for line in err.splitlines() if not line.startswith(_JACK_CHATTER))
+    assert child.returncode == 0, f"exit status {child.returncode}:\n{said[-3000:]}"
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    result["stderr"], result["pid"] = err, child.pid
+    return result
+
+
+def remove_semaphores_left(server_prefix: str) -> None:
+    """libjack leaves a client's semaphore in /dev/shm when the client is never closed (an abandoned one): remove
+    those of the servers named `server_prefix`<pid> whose process has ended."""
+    for semaphore in Path("/dev/shm").glob(f"jack_sem.*_{server_prefix}*"):
+        pid = semaphore.name.split(server_prefix, 1)[1].split("_", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            semaphore.unlink(missing_ok=True)

@@ -8,21 +8,14 @@ only a parent can see it) with a hard timeout.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import REPO, require_binary
+from conftest import own_jackd, remove_semaphores_left, require_binary, run_child
 
 from showctl.analysis.model import TrackAnalysis
 from showctl.player.audio import AudioClock
@@ -36,61 +29,6 @@ def short_track(path: Path, seconds: float) -> TrackSlot:
     sf.write(path, (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 48000)
     beats = tuple(0.25 + 0.5 * i for i in range(int(seconds * 2) - 1))
     return TrackSlot(str(path), TrackAnalysis(str(path), seconds, 120.0, beats, beats[::4], 0.9, 4), 0.0, seconds, 0.0)
-
-
-@contextmanager
-def own_jackd(tmp: str) -> Iterator[JackServer]:
-    """A private JACK server for a scenario, its pid noted in `tmp` for `run_child` (jackd leaves the child's
-    process group: a hung child's jackd would live on)."""
-    with JackServer(name=f"showctl-audio-{os.getpid()}") as server:
-        assert server.process is not None
-        (Path(tmp) / "jackd.pid").write_text(str(server.process.pid))
-        yield server
-
-
-def stop_pid(pid: int) -> None:
-    """SIGTERM `pid` (SIGTERM frees a jackd's slot in JACK's registry of servers), SIGKILL it after 5 s; one
-    already gone is fine (the scenario stopped its jackd itself, or it died)."""
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + 5.0
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)  # polling another process's exit (not our child: no wait)
-    if Path(f"/proc/{pid}").exists():
-        with suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-
-
-def run_child(scenario: str, tmp_path: Path, timeout: float, hang: str) -> dict[str, Any]:
-    """Run `scenario` (a function below) in a child process; fail naming `hang` should it not end in `timeout` s
-    (the child and its jackd then stopped). Returns the JSON it printed last."""
-    code = f"import sys; sys.path.insert(0, 'tests'); import test_audio_clock as t; t.{scenario}({str(tmp_path)!r})"
-    child = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-    try:
-        out, err = child.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.communicate()
-        jackd = tmp_path / "jackd.pid"
-        if jackd.exists():
-            stop_pid(int(jackd.read_text()))
-        pytest.fail(f"{hang} (no exit within {timeout:.0f} s)")
-    assert child.returncode == 0, f"exit status {child.returncode}:\n{err[-3000:]}"
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    result["stderr"], result["pid"] = err, child.pid
-    return result
-
-
-def remove_semaphores_left(server_prefix: str) -> None:
-    """libjack leaves a client's semaphore in /dev/shm when the client is never closed (an abandoned one): remove
-    those of the servers named `server_prefix`<pid> whose process has ended."""
-    for semaphore in Path("/dev/shm").glob(f"jack_sem.*_{server_prefix}*"):
-        pid = semaphore.name.split(server_prefix, 1)[1].split("_", 1)[0]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            semaphore.unlink(missing_ok=True)
 
 
 def wait_for_anchor(clock: AudioClock, timeout: float = 5.0) -> None:
@@ -109,7 +47,7 @@ def server_gone_scenario(tmp: str) -> None:
     from showctl.player.audio import audio_unavailable_reason
 
     slot = short_track(Path(tmp) / "tone.wav", 20.0)
-    with own_jackd(tmp) as server:
+    with own_jackd(tmp, "showctl-audio-") as server:
         clock = AudioClock([slot])
         clock.__enter__()
         wait_for_anchor(clock)
@@ -130,7 +68,8 @@ def test_the_jack_server_gone_never_hangs_the_audio_clock_or_the_exit(tmp_path: 
     runs, then aborts the process closing it or terminating PortAudio. The old code hung here every time."""
     require_binary("jackd", "a JACK server to stop under the audio clock")
     try:
-        result = run_child("server_gone_scenario", tmp_path, 30, "the audio clock hung closing after JACK stopped")
+        result = run_child("test_audio_clock", "server_gone_scenario", tmp_path, 30,
+                           "the audio clock hung closing after JACK stopped")
     finally:
         remove_semaphores_left("showctl-audio-")
     assert result["closed_in"] < 0.5
@@ -150,7 +89,7 @@ def two_users_scenario(tmp: str) -> None:
     from showctl.live import LineInSource
 
     slot = short_track(Path(tmp) / "tone.wav", 30.0)
-    with own_jackd(tmp), AudioClock([slot]) as clock:
+    with own_jackd(tmp, "showctl-audio-"), AudioClock([slot]) as clock:
         wait_for_anchor(clock)
         done = threading.Event()
         counts = {"line_in": 0, "clock": 0}
@@ -202,7 +141,8 @@ def test_a_stream_closing_on_another_thread_never_stops_the_class_music(tmp_path
     """Closing a stream used to terminate PortAudio entirely, and with it every other stream: a source check
     on the web app's thread silently stopped a playing class's music (and could race a stream opening)."""
     require_binary("jackd", "real PortAudio streams on JACK")
-    result = run_child("two_users_scenario", tmp_path, 60, "PortAudio hung with two threads using it")
+    result = run_child("test_audio_clock", "two_users_scenario", tmp_path, 60,
+                       "PortAudio hung with two threads using it")
     assert result["errors"] == [] and result["line_in"] == 8 and result["clock"] >= 2, result
     # A callback every JACK period (5.3 ms): 0.2 s without one is a stream that stopped, not a busy machine.
     assert result["longest"] < 0.2, result

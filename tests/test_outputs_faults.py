@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
-from conftest import REPO, require_binary
+from conftest import own_jackd, remove_semaphores_left, require_binary, run_child
 
 from showctl.errors import DeviceError
 from showctl.messages import MidiMessage, OscMessage
@@ -156,20 +154,16 @@ def test_midi_port_missing_at_start_then_appears(jack: JackServer) -> None:
         output.close()
 
 
-_JACK_CHATTER = ("Cannot connect to server", "jack server is not running", "JackShmReadWritePtr")
-
-
-def jack_death_scenario() -> None:
+def jack_death_scenario(tmp: str) -> None:
     """Run in a child process by the test below (a hang there holds the GIL: only a parent can see it): a class
-    whose JACK server is killed at 1 s, with a burst of MIDI clock after that fills rtmidi's ring buffer, and
+    whose JACK server is stopped at 1 s, with a burst of MIDI clock after that fills rtmidi's ring buffer, and
     JACK back at 2 s. Prints what happened as JSON."""
-    name = f"showctl-death-{os.getpid()}"
     status: list[str] = []
     results: list[PlayResult] = []
     timeline = level_timeline(4.0)
     burst = tuple(Event(1.2 + i * 0.0001, "desk", MidiMessage.parse("clock"), "", "transport") for i in range(4000))
     timeline = Timeline(tuple(sorted(timeline.events + burst, key=lambda e: e.t)), (), (), 4.0, ())
-    with JackServer(name=name) as server, SimulatedRig(RIG) as sim:
+    with own_jackd(tmp, "showctl-death-") as server, SimulatedRig(RIG) as sim:
         outputs = {n: open_resilient_output(n, config, on_status=status.append, max_backoff=0.2)
                    for n, config in sim.rig_for_outputs.outputs.items()}
         clock = MonotonicClock()
@@ -184,7 +178,7 @@ def jack_death_scenario() -> None:
         server.process.terminate()
         server.process.wait()
         clock.sleep_until(2.0)
-        with JackServer(name=name):  # JACK comes back; the simulated desk with it
+        with own_jackd(tmp, "showctl-death-"):  # JACK comes back; the simulated desk with it
             desk_rig = Rig(name="desk only", outputs={"desk": RIG.outputs["desk"]}, safe_scene={"desk": ()})
             with SimulatedRig(desk_rig) as desk_sim:
                 thread.join()
@@ -198,21 +192,16 @@ def jack_death_scenario() -> None:
 
 @pytest.mark.rig
 @pytest.mark.slow
-def test_the_jack_server_dying_mid_run_never_hangs_the_class() -> None:
+def test_the_jack_server_dying_mid_run_never_hangs_the_class(tmp_path: Path) -> None:
     # With the server gone, rtmidi's JACK send spins for ever once its ring buffer is full, holding the GIL
     # (100 % CPU, no signal handler, no safe scene). The class must keep time on its other outputs, say so
     # once, and take MIDI back when JACK returns.
     require_binary("jackd", "a JACK server to stop mid-class")
-    code = "import sys; sys.path.insert(0, 'tests'); import test_outputs_faults as t; t.jack_death_scenario()"
     try:
-        child = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=90,
-                               check=False)
-    except subprocess.TimeoutExpired:
-        pytest.fail("the class hung after the JACK server died (a MIDI send that never returns)")
-    # libjack repeats a few lines per attempt while the server is away: what else was said comes first.
-    said = [line for line in child.stderr.splitlines() if not line.startswith(_JACK_CHATTER)]
-    assert child.returncode == 0, f"exit status {child.returncode}: " + "\n".join(said[-40:])
-    result = json.loads(child.stdout.strip().splitlines()[-1])
+        result = run_child("test_outputs_faults", "jack_death_scenario", tmp_path, 90,
+                           "the class hung after the JACK server died (a MIDI send that never returns)")
+    finally:
+        remove_semaphores_left("showctl-death-")
     assert result["completed"]
     assert result["console"] == list(range(80))  # the console kept every step, the whole time
     # The first line about the desk names the cause, whether a send or the background check noticed first.

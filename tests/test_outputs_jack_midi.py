@@ -6,13 +6,16 @@ does not fit is dropped. And a client that misses its period (an xrun) loses tha
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import wait_for
+from conftest import own_jackd, remove_semaphores_left, require_binary, run_child, wait_for
 
 from showctl.messages import MidiMessage
 from showctl.outputs import open_output
@@ -125,94 +128,87 @@ def test_closing_the_jack_watch_while_jack_reports_xruns_never_hangs_the_process
     assert int(out.split()[1]) > 0, "no xrun was reported: the test did not test the race"
 
 
-SERVER_DIES_UNDER_A_BUSY_GIL = """
-import ctypes, ctypes.util, os, sys, time
-from showctl.jackd import ServerSocket
-from showctl.outputs.midi import JackWatch
-from showctl.sim import JackServer
+def server_dies_under_a_busy_gil(tmp: str) -> None:
+    """A child's scenario: the JACK server stops while Python holds the GIL, and a new JACK client opens."""
+    import ctypes.util
 
-with JackServer(name=f"showctl-test-cancel-{os.getpid()}") as server:
-    watch = JackWatch("test")
-    socket = ServerSocket().path
-    keeps_gil = ctypes.PyDLL(ctypes.util.find_library("jack"))  # PyDLL: calls that never release the GIL
-    libc = ctypes.PyDLL(None)
-    sys.setswitchinterval(1000)  # nor does this thread hand the GIL over on its own: the watch waits for it
-    server.process.terminate()
-    while libc.access(str(socket).encode(), 0) == 0:
-        pass
-    until = time.monotonic() + 0.5  # time for the watch's JACK thread to hear of it
-    while time.monotonic() < until:
-        pass
-    # A new client of this process's libjack: it closes every client of the dead server, cancelling their
-    # threads (a reconnecting output does the same).
-    keeps_gil.jack_client_open(b"showctl-test-late", 1, None)  # 1: JackNoStartServer
-    sys.setswitchinterval(0.005)
-    time.sleep(0.1)  # the GIL is handed over: it hung here for good when the cancelled thread held its mutex
-    print("alive", watch.gone(), flush=True)
-"""
+    from showctl.jackd import ServerSocket
+    from showctl.outputs.midi import JackWatch
+
+    with own_jackd(tmp, "showctl-test-cancel-") as server:
+        assert server.process is not None
+        watch = JackWatch("test")
+        socket = str(ServerSocket().path).encode()
+        keeps_gil = ctypes.PyDLL(ctypes.util.find_library("jack"))  # PyDLL: calls that never release the GIL
+        libc = ctypes.PyDLL(None)
+        sys.setswitchinterval(1000)  # nor does this thread hand the GIL over on its own: the watch waits for it
+        server.process.terminate()
+        while libc.access(socket, 0) == 0:
+            pass
+        until = time.monotonic() + 0.5  # time for the watch's JACK thread to hear of it
+        while time.monotonic() < until:
+            pass
+        # A new client of this process's libjack: it closes every client of the dead server, cancelling their
+        # threads (a reconnecting output does the same).
+        keeps_gil.jack_client_open(b"showctl-test-late", 1, None)  # 1: JackNoStartServer
+        sys.setswitchinterval(0.005)
+        time.sleep(0.1)  # the GIL is handed over: it hung here for good when the cancelled thread held its mutex
+        print(json.dumps({"gone": watch.gone()}), flush=True)
 
 
 @pytest.mark.rig
-def test_a_jack_server_dying_while_python_is_busy_never_hangs_the_process() -> None:
+def test_a_jack_server_dying_while_python_is_busy_never_hangs_the_process(tmp_path: Path) -> None:
     """A JACK notice handled in Python waits for the GIL; libjack cancels that thread when this process opens
     its next JACK client after the server died, and a thread cancelled so dies holding the GIL's mutex: every
     thread then hangs for good (a CI run, the server stopped mid-class and the MIDI output reconnecting).
-    The watch's notices are counted in C instead."""
-    import subprocess
-    import sys
-
-    from conftest import REPO, require_binary
-
+    The watch's notices are counted in C instead. The old watch hung here every time."""
     require_binary("jackd", "a JACK server to stop")
-    child = subprocess.Popen([sys.executable, "-c", SERVER_DIES_UNDER_A_BUSY_GIL], cwd=REPO, text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        out, err = child.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.communicate()
-        pytest.fail("the process hung once its JACK server died while Python was busy")
-    assert child.returncode == 0 and out == "alive True\n", err[-2000:]
+        result = run_child("test_outputs_jack_midi", "server_dies_under_a_busy_gil", tmp_path, 60,
+                           "the process hung once its JACK server died while Python was busy")
+    finally:
+        remove_semaphores_left("showctl-test-cancel-")
+    assert result["gone"]
 
 
-CLIENTS_OUTLIVE_THEIR_SERVER = """
-import os, rtmidi
-from showctl.live import MidiClockSource
-from showctl.outputs import open_output
-from showctl.outputs.midi import midi_api
-from showctl.rig import MidiOutputConfig, Rig
-from showctl.sim import JackServer, SimulatedRig
+def clients_outlive_their_server(tmp: str) -> None:
+    """A child's scenario: a MIDI clock input, a simulated rig and a MIDI output to it, all on a JACK server that
+    stops and starts again; each closed after a new JACK client opened."""
+    import rtmidi
 
-name = f"showctl-test-restart-{os.getpid()}"
-rig = Rig(name="restart", outputs={"desk": MidiOutputConfig(transport="midi", port="unused")}, safe_scene={"desk": ()})
-with JackServer(name=name) as server:
-    clock_in = MidiClockSource(api="jack", client="showctl-test-clock")
-    sim = SimulatedRig(rig).__enter__()
-    desk = open_output("desk", sim.rig_for_outputs)
-    server.process.terminate()
-    server.process.wait()
-with JackServer(name=name):  # the studio restarts JACK: the next JACK client frees the dead server's clients
-    probe = rtmidi.MidiOut(rtapi=midi_api("jack"), name="showctl-test-probe")
-    for what, close in (("MIDI clock input", clock_in.close), ("MIDI output", desk.close),
-                        ("simulated rig", sim.close)):
-        print("closing the", what, flush=True)
-        close()
-    probe.delete()
-print("closed", flush=True)
-"""
+    from showctl.live import MidiClockSource
+    from showctl.outputs.midi import midi_api
+
+    rig = Rig(name="restart", outputs={"desk": MidiOutputConfig(transport="midi", port="unused")},
+              safe_scene={"desk": ()})
+    closed: list[str] = []
+    with own_jackd(tmp, "showctl-test-restart-") as server:
+        assert server.process is not None
+        clock_in = MidiClockSource(api="jack", client="showctl-test-clock")
+        sim = SimulatedRig(rig).__enter__()
+        desk = open_output("desk", sim.rig_for_outputs)
+        server.process.terminate()
+        server.process.wait()
+    with own_jackd(tmp, "showctl-test-restart-"):  # JACK restarted: the next client frees the dead one's clients
+        probe = rtmidi.MidiOut(rtapi=midi_api("jack"), name="showctl-test-probe")
+        for what, close in (("MIDI clock input", clock_in.close), ("MIDI output", desk.close),
+                            ("simulated rig", sim.close)):
+            print(f"closing the {what}", file=sys.stderr, flush=True)
+            close()
+            closed.append(what)
+        probe.delete()
+    print(json.dumps({"closed": closed}), flush=True)
 
 
 @pytest.mark.rig
-def test_midi_ports_whose_jack_server_died_close_without_crashing() -> None:
+def test_midi_ports_whose_jack_server_died_close_without_crashing(tmp_path: Path) -> None:
     # Once a JACK server dies, the next JACK client this process opens makes libjack free every client of the
     # old one behind rtmidi's back; closing such a port afterwards crashed the process (a segmentation fault
     # at the end of a class, or of a rehearsal on the simulated rig).
-    import subprocess
-    import sys
-
-    from conftest import REPO, require_binary
-
     require_binary("jackd", "a JACK server to stop")
-    child = subprocess.run([sys.executable, "-c", CLIENTS_OUTLIVE_THEIR_SERVER], cwd=REPO, capture_output=True,
-                           text=True, timeout=60, check=False)
-    assert child.returncode == 0 and child.stdout.endswith("closed\n"), (child.returncode, child.stdout)
+    try:
+        result = run_child("test_outputs_jack_midi", "clients_outlive_their_server", tmp_path, 60,
+                           "closing MIDI ports of a dead JACK server hung")
+    finally:
+        remove_semaphores_left("showctl-test-restart-")
+    assert result["closed"] == ["MIDI clock input", "MIDI output", "simulated rig"]
