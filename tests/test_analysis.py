@@ -26,6 +26,7 @@ from showctl.analysis import (
     cache,
     read_audio,
 )
+from showctl.analysis.confidence import section_trust
 from showctl.analysis.evaluate import Truth
 from showctl.analysis.model import LOW_CONFIDENCE
 from showctl.analysis.tracker import analyze_signal, confidence, onset_envelope, section_confidence
@@ -471,6 +472,23 @@ def test_section_confidence_is_the_share_of_beats_on_onsets_times_the_share_that
     # A third of the beats it should hold on clicks, three quarters of it sounding.
     assert half_silent == pytest.approx(0.25, abs=0.03)
     assert section_confidence(env, sounding, rate, np.zeros(0), 120.0, [(0.0, 40.0)]) == [0.0]  # no grid
+
+
+def test_a_sections_confidence_is_the_tracks_grid_weighed_by_its_support_against_the_tracks() -> None:
+    # Dense guitars over a right grid: every section's beats stand little above the frames between them
+    # (support ~0.1, as in real metal songs), but no less than the track's elsewhere: the track's grid decides.
+    assert section_trust([0.1, 0.1, 0.1], [(0.0, 60.0), (60.0, 80.0), (80.0, 200.0)], 0.9) == pytest.approx([0.9] * 3)
+    # Against the track's mean support, weighted by length (here 0.11).
+    assert section_trust([0.1, 0.12], [(0.0, 50.0), (50.0, 100.0)], 0.5) == pytest.approx([0.5 / 1.1, 0.6 / 1.1])
+    # Drums around a drum-less breakdown: the breakdown is doubted, the drums trusted more than the track
+    # (whose confidence the breakdown held down), at most fully.
+    drums, pad, again = section_trust([0.95, 0.1, 0.95], [(0.0, 60.0), (60.0, 90.0), (90.0, 150.0)], 0.7)
+    assert pad < 0.1 < 0.7 < drums == pytest.approx(0.7 * 0.95 / 0.78) and again == drums
+    assert section_trust([0.9, 0.1], [(0.0, 10.0), (10.0, 100.0)], 1.0)[0] == 1.0
+    # The grid's doubt (a wrong tempo octave or phase is wrong everywhere) is every section's.
+    assert section_trust([0.97], [(0.0, 60.0)], 0.2) == [pytest.approx(0.2)]
+    assert section_trust([0.0, 0.0], [(0.0, 10.0), (10.0, 20.0)], 0.9) == [0.0, 0.0]  # nothing supported
+    assert section_trust([], [], 0.9) == []
 
 
 @pytest.mark.parametrize(("style", "bpm"), [("house", 128.0), ("hiphop", 90.0), ("dnb", 174.0)])

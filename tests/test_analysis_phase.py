@@ -15,7 +15,7 @@ from conftest import run_showctl
 from showctl.analysis import Section, TrackAnalysis, apply_overrides
 from showctl.analysis.evaluate import f_measure, trim
 from showctl.analysis.model import LOW_CONFIDENCE
-from showctl.analysis.phase import NO_DOUBT, phase_doubt, section_phase_doubt
+from showctl.analysis.phase import NO_DOUBT, phase_doubt, section_phase_doubt, with_phase_doubt
 from showctl.analysis.tracker import analyze_signal
 from showctl.demo.tracks import CORPUS, PHASE_SET, CorpusSpec
 from showctl.show import low_confidence_warnings
@@ -91,6 +91,22 @@ def test_sections_get_their_own_doubt_and_short_ones_none() -> None:
                                                       [(0.0, 30.0), (30.0, 60.0), (59.0, 60.0)])
     assert first.ambiguity == 0.0 and second.ambiguity == 1.0 and short == NO_DOUBT
     assert 0.0 < track.ambiguity <= 1.0
+
+
+def test_the_tracks_phase_doubt_is_every_sections_even_one_too_short_for_its_own() -> None:
+    # Every snare between the beats: the whole grid is doubted. The first 3 s hold too few beats for a doubt
+    # of their own, but their beats are the same off-beat grid: trusted before, doubted like the rest now.
+    full, kick, snare, beats = _grooves(0.0, 0.5)
+    sections = (Section(0.0, 3.0, "intro", 0.5, 1.0, 0.95), Section(3.0, 30.0, "drop", 1.0, 0.8, 0.95))
+    plain = TrackAnalysis("t.wav", 30.0, 120.0, tuple(beats), tuple(beats[::4]), 0.9, sections=sections)
+    doubted = with_phase_doubt(plain, full, kick, snare, FRAME_RATE, grid=0.9)
+    assert doubted.phase_ambiguity == 1.0 and doubted.sections[0].phase_ambiguity == 0.0
+    assert [s.confidence for s in doubted.sections] == [0.0, 0.0]
+    # A clear phase: both sections are trusted as much as the track's grid.
+    full, kick, snare, beats = _grooves(0.0, 0.0)
+    clear = with_phase_doubt(dataclasses.replace(plain, beats=tuple(beats), downbeats=tuple(beats[::4])),
+                             full, kick, snare, FRAME_RATE, grid=0.9)
+    assert [s.confidence for s in clear.sections] == [0.9, 0.9]
 
 
 # --- the tracker on synthesized grooves -----------------------------------------------------------------------

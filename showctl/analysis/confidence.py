@@ -71,8 +71,8 @@ def section_confidence(
     typical level, the median of the same peak-picked envelope over its sounding frames), times the share
     of the section that sounds (`sounding`): a silence holds no beat to trust, and a beat the tracker
     carried through a drum-less breakdown is not heard there. A share, not the track's `confidence`
-    (pulse × salience × steadiness): a few bars are too short for a periodicity check, and every section
-    is scored on the one grid the track-level check has already passed or failed.
+    (pulse × salience × steadiness): a few bars are too short for a periodicity check. The section's
+    `confidence` is this support weighed against the track's (`section_trust`).
 
     Reuses the envelope the beats were tracked on: one peak-picking pass and a median per section.
     """
@@ -100,3 +100,27 @@ def section_confidence(
         support = min(1.0, float(on_onset.sum()) / max(count / period, 1.0))
         out.append(support * count / (b - a))
     return out
+
+
+def section_trust(support: Sequence[float], sections: Sequence[tuple[float, float]], grid: float) -> list[float]:
+    """Per section (start, end) in seconds: its `confidence`, 0..1, from its `support` (`section_confidence`)
+    and `grid`, the track's grid confidence (the stretches' `confidence` before the share of the track that
+    sounds, at most 1 - the track's phase doubt).
+
+    `grid` × the section's support over the track's (the sections' mean support, weighted by length), at
+    most 1. A section's beats come from the one grid: a wrong tempo octave or phase is wrong in every
+    section, and the support cannot see it (a grid on the off-beats or at double time stands on onsets
+    too), so the track's doubt is the section's. Support sets where the grid holds less or more than on the
+    track's average: a section above it may be trusted more than the track (the drums around a drum-less
+    breakdown, which held the track's confidence down), one below it less. Against the track's own
+    average, not an absolute level: how far beats stand above the frames between them depends on the music
+    (dense metal guitars: ~0.1 on a right grid) more than on the grid.
+    """
+    weights = np.array([max(0.0, end - start) for start, end in sections], dtype=np.float64)
+    values = np.asarray(support, dtype=np.float64)
+    if len(values) == 0:
+        return []
+    typical = float(np.dot(weights, values) / weights.sum()) if weights.sum() > 0 else 0.0
+    if typical <= 0.0:
+        return [0.0 for _ in sections]
+    return [float(np.clip(grid * v / typical, 0.0, 1.0)) for v in values]

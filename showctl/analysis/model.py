@@ -27,7 +27,9 @@ __all__ = ["ANALYSIS_VERSION", "LOW_CONFIDENCE", "PHASE_DOUBT", "SECTION_LABELS"
 #    driving 8ths are no longer heard at 2/3 of the tempo (113 for 170).
 # 10: `phase_ambiguity` (track and section) and `phase_shift`: how likely the grid is a half or a quarter beat
 #    off (`showctl.analysis.phase`); the track's and each section's `confidence` are at most 1 - it.
-ANALYSIS_VERSION = "10"
+# 11: each section's `confidence` carries the track's doubt: the track's grid confidence (and phase doubt) times
+#    the section's support over the track's average (`confidence.section_trust`), not the support alone.
+ANALYSIS_VERSION = "11"
 
 SECTION_LABELS = ("intro", "build", "drop", "breakdown", "outro")
 LOW_CONFIDENCE = 0.5  # below this a grid (a track's, a section's) should be checked by ear
@@ -57,9 +59,10 @@ def _increasing(name: str, times: tuple[float, ...]) -> None:
 class Section:
     """A stretch of a track with one energy level: `label` is one of `SECTION_LABELS`.
 
-    `confidence` is the track's `confidence` narrowed to the section: how well the beat grid is supported
-    there (`tracker.section_confidence`), so a breakdown without drums or a silence can be flagged for a
-    check by ear while the rest of the track is trusted. The structure step leaves it at 0; the tracker
+    `confidence` is the track's `confidence` narrowed to the section: the track's doubt in its grid (a wrong
+    tempo octave or phase is wrong everywhere) times how well the grid is supported there against the rest
+    of the track (`confidence.section_trust`), so a breakdown without drums or a silence can be flagged for
+    a check by ear while the rest of the track is trusted. The structure step leaves it at 0; the tracker
     fills it in.
     """
 
@@ -68,7 +71,7 @@ class Section:
     label: str
     energy: Fraction  # 0..1, against the loudest, busiest part of the track
     boundary: Fraction  # 0..1: how clearly the section's start stands out (1 for the first section)
-    confidence: Fraction = 0.0  # 0..1: share of the section's beats on clear onsets, times the share that sounds
+    confidence: Fraction = 0.0  # 0..1: the track grid's confidence × the section's support over the track's
     # 0..1: how likely the section's beats are a half or a quarter beat off (`showctl.analysis.phase`);
     # `confidence` is at most 1 - it.
     phase_ambiguity: Fraction = 0.0

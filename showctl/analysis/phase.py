@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from showctl.analysis.confidence import section_trust
 from showctl.analysis.model import TrackAnalysis
 from showctl.analysis.peaks import peak_near  # the tracker's own peak picking, shared, not copied
 
@@ -172,15 +173,20 @@ def section_phase_doubt(
 
 
 def with_phase_doubt(analysis: TrackAnalysis, full: FloatArray, kick: FloatArray, snare: FloatArray,
-                     frame_rate: float) -> TrackAnalysis:
+                     frame_rate: float, *, grid: float) -> TrackAnalysis:
     """The tracker's `analysis` with its phase doubt: `phase_ambiguity` and `phase_shift` for the track,
     `phase_ambiguity` for each section, and no confidence (track or section) above the certainty of its
     phase, 1 - the doubt. A grid in the wrong phase (on the off-beat, a quarter off) is as periodic and as
-    much on onsets as the right one, so the tracker's own confidence cannot see it."""
+    much on onsets as the right one, so the tracker's own confidence cannot see it.
+
+    The sections of `analysis` hold their support (`confidence.section_confidence`); each section's
+    `confidence` becomes `confidence.section_trust` of it and `grid` (the track's grid confidence before
+    the share that sounds), with the track's phase doubt: the one grid's doubt is every section's."""
     spans = [(s.start, s.end) for s in analysis.sections]
     track, *doubts = section_phase_doubt(full, kick, snare, frame_rate, analysis.beats, spans)
-    sections = tuple(dataclasses.replace(s, confidence=round(min(s.confidence, 1.0 - d.ambiguity), 4),
+    trust = section_trust([s.confidence for s in analysis.sections], spans, min(grid, 1.0 - track.ambiguity))
+    sections = tuple(dataclasses.replace(s, confidence=round(min(t, 1.0 - d.ambiguity), 4),
                                          phase_ambiguity=d.ambiguity)
-                     for s, d in zip(analysis.sections, doubts, strict=True))
+                     for s, t, d in zip(analysis.sections, trust, doubts, strict=True))
     return dataclasses.replace(analysis, confidence=min(analysis.confidence, 1.0 - track.ambiguity),
                                sections=sections, phase_ambiguity=track.ambiguity, phase_shift=track.shift)

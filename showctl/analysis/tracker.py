@@ -240,7 +240,8 @@ def _analyze(samples: npt.NDArray[np.float32], sr: int, path: str, tempo_hint: f
         tempo = refined
     # Each stretch's grid confidence, weighted by its length, times the share of the track that sounds:
     # a track that is mostly silence is mostly without a grid to trust.
-    conf = float(np.dot(weights, scores) / np.sum(weights)) * float(np.mean(sounding))
+    grid = float(np.dot(weights, scores) / np.sum(weights))
+    conf = grid * float(np.mean(sounding))
     if conf < NO_BEAT_CONFIDENCE:
         return _beatless(path, duration)
     # Bars per stretch: after a silence the music may come back on any beat of the bar.
@@ -265,4 +266,4 @@ def _analyze(samples: npt.NDArray[np.float32], sr: int, path: str, tempo_hint: f
         beats_per_bar=beats_per_bar,
         phrases=structure.phrases,
         sections=sections,
-    ), full, kick, snare, frame_rate)
+    ), full, kick, snare, frame_rate, grid=grid)
