@@ -99,9 +99,11 @@ def jack() -> Iterator[JackServer]:
 
 @contextmanager
 def own_jackd(tmp: str, prefix: str) -> Iterator[JackServer]:
-    """A private JACK server `prefix`<pid> for a scenario in a child process, its pid noted in `tmp` for `run_child`
-    (jackd leaves the child's process group: a hung or crashed child's jackd would live on). Started again under
-    the same name, the newest pid is noted."""
+    """A private JACK server `prefix`<pid> for a scenario in a child process, its pid and prefix noted in `tmp` for
+    `run_child` (jackd leaves the child's process group: a hung or crashed child's jackd would live on, and the
+    semaphores of clients the child abandoned stay in /dev/shm). Started again under the same name, the newest pid
+    is noted."""
+    (Path(tmp) / "jackd.prefix").write_text(prefix)
     with JackServer(name=f"{prefix}{os.getpid()}") as server:
         assert server.process is not None
         (Path(tmp) / "jackd.pid").write_text(str(server.process.pid))
@@ -129,11 +131,12 @@ _JACK_CHATTER = ("Cannot connect to server", "jack server is not running", "Jack
 def run_child(module: str, scenario: str, tmp_path: Path, timeout: float, hang: str) -> dict[str, Any]:
     """Run `scenario(str(tmp_path))`, a function of the test module `module`, in a child process (a hang may hold
     the GIL: only a parent can see it); fail naming `hang` should it not end in `timeout` s. The child's jackd
-    (`own_jackd`) is stopped whatever happened. Returns the JSON it printed last, with its stderr and pid."""
+    (`own_jackd`) is stopped and its abandoned clients' semaphores removed, whatever happened. Returns the JSON it
+    printed last, with its stderr and pid."""
     code = f"import sys; sys.path.insert(0, 'tests'); import {module} as t; t.{scenario}({str(tmp_path)!r})"
     child = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
-    jackd = tmp_path / "jackd.pid"
+    jackd, prefix = tmp_path / "jackd.pid", tmp_path / "jackd.prefix"
     try:
         out, err = child.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -143,6 +146,8 @@ def run_child(module: str, scenario: str, tmp_path: Path, timeout: float, hang: 
     finally:
         if jackd.exists():
             stop_pid(int(jackd.read_text()))
+        if prefix.exists():
+            remove_semaphores_left(prefix.read_text())
     # libjack repeats a few lines per attempt while its server is away: what else was said comes first.
     said = "\n".join(line for line in err.splitlines() if not line.startswith(_JACK_CHATTER))
     assert child.returncode == 0, f"exit status {child.returncode}:\n{said[-3000:]}"

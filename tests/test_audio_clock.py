@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import own_jackd, remove_semaphores_left, require_binary, run_child
+from conftest import own_jackd, require_binary, run_child
 
 from showctl.analysis.model import TrackAnalysis
 from showctl.player.audio import AudioClock
@@ -67,11 +67,8 @@ def test_the_jack_server_gone_never_hangs_the_audio_clock_or_the_exit(tmp_path: 
     """PortAudio's JACK host API stops a stream by waiting (10 minutes) for a process cycle a dead server never
     runs, then aborts the process closing it or terminating PortAudio. The old code hung here every time."""
     require_binary("jackd", "a JACK server to stop under the audio clock")
-    try:
-        result = run_child("test_audio_clock", "server_gone_scenario", tmp_path, 30,
-                           "the audio clock hung closing after JACK stopped")
-    finally:
-        remove_semaphores_left("showctl-audio-")
+    result = run_child("test_audio_clock", "server_gone_scenario", tmp_path, 30,
+                       "the audio clock hung closing after JACK stopped")
     assert result["closed_in"] < 0.5
     said = [line for line in result["stderr"].splitlines() if line.startswith("audio: ")]
     assert said == ["audio: the JACK server stopped: its stream is left open, not closed (closing would hang the "

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import own_jackd, remove_semaphores_left, require_binary, run_child, wait_for
+from conftest import own_jackd, require_binary, run_child, wait_for
 
 from showctl.messages import MidiMessage
 from showctl.outputs import open_output
@@ -163,11 +163,8 @@ def test_a_jack_server_dying_while_python_is_busy_never_hangs_the_process(tmp_pa
     thread then hangs for good (a CI run, the server stopped mid-class and the MIDI output reconnecting).
     The watch's notices are counted in C instead. The old watch hung here every time."""
     require_binary("jackd", "a JACK server to stop")
-    try:
-        result = run_child("test_outputs_jack_midi", "server_dies_under_a_busy_gil", tmp_path, 60,
-                           "the process hung once its JACK server died while Python was busy")
-    finally:
-        remove_semaphores_left("showctl-test-cancel-")
+    result = run_child("test_outputs_jack_midi", "server_dies_under_a_busy_gil", tmp_path, 60,
+                       "the process hung once its JACK server died while Python was busy")
     assert result["gone"]
 
 
@@ -206,9 +203,6 @@ def test_midi_ports_whose_jack_server_died_close_without_crashing(tmp_path: Path
     # old one behind rtmidi's back; closing such a port afterwards crashed the process (a segmentation fault
     # at the end of a class, or of a rehearsal on the simulated rig).
     require_binary("jackd", "a JACK server to stop")
-    try:
-        result = run_child("test_outputs_jack_midi", "clients_outlive_their_server", tmp_path, 60,
-                           "closing MIDI ports of a dead JACK server hung")
-    finally:
-        remove_semaphores_left("showctl-test-restart-")
+    result = run_child("test_outputs_jack_midi", "clients_outlive_their_server", tmp_path, 60,
+                       "closing MIDI ports of a dead JACK server hung")
     assert result["closed"] == ["MIDI clock input", "MIDI output", "simulated rig"]
