@@ -6,7 +6,6 @@ import ctypes
 import ctypes.util
 import functools
 import os
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -92,7 +91,7 @@ class JackWatch:
         except OSError as err:  # it loads libjack when imported
             raise DeviceError(device, f"no JACK library ({err}); install jackd2") from None
 
-        self.stopped = threading.Event()
+        self._stopped = False
         try:
             self.client: Any = jack.Client(f"{CLIENT_NAME}-watch", no_start_server=True)
         except jack.JackError as err:
@@ -116,14 +115,14 @@ class JackWatch:
 
     def gone(self) -> bool:
         """Whether the server has stopped: its socket is gone, or it said so."""
-        if not self.stopped.is_set() and (self._socket.gone() or self._shutdowns.value > 0):
+        if not self._stopped and (self._socket.gone() or self._shutdowns.value > 0):
             # A client of a dead server is never closed (jackd.abandon), and the semaphores its threads may
             # still post to live as long as it does.
             abandon(self.client)
             abandon(self._xruns)
             abandon(self._shutdowns)
-            self.stopped.set()
-        return self.stopped.is_set()
+            self._stopped = True
+        return self._stopped
 
     def close(self) -> None:
         if self.gone():  # a client of a dead server is left alone: closing it could wait on it
@@ -140,6 +139,9 @@ def _libjack() -> ctypes.CDLL:
     libjack.jack_set_xrun_callback.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
     libjack.jack_on_shutdown.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
     libjack.jack_on_shutdown.restype = None
+    if hasattr(libjack, "jack_port_type_get_buffer_size"):  # not in an old libjack (_midi_buffer_bytes)
+        libjack.jack_port_type_get_buffer_size.restype = ctypes.c_size_t
+        libjack.jack_port_type_get_buffer_size.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
     return libjack
 
 
@@ -153,13 +155,10 @@ def _client_address(client: Any) -> int:
 
 def _midi_buffer_bytes(client: Any) -> int:
     """The size of a MIDI port's buffer for one period on `client`'s server (JACK-Client does not ask it)."""
-    try:
-        size_of = _libjack().jack_port_type_get_buffer_size
-    except AttributeError:
+    libjack = _libjack()
+    if not hasattr(libjack, "jack_port_type_get_buffer_size"):
         return int(client.blocksize) * 4  # an old libjack: the audio buffer's size, a floor for MIDI's
-    size_of.restype = ctypes.c_size_t
-    size_of.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
-    return int(size_of(_client_address(client), _MIDI_TYPE))
+    return int(libjack.jack_port_type_get_buffer_size(_client_address(client), _MIDI_TYPE))
 
 
 class PeriodPacer:
@@ -194,7 +193,7 @@ class PeriodPacer:
                 self._used += cost
                 return True
             self.waits += 1
-            self._watch.stopped.wait(max(self._period_ends - time.monotonic(), 0.0))
+            time.sleep(max(self._period_ends - time.monotonic(), 0.0))
         return False
 
 
