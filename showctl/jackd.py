@@ -1,15 +1,21 @@
-"""The JACK server this process uses, seen from outside any JACK client: whether it is still there, and what to
-do with a client of one that died (JACK MIDI in `outputs.midi` and the simulated rig, PortAudio's JACK host API
-in `portaudio`)."""
+"""The JACK server this process uses, seen from outside any JACK client: whether it is still there, what to do
+with a client of one that died (JACK MIDI in `outputs.midi` and the simulated rig, PortAudio's JACK host API in
+`portaudio`), and when a new client may be opened (`before_new_client`)."""
 
 from __future__ import annotations
 
 import ctypes
 import os
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ServerSocket", "abandon", "close_rtmidi"]
+from showctl.errors import DeviceError
+
+__all__ = ["PARK_TIMEOUT", "ServerSocket", "abandon", "before_new_client", "close_rtmidi", "note_process_thread"]
+
+PARK_TIMEOUT = 2.0  # s `before_new_client` waits for a JACK thread to leave Python
 
 
 class ServerSocket:
@@ -59,3 +65,70 @@ def close_rtmidi(port: Any, *, server_gone: bool) -> None:
         return
     port.close_port()
     port.delete()
+
+
+# Threads of libjack that run Python (PortAudio's process thread runs our stream callbacks): native thread id ->
+# the server whose thread it is. Written by the threads themselves, holding the GIL.
+_process_threads: dict[int, ServerSocket] = {}
+
+
+def note_process_thread(server: ServerSocket) -> None:
+    """Say, from a Python callback that a JACK client's own thread runs (PortAudio's stream callbacks), that this
+    thread is one of `server`'s, so `before_new_client` waits for it to be out of Python once `server` stops.
+    Called at every callback: a dictionary look-up (~0.1 µs) when nothing changed."""
+    tid = threading.get_native_id()
+    if _process_threads.get(tid) is not server:
+        _process_threads[tid] = server
+
+
+def before_new_client(device: str) -> None:
+    """Call before this process opens any JACK client (rtmidi's, JACK-Client's, PortAudio's): returns once no
+    thread of a stopped JACK server is in Python, or could enter it. DeviceError `device` should one stay in
+    Python for `PARK_TIMEOUT` s.
+
+    Why: the first JACK client opened after a server died makes libjack close every client of the old one,
+    pthread_cancel-ling their threads ("Jack server was closed but clients are still allocated, cleanup...").
+    A thread cancelled while it runs a Python callback, or waits for the GIL to run one, dies holding the GIL or
+    its mutex, and every thread of the process then waits for it for ever: the audio callback on PortAudio's
+    process thread, when a MIDI output reconnected after JACK stopped mid-class. Such a thread is let run (the GIL
+    handed over) until it waits in libjack for a period that its dead server will never start: cancelled there,
+    it holds nothing of Python's.
+    """
+    for tid, server in list(_process_threads.items()):
+        if not server.gone():  # its server runs: no client of it is cleaned up
+            if not Path(f"/proc/self/task/{tid}").exists():
+                _process_threads.pop(tid, None)  # a PortAudio terminated since: each initialisation has its own
+            continue
+        deadline = time.monotonic() + PARK_TIMEOUT
+        while True:
+            state = _thread_state(tid)
+            if state == "gone":
+                _process_threads.pop(tid, None)
+                break
+            if state == "parked":
+                break
+            if time.monotonic() > deadline:
+                raise DeviceError(device, "a thread of the JACK server that stopped is still busy in Python; "
+                                  "opening a JACK client now would hang showctl (try again)")
+            time.sleep(0.002)  # hands the GIL over: the thread ends its callback and goes back into libjack
+
+
+def _thread_state(tid: int) -> str:
+    """"gone" (the thread has ended), "parked" (blocked in a system call on one of libjack's semaphores, mapped
+    from /dev/shm/jack_sem.*: waiting for a period), or "busy" (anything else, the GIL's wait among it)."""
+    try:
+        call = Path(f"/proc/self/task/{tid}/syscall").read_text().split()
+    except FileNotFoundError:
+        return "gone"
+    except OSError:  # no /proc here: handing the GIL over once has to do
+        time.sleep(0.05)
+        return "parked"
+    if len(call) < 2 or not call[0].isdigit():
+        return "busy"  # "running"
+    address = int(call[1], 16)  # the call's first argument: the futex waited on
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        if "/jack_sem." in line:
+            low, high = (int(bound, 16) for bound in line.split(maxsplit=1)[0].split("-"))
+            if low <= address < high:
+                return "parked"
+    return "busy"

@@ -18,9 +18,10 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 from showctl.errors import DeviceError
-from showctl.jackd import ServerSocket, abandon
+from showctl.jackd import ServerSocket, abandon, before_new_client, note_process_thread
 
-__all__ = ["STALLED", "LastCallback", "close_stream", "portaudio", "release_portaudio", "start_stream"]
+__all__ = ["STALLED", "LastCallback", "close_stream", "in_callback", "portaudio", "release_portaudio",
+           "start_stream"]
 
 log = logging.getLogger("showctl.audio")
 
@@ -54,6 +55,7 @@ def portaudio() -> Any:
         if _holds == 0:
             while sd._initialized:  # sounddevice's own, at import, or a hold let go of since
                 sd._terminate()
+            before_new_client("audio")  # initialising opens PortAudio's JACK client
             sd._initialize()
             if not _left_open:  # else PortAudio kept its first initialisation, and the JACK client of that
                 _server = ServerSocket()
@@ -93,6 +95,12 @@ def start_stream(make: Callable[[Any], T], device: str, failed: str) -> T:
                 raise DeviceError(device, f"{failed} ({err})") from None
             raise
         return stream
+
+
+def in_callback() -> None:
+    """First thing in every stream callback: PortAudio's JACK host API runs them on its JACK client's process
+    thread, which libjack may cancel once the server stops (see `jackd.before_new_client`)."""
+    note_process_thread(_server)
 
 
 class LastCallback:

@@ -18,7 +18,7 @@ from typing import Any
 from showctl.errors import DeviceError
 from showctl.live.audio import AudioBeatTracker
 from showctl.live.model import PredictedGrid, SourceState
-from showctl.portaudio import LastCallback, close_stream, portaudio, release_portaudio, start_stream
+from showctl.portaudio import LastCallback, close_stream, in_callback, portaudio, release_portaudio, start_stream
 
 __all__ = ["ORIGIN_WINDOW", "LineInSource", "input_devices"]
 
@@ -81,6 +81,7 @@ class LineInSource:
 
         def feed(indata: Any, frames: int, _time: Any, _status: Any) -> None:
             arrived = time.monotonic()
+            in_callback()
             with self._lock:
                 self._last_block.at = arrived
                 self._tracker.process(indata[:, 0].copy())

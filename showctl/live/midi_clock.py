@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from showctl.errors import DeviceError
-from showctl.jackd import ServerSocket, close_rtmidi
+from showctl.jackd import ServerSocket, before_new_client, close_rtmidi
 from showctl.live.model import PredictedGrid, SourceState
 from showctl.messages import CLOCK_PPQN
 
@@ -253,6 +253,8 @@ class MidiClockSource:
         self._lock = threading.Lock()
         label = f"MIDI clock input '{port or client + ':clock-in'}'"
         rtapi = midi_api(api)
+        if rtapi == rtmidi.API_UNIX_JACK:
+            before_new_client(label)
         try:
             self._in = rtmidi.MidiIn(rtapi=rtapi, name=client, queue_size_limit=4096)
         except rtmidi.SystemError as err:

@@ -13,7 +13,7 @@ from typing import Any
 import rtmidi
 
 from showctl.errors import DeviceError
-from showctl.jackd import ServerSocket, abandon, close_rtmidi
+from showctl.jackd import ServerSocket, abandon, before_new_client, close_rtmidi
 from showctl.messages import MidiMessage, OutMessage
 from showctl.rig import MidiOutputConfig
 from showctl.rig.model import device_label
@@ -92,6 +92,7 @@ class JackWatch:
             raise DeviceError(device, f"no JACK library ({err}); install jackd2") from None
 
         self._stopped = False
+        before_new_client(device)
         try:
             self.client: Any = jack.Client(f"{CLIENT_NAME}-watch", no_start_server=True)
         except jack.JackError as err:
@@ -206,6 +207,8 @@ class MidiOutput:
         api = midi_api(config.api)
         self._watch = JackWatch(self.device) if api == rtmidi.API_UNIX_JACK else None
         self._pacer = PeriodPacer(self._watch) if self._watch is not None else None
+        if self._watch is not None:
+            before_new_client(self.device)
         try:
             self._out = rtmidi.MidiOut(rtapi=api, name=CLIENT_NAME)
         except rtmidi.SystemError as err:

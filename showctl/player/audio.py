@@ -20,7 +20,15 @@ import numpy.typing as npt
 
 from showctl.errors import DeviceError
 from showctl.player.clock import wait_out
-from showctl.portaudio import STALLED, LastCallback, close_stream, portaudio, release_portaudio, start_stream
+from showctl.portaudio import (
+    STALLED,
+    LastCallback,
+    close_stream,
+    in_callback,
+    portaudio,
+    release_portaudio,
+    start_stream,
+)
 from showctl.timeline.model import TrackSlot, slot_playing
 
 __all__ = ["AudioClock", "audio_unavailable_reason"]
@@ -116,6 +124,7 @@ class AudioClock:
             written += n
 
     def _callback(self, out: npt.NDArray[np.float32], frames: int, info: Any, status: Any) -> None:
+        in_callback()
         if self._closed:  # a stream left open by `close` whose device came back
             import sounddevice as sd
 

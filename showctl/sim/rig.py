@@ -26,7 +26,7 @@ from pythonosc.osc_message import OscMessage as DecodedOsc
 from pythonosc.osc_server import BlockingOSCUDPServer
 
 from showctl.errors import DeviceError
-from showctl.jackd import close_rtmidi
+from showctl.jackd import before_new_client, close_rtmidi
 from showctl.messages import MidiMessage, OscArg, OscMessage
 from showctl.outputs.midi import JackWatch, midi_api
 from showctl.rig import DmxOutputConfig, MidiOutputConfig, OscOutputConfig, Rig
@@ -137,6 +137,7 @@ class SimulatedRig:
             # No Python callback: rtmidi would call it on JACK's process thread, which then waits for the
             # GIL; under load that overruns the JACK cycle (an xrun) and MIDI is lost. rtmidi queues the
             # messages instead and our own thread drains the queue.
+            before_new_client(f"simulated MIDI port '{client}:{port_name}'")
             midi_in = rtmidi.MidiIn(rtapi=midi_api("jack"), name=client, queue_size_limit=_MIDI_QUEUE)
             midi_in.ignore_types(sysex=False, timing=False, active_sense=True)  # keep MIDI clock
             midi_in.open_virtual_port(port_name)
@@ -308,6 +309,7 @@ _instances = itertools.count(1)
 def _free_client_name(wanted: str) -> str:
     """`wanted`, or a unique variant when another simulated rig on this JACK server already uses it (JACK
     would rename ours silently, and outputs would connect to the other rig's port)."""
+    before_new_client("simulated rig")
     probe = rtmidi.MidiOut(rtapi=midi_api("jack"), name="showctl-sim-probe")
     try:
         taken = {port.split(":", 1)[0] for port in probe.get_ports()}
