@@ -7,7 +7,11 @@ only a parent can see it) with a hard timeout.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
+import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -15,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import own_jackd, require_binary, run_child
+from conftest import own_jackd, require_binary, run_child, wait_for
 
 from showctl.analysis.model import TrackAnalysis
 from showctl.player.audio import AudioClock
@@ -74,6 +78,75 @@ def test_the_jack_server_gone_never_hangs_the_audio_clock_or_the_exit(tmp_path: 
     assert said == ["audio: the JACK server stopped: its stream is left open, not closed (closing would hang the "
                     "process); PortAudio stays initialised until showctl exits"], result["stderr"]
     assert result["after"] == "the JACK server stopped while audio played; restart showctl to play audio again"
+
+
+def busy_gil_clock_scenario(tmp: str) -> None:
+    _busy_gil_scenario(tmp, "clock")
+
+
+def busy_gil_line_in_scenario(tmp: str) -> None:
+    _busy_gil_scenario(tmp, "line_in")
+
+
+def _busy_gil_scenario(tmp: str, which: str) -> None:
+    """The audio clock (`which` "clock"), or a line-in source ("line_in"), runs on its own JACK server; Python
+    holds the GIL while the server stops, so PortAudio's process thread waits for it in a stream callback; then a
+    new JACK client opens, the GIL still held, as any opener does after `before_new_client` (a MIDI output
+    reconnecting, the simulated rig, PortAudio itself)."""
+    from showctl import jackd
+    from showctl.jackd import ServerSocket, before_new_client
+    from showctl.live import LineInSource
+
+    with own_jackd(tmp, "showctl-audio-cancel-") as server:
+        assert server.process is not None
+        if which == "clock":
+            stream: AudioClock | LineInSource = AudioClock([short_track(Path(tmp) / "tone.wav", 20.0)]).__enter__()
+            wait_for_anchor(stream)
+            callbacks = lambda: stream._frames_done  # noqa: E731
+        else:
+            stream = LineInSource()
+            callbacks = lambda: stream.blocks  # noqa: E731
+            wait_for(lambda: callbacks() > 0, "a first block from line-in")
+        socket = str(ServerSocket().path).encode()
+        keeps_gil = ctypes.PyDLL(ctypes.util.find_library("jack"))  # PyDLL: calls that never release the GIL
+        libc = ctypes.PyDLL(None)
+        sys.setswitchinterval(1000)  # nor does this thread hand the GIL over on its own
+        before = callbacks()
+        until = time.monotonic() + 0.1  # some 20 JACK periods: the process thread now waits for the GIL
+        while time.monotonic() < until:
+            pass
+        waited = callbacks() == before
+        libc.kill(server.process.pid, signal.SIGTERM)  # not Popen.terminate: its poll() hands the GIL over
+        while libc.access(socket, 0) == 0:
+            pass
+        until = time.monotonic() + 0.5  # time for libjack's own threads to hear of it
+        while time.monotonic() < until:
+            pass
+        watched = len(jackd._process_threads)  # PortAudio's process thread, known to the guard
+        started = time.monotonic()
+        before_new_client("test")
+        guarded_for = time.monotonic() - started
+        # A new client of this process's libjack: it closes every client of the dead server, cancelling their
+        # threads, PortAudio's process thread among them.
+        keeps_gil.jack_client_open(b"showctl-test-late", 1, None)  # 1: JackNoStartServer
+        sys.setswitchinterval(0.005)
+        time.sleep(0.1)  # the GIL is handed over: it hung here for good when the cancelled thread held its mutex
+        stream.close()
+    print(json.dumps({"waited": waited, "watched": watched, "guarded_for": guarded_for}), flush=True)
+
+
+@pytest.mark.rig
+@pytest.mark.parametrize("stream", ["clock", "line_in"])
+def test_a_jack_server_dying_while_python_is_busy_never_hangs_an_audio_stream(tmp_path: Path, stream: str) -> None:
+    """PortAudio runs the audio clock's and line-in's callbacks on its JACK process thread. Once the server has
+    died, the next JACK client the process opens makes libjack cancel that thread; cancelled while it waited for
+    the GIL (or ran Python) it died holding it, and every thread hung for good. The old code hung here every
+    time (10 of 10 for each stream)."""
+    require_binary("jackd", "a JACK server to stop under the audio streams")
+    result = run_child("test_audio_clock", f"busy_gil_{stream}_scenario", tmp_path, 60,
+                       "the process hung once its JACK server died while Python was busy")
+    assert result["waited"], "PortAudio's process thread ran a callback while Python held the GIL"
+    assert result["watched"] == 1, result
 
 
 # --- two threads using PortAudio: a class playing, sources checked beside it ----------------------------------
