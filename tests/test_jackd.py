@@ -1,13 +1,19 @@
-"""Seeing the JACK server stop from outside any JACK client: by its request socket in /dev/shm."""
+"""Seeing the JACK server stop from outside any JACK client: by its request socket in /dev/shm; and waiting, before
+a new JACK client opens, for a dead server's threads to be out of Python."""
 
 from __future__ import annotations
 
 import os
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from showctl.jackd import ServerSocket
+from showctl import jackd
+from showctl.errors import DeviceError
+from showctl.jackd import ServerSocket, before_new_client, note_process_thread
 
 
 def test_a_server_socket_removed_or_replaced_is_a_server_gone(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -26,3 +32,67 @@ def test_a_server_socket_removed_or_replaced_is_a_server_gone(monkeypatch: pytes
         assert not ServerSocket().gone()
     finally:
         socket.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def stopped_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ServerSocket]:
+    """A ServerSocket of a server that has stopped (its socket made, seen, removed), and no JACK threads noted."""
+    name = f"showctl-park-test-{os.getpid()}"
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", name)
+    monkeypatch.setattr(jackd, "_process_threads", {})
+    socket = Path(f"/dev/shm/jack_{name}_{os.getuid()}_0")
+    socket.touch()
+    try:
+        server = ServerSocket()
+    finally:
+        socket.unlink()
+    assert server.gone()
+    yield server
+
+
+def test_a_stopped_servers_thread_busy_in_python_refuses_a_new_client_then_lets_it_open(
+        stopped_server: ServerSocket, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A thread that runs Python for a dead server and never goes back into libjack (here: waiting on a lock, not
+    # on a JACK semaphore): cancelling it would hang the process, so the open is refused rather than made.
+    monkeypatch.setattr(jackd, "PARK_TIMEOUT", 0.1)
+    noted, release = threading.Event(), threading.Event()
+
+    def callback() -> None:
+        note_process_thread(stopped_server)
+        noted.set()
+        release.wait()
+
+    thread = threading.Thread(target=callback)
+    thread.start()
+    try:
+        noted.wait()
+        started = time.monotonic()
+        with pytest.raises(DeviceError) as refused:
+            before_new_client("desk")
+        assert time.monotonic() - started >= 0.1
+        assert str(refused.value) == ("desk: a thread of the JACK server that stopped is still busy in Python; "
+                                      "opening a JACK client now would hang showctl (try again)")
+    finally:
+        release.set()
+        thread.join()
+    before_new_client("desk")  # the thread has ended: nothing left to wait for
+    assert jackd._process_threads == {}
+
+
+def test_threads_of_a_running_server_are_never_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jackd, "_process_threads", {})
+    running = ServerSocket()  # no socket to lose here: never gone
+    release = threading.Event()
+    thread = threading.Thread(target=lambda: (note_process_thread(running), release.wait()))
+    thread.start()
+    try:
+        while not jackd._process_threads:
+            time.sleep(0.001)  # polling the other thread's note
+        started = time.monotonic()
+        before_new_client("desk")  # its process thread cycles: it is never parked, and never cleaned up either
+        assert time.monotonic() - started < 0.05
+    finally:
+        release.set()
+        thread.join()
+    before_new_client("desk")
+    assert jackd._process_threads == {}  # an ended thread is forgotten
