@@ -114,8 +114,9 @@ def before_new_client(device: str) -> None:
 
 
 def _thread_state(tid: int) -> str:
-    """"gone" (the thread has ended), "parked" (blocked in a system call on one of libjack's semaphores, mapped
-    from /dev/shm/jack_sem.*: waiting for a period), or "busy" (anything else, the GIL's wait among it)."""
+    """"gone" (the thread has ended), "parked" (blocked in a system call on one of libjack's semaphores: waiting
+    for a period), or "busy" (anything else, the GIL's wait among it). JACK2's semaphores on Linux are futexes in
+    files /dev/shm/jack_sem.* (or, built with POSIX semaphores, sem.jack_sem.*) that each client maps."""
     try:
         call = Path(f"/proc/self/task/{tid}/syscall").read_text().split()
     except FileNotFoundError:
@@ -127,7 +128,7 @@ def _thread_state(tid: int) -> str:
         return "busy"  # "running"
     address = int(call[1], 16)  # the call's first argument: the futex waited on
     for line in Path("/proc/self/maps").read_text().splitlines():
-        if "/jack_sem." in line:
+        if "jack_sem." in line:
             low, high = (int(bound, 16) for bound in line.split(maxsplit=1)[0].split("-"))
             if low <= address < high:
                 return "parked"
