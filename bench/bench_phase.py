@@ -1,16 +1,19 @@
 """Does the analysis confidence say when the beat grid is wrong, phase errors included? (issue 15 item 3)
 
-    python bench/bench_phase.py [REALSET_DIR]      (default tracks/realset, written by `make realset`)
+    python bench/bench_phase.py [REALSET_DIR] [--real-only]  (default tracks/realset, from `make realset`)
+    python bench/bench_phase.py tracks/freshset --real-only    (the fresh set, `make freshset`: scored once)
 
 Per track, the beat F the tracker really got (±70 ms, beats before 5 s ignored: `showctl.analysis.evaluate`)
 and its `confidence`, before the phase doubt (`showctl.analysis.phase`) scaled it and after; then the
 Spearman correlation of confidence with F over:
-- the real-music set (`make realset`; skipped when absent), its tuning and held-out halves;
+- the real-music set (`make realset`; skipped when absent), its tuning and held-out halves; or the fresh
+  set (`make freshset`: every song held out, reported as its own group, "fresh set");
 - the phase set (`showctl.demo.tracks.PHASE_SET`): synthesized grooves made to trip the tracker's phase
   (off-beat kicks, dembow, breakbeats, shuffles, trap); its first part was looked at while the doubt was
   made, the held-out part was not;
 - the synthesized corpus (`CORPUS`, `HELD_OUT_2`..`HELD_OUT_7`), where the tracker gets nearly every beat:
   its F values are nearly all tied near 1, so it says how often a good grid is doubted, not much more.
+`--real-only` leaves out the phase set and the synthesized corpus.
 No truth is shifted: F is what the tracker got. n is printed with every figure; 8 real songs alone are too
 few for a correlation to mean much.
 
@@ -97,12 +100,14 @@ def spearman(x: list[float], y: list[float]) -> float:
     return float(spearmanr(x, y).statistic)
 
 
-def rows(realset: Path) -> Iterator[Row]:
+def rows(realset: Path, synthesized: bool = True) -> Iterator[Row]:
     for truth_path in sorted(realset.glob("*.truth.json")):
         truth = json.loads(truth_path.read_text(encoding="utf-8"))
         y, sr = read_audio(truth_path.with_name(truth_path.name.removesuffix(".truth.json") + ".wav"))
-        yield measure(truth_path.name.removesuffix(".truth.json"), "real", bool(truth.get("held_out")), y, sr,
-                      truth["beats"])
+        yield measure(truth_path.name.removesuffix(".truth.json"), "fresh" if truth.get("fresh") else "real",
+                      bool(truth.get("held_out")), y, sr, truth["beats"])
+    if not synthesized:
+        return
     for group, specs in (("phase", demo.PHASE_SET), ("corpus", (*demo.CORPUS, *demo.HELD_OUT_2, *demo.HELD_OUT_3,
                                                                   *demo.HELD_OUT_4, *demo.HELD_OUT_5,
                                                                   *demo.HELD_OUT_6, *demo.HELD_OUT_7))):
@@ -112,12 +117,14 @@ def rows(realset: Path) -> Iterator[Row]:
 
 
 def main(argv: list[str]) -> int:
+    real_only = "--real-only" in argv
+    argv = [a for a in argv if a != "--real-only"]
     realset = Path(argv[0]) if argv else DEFAULT_DIR
     if not any(realset.glob("*.truth.json")):
         print(f"note: no real-music set in {realset} (`make realset`): synthesized tracks only")
     found: list[Row] = []
     print(f"{'track':40} {'F':>5} {'before':>6} {'after':>6} {'doubt':>5} shift")
-    for row in rows(realset):
+    for row in rows(realset, synthesized=not real_only):
         found.append(row)
         if row.group != "corpus" or row.f < 0.9 or row.ambiguity >= 0.5:
             print(f"{row.name[:40]:40} {row.f:5.3f} {row.before:6.3f} {row.after:6.3f} {row.ambiguity:5.2f} "
@@ -128,6 +135,7 @@ def main(argv: list[str]) -> int:
         ("real, tuning", lambda r: r.group == "real" and not r.held_out),
         ("real, held-out", lambda r: r.group == "real" and r.held_out),
         ("real, all", lambda r: r.group == "real"),
+        ("fresh set", lambda r: r.group == "fresh"),
         ("phase set, tuning", lambda r: r.group == "phase" and not r.held_out),
         ("phase set, held-out", lambda r: r.group == "phase" and r.held_out),
         ("real + phase set held-out", lambda r: r.group == "real" or (r.group == "phase" and r.held_out)),
@@ -145,7 +153,7 @@ def main(argv: list[str]) -> int:
         print(f"{label:40} {len(group):4d} {before:+7.2f} {after:+7.2f}"
               + (f"   (goal >= {GOAL})" if label == "real + phase set held-out" else ""))
     print(f"{'Spearman(section confidence, section F)':40} {'n':>4} {'before':>7} {'after':>7}")
-    for label, pick in groups[:3]:
+    for label, pick in groups[:4]:
         sections = [s for r in found if pick(r) for s in r.sections]
         if sections:
             fs = [s.f for s in sections]
