@@ -161,6 +161,8 @@ def main(argv: list[str]) -> int:
                   f"{spearman([s.after for s in sections], fs):+7.2f}")
     corpus = [r for r in found if r.group == "corpus"]
     doubted = [r.name for r in corpus if r.ambiguity >= 0.5]
+    if not corpus:
+        return 0
     print(f"synthesized corpus: {len(doubted)} of {len(corpus)} tracks doubted (ambiguity >= 0.5)"
           + (f": {', '.join(doubted)}" if doubted else ""))
     return 0
