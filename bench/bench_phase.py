@@ -20,6 +20,10 @@ few for a correlation to mean much.
 Per section too (issue 15 item 3 asks for it): on the real songs, each section the analysis found with at
 least `MIN_SECTION_BEATS` true beats, its F (both grids cut to the section) against the section's
 `confidence`. Sections of one song are not independent samples: the per-track figure is the firmer one.
+
+Every correlation has its by-song bootstrap 95 % interval (`bench/bootstrap.py`: 2000 resamples of the songs,
+fixed seed; per section, a song's sections are drawn together), and so has after - before, paired (the same
+resample for both): with 14 songs a half, a correlation can move by more than 0.1 on noise alone.
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ from pathlib import Path
 from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bootstrap  # bench/ is not a package: the sibling module
 import numpy as np
 
 from showctl.analysis import evaluate, phase, read_audio
@@ -92,12 +98,18 @@ def measure(name: str, group: str, held_out: bool, y: np.ndarray, sr: int, truth
                after.phase_shift, tuple(sections))
 
 
-def spearman(x: list[float], y: list[float]) -> float:
-    from scipy.stats import spearmanr
+spearman = bootstrap.spearman  # Spearman(x, y); nan below 3 points or with a constant side
 
-    if len(x) < 3 or len(set(x)) < 2 or len(set(y)) < 2:
-        return float("nan")
-    return float(spearmanr(x, y).statistic)
+
+def correlations(songs: list[tuple[list[float], list[float], list[float]]]) -> str:
+    """Spearman(before, F) and Spearman(after, F) over the points of `songs` (per song: its F, confidence
+    before, confidence after: one point a track, or its sections), each with its by-song interval, and
+    after - before with a paired one."""
+    before = [(b, f) for f, b, _ in songs]
+    after = [(a, f) for f, _, a in songs]
+    return "  ".join(interval.text(2, sign=True, bounds=2) for interval in (
+        bootstrap.spearman_interval(before), bootstrap.spearman_interval(after),
+        bootstrap.spearman_difference_interval(after, before)))
 
 
 def rows(realset: Path, synthesized: bool = True) -> Iterator[Row]:
@@ -130,7 +142,8 @@ def main(argv: list[str]) -> int:
             print(f"{row.name[:40]:40} {row.f:5.3f} {row.before:6.3f} {row.after:6.3f} {row.ambiguity:5.2f} "
                   f"{row.shift:+.2f}{'  held-out' if row.held_out else ''}")
     print()
-    print(f"{'Spearman(confidence, beat F)':40} {'n':>4} {'before':>7} {'after':>7}")
+    columns = f"{'before (95% by song)':20}  {'after':20}  after - before (paired)"
+    print(f"{'Spearman(confidence, beat F)':40} {'n':>4}  {columns}")
     groups: list[tuple[str, Callable[[Row], bool]]] = [
         ("real, tuning", lambda r: r.group == "real" and not r.held_out),
         ("real, held-out", lambda r: r.group == "real" and r.held_out),
@@ -147,18 +160,14 @@ def main(argv: list[str]) -> int:
         group = [r for r in found if pick(r)]
         if not group:
             continue
-        fs = [r.f for r in group]
-        before = spearman([r.before for r in group], fs)
-        after = spearman([r.after for r in group], fs)
-        print(f"{label:40} {len(group):4d} {before:+7.2f} {after:+7.2f}"
+        print(f"{label:40} {len(group):4d}  {correlations([([r.f], [r.before], [r.after]) for r in group])}"
               + (f"   (goal >= {GOAL})" if label == "real + phase set held-out" else ""))
-    print(f"{'Spearman(section confidence, section F)':40} {'n':>4} {'before':>7} {'after':>7}")
+    print(f"{'Spearman(section confidence, section F)':40} {'n':>4}  {columns}  songs")
     for label, pick in groups[:4]:
-        sections = [s for r in found if pick(r) for s in r.sections]
-        if sections:
-            fs = [s.f for s in sections]
-            print(f"{label:40} {len(sections):4d} {spearman([s.before for s in sections], fs):+7.2f} "
-                  f"{spearman([s.after for s in sections], fs):+7.2f}")
+        songs = [([s.f for s in r.sections], [s.before for s in r.sections], [s.after for s in r.sections])
+                 for r in found if pick(r) and r.sections]
+        if songs:
+            print(f"{label:40} {sum(len(f) for f, _, _ in songs):4d}  {correlations(songs)}  {len(songs):5d}")
     corpus = [r for r in found if r.group == "corpus"]
     doubted = [r.name for r in corpus if r.ambiguity >= 0.5]
     if not corpus:

@@ -39,12 +39,14 @@ class Interval:
     high: float
     left_out: int = 0  # resamples on which the figure was undefined
 
-    def text(self, digits: int = 3, sign: bool = False) -> str:
-        """`0.741 [0.66, 0.81]` (the interval to one digit fewer); `sign` for differences: `+0.120 [+0.05, +0.19]`."""
+    def text(self, digits: int = 3, sign: bool = False, bounds: int | None = None) -> str:
+        """`0.741 [0.66, 0.81]` (the interval to `bounds` digits, one fewer unless told); `sign` for
+        differences and correlations: `+0.120 [+0.05, +0.19]`."""
         if math.isnan(self.value):
             return "nan"
         plus = "+" if sign else ""
-        return f"{self.value:{plus}.{digits}f} [{self.low:{plus}.{digits - 1}f}, {self.high:{plus}.{digits - 1}f}]"
+        b = digits - 1 if bounds is None else bounds
+        return f"{self.value:{plus}.{digits}f} [{self.low:{plus}.{b}f}, {self.high:{plus}.{b}f}]"
 
     def __str__(self) -> str:
         return self.text()

@@ -88,5 +88,6 @@ def test_a_spearman_difference_of_the_same_confidence_is_zero() -> None:
 def test_intervals_read_as_the_benches_print_them() -> None:
     assert bootstrap.Interval(0.7412, 0.6581, 0.8123).text() == "0.741 [0.66, 0.81]"
     assert bootstrap.Interval(0.12, 0.051, 0.19).text(sign=True) == "+0.120 [+0.05, +0.19]"
+    assert bootstrap.Interval(0.77, 0.4512, 0.93).text(2, sign=True, bounds=2) == "+0.77 [+0.45, +0.93]"
     assert bootstrap.Interval(math.nan, math.nan, math.nan).text() == "nan"
     assert math.isnan(bootstrap.mean_interval([]).value)
