@@ -91,3 +91,16 @@ def test_intervals_read_as_the_benches_print_them() -> None:
     assert bootstrap.Interval(0.77, 0.4512, 0.93).text(2, sign=True, bounds=2) == "+0.77 [+0.45, +0.93]"
     assert bootstrap.Interval(math.nan, math.nan, math.nan).text() == "nan"
     assert math.isnan(bootstrap.mean_interval([]).value)
+
+
+def test_bench_realset_pairs_only_the_figures_both_trackers_give() -> None:
+    bench = bench_module("bench_realset")
+    ours = [bench.Scored(f, f, f, f / 2, 1.0, 1.0) for f in F]
+    librosa = [bench.Scored(f - 0.125, f, f, None, 0.0, 2.0) for f in F]
+    assert list(bench._intervals(ours)) == ["F", "CMLt", "AMLt", "downF", "Acc1"]
+    assert list(bench._intervals(librosa)) == ["F", "CMLt", "AMLt", "Acc1"]
+    paired = bench._paired(ours, librosa)
+    assert list(paired) == ["F", "CMLt", "AMLt", "Acc1"]
+    assert bench._interval_line("held-out ours - librosa, paired", paired, sign=True) == (
+        f"{'held-out ours - librosa, paired':44} | F +0.125 [+0.12, +0.12]  CMLt +0.000 [+0.00, +0.00]  "
+        "AMLt +0.000 [+0.00, +0.00]  Acc1 +1.000 [+1.00, +1.00]")
