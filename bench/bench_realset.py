@@ -15,7 +15,10 @@ beat F (±70 ms), CMLt, AMLt (both at 17.5 %), downbeat F (±70 ms; librosa give
 (within 4 % of the chart's tempo); beats and downbeats before 5 s are ignored (`mir_eval.beat.trim_beats`).
 Printed per track, then for each group and for the whole set the mean over the tuning half, the held-out
 half (the fixed split in the truth files: within each group, sorted by file name, every other song held out)
-and all, the time ratio, and the held-out half against issue 15's goals. The fresh set
+and all, the time ratio, and the held-out half against issue 15's goals. Each mean has its by-song bootstrap
+95 % interval (`bench/bootstrap.py`: 2000 resamples of the songs, fixed seed), and so has showctl's lead
+over librosa, paired (both trackers' figures of a drawn song come with it): with 14 songs a half, a mean can
+move by 0.04 on noise alone. The fresh set
 (`bench/freshset.py`: game music tracker modules, their grids the modules' own rows) is scored the same way;
 every song in it is held out and marked fresh in its truth, so it is reported as its own part, "fresh" (also
 against the goals), never mixed into the real set's held-out half: it is measured once per proposed change,
@@ -39,6 +42,9 @@ import numpy as np
 import soundfile as sf
 
 from showctl.analysis import analyze_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bootstrap  # bench/ is not a package: the sibling module
 
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "tracks" / "realset"
 # Issue 15's goals for the held-out half: beat F, CMLt, downbeat F, tempo Acc1; and ours/librosa time.
@@ -119,6 +125,34 @@ def _mean(rows: list[Scored]) -> tuple[float, float, float, float | None, float,
             float(np.mean([r.acc1 for r in rows])), float(sum(r.seconds for r in rows)))
 
 
+# The figures with an interval, each a Scored field: ours and librosa's (no downbeats from librosa).
+FIGURES = {"F": "f", "CMLt": "cmlt", "AMLt": "amlt", "downF": "down_f", "Acc1": "acc1"}
+
+
+def _intervals(rows: list[Scored]) -> dict[str, bootstrap.Interval]:
+    """Each figure's mean over `rows` (one a song) with its by-song interval; downF only where there is one."""
+    out = {}
+    for name, field in FIGURES.items():
+        values = [getattr(r, field) for r in rows if getattr(r, field) is not None]
+        if values:
+            out[name] = bootstrap.mean_interval(values)
+    return out
+
+
+def _paired(mine: list[Scored], base: list[Scored]) -> dict[str, bootstrap.Interval]:
+    """ours - librosa, song by song, for each figure both trackers give."""
+    out = {}
+    for name, field in FIGURES.items():
+        if all(getattr(r, field) is not None for r in (*mine, *base)):
+            out[name] = bootstrap.paired_difference_interval([getattr(r, field) for r in mine],
+                                                             [getattr(r, field) for r in base])
+    return out
+
+
+def _interval_line(label: str, intervals: dict[str, bootstrap.Interval], sign: bool = False) -> str:
+    return f"{label:44} | " + "  ".join(f"{name} {i.text(sign=sign)}" for name, i in intervals.items())
+
+
 def _line(label: str, f: float, cmlt: float, amlt: float, down: float | None, acc1: float, secs: float) -> str:
     down_text = f"{down:5.3f}" if down is not None else "    -"
     return f"{label:44} | {f:5.3f} {cmlt:5.3f} {amlt:5.3f} {down_text} {acc1:5.2f} {secs:6.2f}"
@@ -179,14 +213,23 @@ def _summary(rows: list[tuple[str, str, float, Scored, Scored, str]], prefix: st
         b = _mean([r[4] for r in group])
         print(_line(f"{prefix}{part} ours ({len(group)} tracks, {minutes:.1f} min)", *m))
         print(_line(f"{prefix}{part} librosa", *b))
+        sure = _intervals([r[3] for r in group])
+        print(_interval_line(f"{prefix}{part} ours, 95% by song", sure))
+        print(_interval_line(f"{prefix}{part} librosa, 95% by song", _intervals([r[4] for r in group])))
+        print(_interval_line(f"{prefix}{part} ours - librosa, paired",
+                             _paired([r[3] for r in group], [r[4] for r in group]), sign=True))
         print(f"{prefix + part + ' time':44} | ours/librosa = {m[5] / b[5]:.2f}")
         if part in ("held-out", "fresh"):
             got = {"F": m[0], "CMLt": m[1], "downF": m[3] or 0.0, "Acc1": m[4]}
-            missed = [f"{k} {got[k]:.3f} < {goal}" for k, goal in GOALS.items() if not got[k] >= goal]
+            missed = [f"{k} {sure[k] if k in sure else f'{got[k]:.3f}'} < {goal}"
+                      for k, goal in GOALS.items() if not got[k] >= goal]
             if m[5] / b[5] > TIME_GOAL:
                 missed.append(f"time {m[5] / b[5]:.2f} > {TIME_GOAL}")
+            # A goal inside a figure's interval is not decided by these songs, met or not.
+            open_goals = [k for k, goal in GOALS.items() if k in sure and sure[k].low <= goal <= sure[k].high]
             print(f"{prefix + part + ' goals (issue 15)':44} | "
-                  f"{'all met' if not missed else 'NOT met: ' + ', '.join(missed)}")
+                  f"{'all met' if not missed else 'NOT met: ' + ', '.join(missed)}"
+                  + (f"; inside the 95% interval (undecided): {', '.join(open_goals)}" if open_goals else ""))
 
 
 def _live(truths: list[Path]) -> None:
@@ -220,9 +263,9 @@ def _live(truths: list[Path]) -> None:
     if len(present) > 1:
         for name in present:
             group_fs = [f for f, g in zip(fs, groups, strict=True) if g == name]
-            print(f"{'live, ' + GROUPS[name]:44} | F {np.mean(group_fs):.3f} ({len(group_fs)} tracks)")
-    print(f"{'live, all':44} | F {np.mean(fs):.3f}; {late} of {committed} beats reported after they happened "
-          f"(smallest lead {1000 * worst:+.0f} ms)")
+            print(f"{'live, ' + GROUPS[name]:44} | F {bootstrap.mean_interval(group_fs)} ({len(group_fs)} tracks)")
+    print(f"{'live, all':44} | F {bootstrap.mean_interval(fs)}; {late} of {committed} beats reported after they "
+          f"happened (smallest lead {1000 * worst:+.0f} ms)")
 
 
 if __name__ == "__main__":
