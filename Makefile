@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SPEED ?= 1
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast lint bench clean system-deps tracks library realset freshset
+.PHONY: install demo test test-fast lint bench clean system-deps tracks library realset freshset screenshots
 
 # The venv is rebuilt only when pyproject.toml changed since the last install: `make install` is quick.
 install: system-deps $(VENV)/.installed
@@ -70,6 +70,10 @@ test-fast: lint
 
 bench: install tracks
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# The class screen's pictures in docs/ (README), taken by the browser tests; a plain test run leaves docs/ alone.
+screenshots: lint
+	SHOWCTL_UPDATE_DOCS=1 $(VENV)/bin/pytest -q tests/test_web_browser.py tests/test_live_web.py -k "screenshot or taps_on_the_page"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 from test_web import served, wait_state, ws_connect
-from test_web_browser import DOCS, PHONE, browser, open_page  # noqa: F401  (browser: a fixture)
+from test_web_browser import PHONE, browser, open_page, screenshot  # noqa: F401  (browser: a fixture)
 
 from showctl.cues import load_cue_sheet
 from showctl.live.tap import TapTempo
@@ -215,8 +215,7 @@ def test_eight_taps_on_the_page_put_the_bar_accents_on_their_grid(browser: Any, 
         tempo = fit.grid()
         assert tempo is not None
         page.wait_for_function(f"document.getElementById('ltempo').textContent.startsWith('{tempo.tempo:.1f} BPM')")
-        DOCS.mkdir(exist_ok=True)
-        page.screenshot(path=str(DOCS / "class-screen-live-phone.png"))
+        screenshot(page, "class-screen-live-phone.png", tmp_path)
         page.wait_for_function("document.getElementById('last-run').textContent.startsWith('class finished')",
                                timeout=30_000)
         assert page.errors == []

@@ -1,10 +1,12 @@
 """The class screen in a real headless browser (Playwright driving Debian's chromium): the demo class run from
-the page against the simulated rig, the screenshots in docs/, and the pairing QR code read back."""
+the page against the simulated rig, the screenshots (docs/ keeps them: `make screenshots`), and the pairing QR
+code read back."""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import time
 from collections.abc import Iterator
@@ -47,6 +49,17 @@ def browser() -> Iterator[Any]:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         yield chromium
         chromium.close()
+
+
+def screenshot(page: Any, name: str, tmp_path: Path) -> Path:
+    """`page` as `name` in `tmp_path`, and into docs/ when SHOWCTL_UPDATE_DOCS=1 (`make screenshots`): a test
+    run leaves the repository as it found it (each run's pairing QR code differs)."""
+    shot = tmp_path / name
+    page.screenshot(path=str(shot))
+    if os.environ.get("SHOWCTL_UPDATE_DOCS") == "1":
+        DOCS.mkdir(exist_ok=True)
+        shutil.copyfile(shot, DOCS / name)
+    return shot
 
 
 def open_page(browser: Any, url: str, **context: Any) -> Any:
@@ -148,9 +161,7 @@ def test_screenshots_phone_and_laptop(browser: Any, demo_tracks: list[Path], tmp
             laptop.wait_for_selector("#preview:not([hidden])")
             laptop.wait_for_function("document.getElementById('qr').complete")
             assert laptop.inner_text("#outputs").startswith("output 'console' (OSC 127.0.0.1:")
-            DOCS.mkdir(exist_ok=True)
-            laptop.screenshot(path=str(DOCS / "class-screen-laptop.png"))
-            assert read_qr(DOCS / "class-screen-laptop.png") == srv.web.pairing.link
+            assert read_qr(screenshot(laptop, "class-screen-laptop.png", tmp_path)) == srv.web.pairing.link
             print(f"\npage load (goto → first state shown): {laptop.load_seconds * 1000:.0f} ms")
 
             laptop.check("#sim")
@@ -163,7 +174,7 @@ def test_screenshots_phone_and_laptop(browser: Any, demo_tracks: list[Path], tmp
             phone.tap("button[data-control=blackout]")
             phone.wait_for_function("document.getElementById('pending').textContent.length > 0")
             assert phone.inner_text("#pending").startswith("pending: blackout — lands on next bar (")
-            phone.screenshot(path=str(DOCS / "class-screen-phone.png"))
+            screenshot(phone, "class-screen-phone.png", tmp_path)
             phone.wait_for_function("document.getElementById('flags').textContent.includes('BLACKOUT')")
             phone.tap("button[data-control=quit]")
             phone.tap("button[data-control=quit]")
