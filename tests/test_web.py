@@ -32,6 +32,7 @@ from websockets.exceptions import InvalidStatus
 
 from showctl.cli.commands import check
 from showctl.demo.tracks import synthesize_track
+from showctl.errors import DeviceError
 from showctl.web import WebApp, create_app
 from showctl.web.pairing import LINK_LIFETIME, PAIRING_ALL_DEVICES, Pairing, PairingRefused, PairingThrottled
 from showctl.web.server import bind
@@ -56,16 +57,30 @@ class Served:
         return f"ws://127.0.0.1:{self.port}/ws"
 
 
+def _bound_pair(host: str, *, lan: bool) -> list[socket.socket]:
+    """A listening socket on `host`:<free port> (as `showctl serve` binds them) and, with `lan`, one on
+    PHONE_ADDRESS at the same port. A port free on `host` may be taken on PHONE_ADDRESS: a connection of an
+    earlier test's browser to 127.0.0.2 holds it as its local port (a CI run failed so, 1 run in 19): then
+    another port is drawn."""
+    for _ in range(20):
+        first = bind(host, 0)
+        if not lan:
+            return [first]
+        try:
+            return [first, bind(PHONE_ADDRESS, first.getsockname()[1])]
+        except DeviceError:
+            first.close()
+    raise AssertionError(f"no port free on both {host} and {PHONE_ADDRESS} in 20 draws")
+
+
 @contextmanager
 def served(cues_dir: Path, *, lan: bool = False, link_clock: Any = time.monotonic,
            host: str = "127.0.0.1") -> Iterator[Served]:
     """The app on 127.0.0.1:<free port> (or `host`; and, with `lan`, on 127.0.0.2 at the same port, standing in
     for the studio network), run by uvicorn on a thread; the sockets are bound before it starts, so no port
     race."""
-    sockets = [bind(host, 0)]  # as `showctl serve` binds them
+    sockets = _bound_pair(host, lan=lan and host == "127.0.0.1")  # (`::` takes every address already)
     port = sockets[0].getsockname()[1]
-    if lan and host == "127.0.0.1":  # (`::` takes every address already)
-        sockets.append(bind(PHONE_ADDRESS, port))
     web = create_app(cues_dir, base_url=f"http://{PHONE_ADDRESS}:{port}" if lan else None, link_clock=link_clock)
     config = uvicorn.Config(web.asgi, log_level="warning", proxy_headers=False, ws="websockets-sansio",
                             lifespan="on", timeout_graceful_shutdown=5)
