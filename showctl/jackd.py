@@ -9,7 +9,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from showctl.errors import DeviceError
 
@@ -113,7 +113,7 @@ def before_new_client(device: str) -> None:
             time.sleep(0.002)  # hands the GIL over: the thread ends its callback and goes back into libjack
 
 
-def _thread_state(tid: int) -> str:
+def _thread_state(tid: int) -> Literal["gone", "parked", "busy"]:
     """"gone" (the thread has ended), "parked" (blocked in a system call on one of libjack's semaphores: waiting
     for a period), or "busy" (anything else, the GIL's wait among it). JACK2's semaphores on Linux are futexes in
     files /dev/shm/jack_sem.* (or, built with POSIX semaphores, sem.jack_sem.*) that each client maps."""

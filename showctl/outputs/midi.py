@@ -194,6 +194,8 @@ class PeriodPacer:
                 self._used += cost
                 return True
             self.waits += 1
+            # To an absolute deadline (the period's end, read from JACK's frame time), measured again each pass;
+            # JACK's period, not the class: the player's own waits go through its injected Clock.
             time.sleep(max(self._period_ends - time.monotonic(), 0.0))
         return False
 
