@@ -7,13 +7,14 @@ PYTEST_ARGS ?=
 
 .PHONY: install demo test test-fast lint bench clean system-deps tracks library realset freshset screenshots
 
-# The venv is rebuilt only when pyproject.toml changed since the last install: `make install` is quick.
+# The venv is rebuilt only when pyproject.toml or constraints.txt (the analysis stack's pinned versions) changed
+# since the last install: `make install` is quick.
 install: system-deps $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,link]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,link]'
 	@touch $@
 
 # System packages the real rig parts need (JACK for MIDI, PortAudio for audio). Installs them when run as
