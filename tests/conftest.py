@@ -147,6 +147,7 @@ def run_child(module: str, scenario: str, tmp_path: Path, timeout: float, hang: 
         if jackd.exists():
             stop_pid(int(jackd.read_text()))
         if prefix.exists():
+            free_crashed_server(f"{prefix.read_text()}{child.pid}")
             remove_semaphores_left(prefix.read_text())
     # libjack repeats a few lines per attempt while its server is away: what else was said comes first.
     said = "\n".join(line for line in err.splitlines() if not line.startswith(_JACK_CHATTER))
@@ -154,6 +155,15 @@ def run_child(module: str, scenario: str, tmp_path: Path, timeout: float, hang: 
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     result["stderr"], result["pid"] = err, child.pid
     return result
+
+
+def free_crashed_server(name: str) -> None:
+    """A JACK server `name` that a scenario killed (a crash: SIGKILL) keeps its slot in JACK's registry of servers,
+    which holds 8: enough such leaks and no jackd starts on this machine. One started again under the same name
+    takes the dead one's slot over, and frees it as it stops (SIGTERM)."""
+    if Path(f"/dev/shm/jack_{name}_{os.getuid()}_0").exists():  # its socket, left behind
+        with JackServer(name=name):
+            pass
 
 
 def remove_semaphores_left(server_prefix: str) -> None:

@@ -80,17 +80,26 @@ def test_the_jack_server_gone_never_hangs_the_audio_clock_or_the_exit(tmp_path: 
     assert result["after"] == "the JACK server stopped while audio played; restart showctl to play audio again"
 
 
-def busy_gil_clock_scenario(tmp: str) -> None:
-    _busy_gil_scenario(tmp, "clock")
+def busy_gil_clock_stop_scenario(tmp: str) -> None:
+    _busy_gil_scenario(tmp, "clock", signal.SIGTERM)
 
 
-def busy_gil_line_in_scenario(tmp: str) -> None:
-    _busy_gil_scenario(tmp, "line_in")
+def busy_gil_line_in_stop_scenario(tmp: str) -> None:
+    _busy_gil_scenario(tmp, "line_in", signal.SIGTERM)
 
 
-def _busy_gil_scenario(tmp: str, which: str) -> None:
+def busy_gil_clock_crash_scenario(tmp: str) -> None:
+    _busy_gil_scenario(tmp, "clock", signal.SIGKILL)
+
+
+def busy_gil_line_in_crash_scenario(tmp: str) -> None:
+    _busy_gil_scenario(tmp, "line_in", signal.SIGKILL)
+
+
+def _busy_gil_scenario(tmp: str, which: str, how: signal.Signals) -> None:
     """The audio clock (`which` "clock"), or a line-in source ("line_in"), runs on its own JACK server; Python
-    holds the GIL while the server stops, so PortAudio's process thread waits for it in a stream callback; then a
+    holds the GIL while the server stops (`how`: SIGTERM, a clean stop that removes its socket; SIGKILL, a crash
+    that leaves the socket file behind), so PortAudio's process thread waits for it in a stream callback; then a
     new JACK client opens, the GIL still held, as any opener does after `before_new_client` (a MIDI output
     reconnecting, the simulated rig, PortAudio itself)."""
     from showctl import jackd
@@ -116,8 +125,11 @@ def _busy_gil_scenario(tmp: str, which: str) -> None:
         while time.monotonic() < until:
             pass
         waited = callbacks() == before
-        libc.kill(server.process.pid, signal.SIGTERM)  # not Popen.terminate: its poll() hands the GIL over
-        while libc.access(socket, 0) == 0:
+        libc.kill(server.process.pid, how)  # not Popen.terminate: its poll() hands the GIL over
+        if how == signal.SIGKILL:
+            libc.waitpid(server.process.pid, None, 0)  # reaped holding the GIL: the socket file stays behind
+            assert libc.access(socket, 0) == 0, "a killed jackd left no socket file: this tests nothing"
+        while libc.access(socket, 0) == 0 and how != signal.SIGKILL:
             pass
         until = time.monotonic() + 0.5  # time for libjack's own threads to hear of it
         while time.monotonic() < until:
@@ -137,13 +149,16 @@ def _busy_gil_scenario(tmp: str, which: str) -> None:
 
 @pytest.mark.rig
 @pytest.mark.parametrize("stream", ["clock", "line_in"])
-def test_a_jack_server_dying_while_python_is_busy_never_hangs_an_audio_stream(tmp_path: Path, stream: str) -> None:
+@pytest.mark.parametrize("death", ["stop", "crash"])
+def test_a_jack_server_dying_while_python_is_busy_never_hangs_an_audio_stream(tmp_path: Path, stream: str,
+                                                                              death: str) -> None:
     """PortAudio runs the audio clock's and line-in's callbacks on its JACK process thread. Once the server has
     died, the next JACK client the process opens makes libjack cancel that thread; cancelled while it waited for
     the GIL (or ran Python) it died holding it, and every thread hung for good. The old code hung here every
-    time (10 of 10 for each stream)."""
+    time (10 of 10 for each stream), and, after a stopped server was handled, still on a crashed one ("crash":
+    SIGKILL, its socket file left behind)."""
     require_binary("jackd", "a JACK server to stop under the audio streams")
-    result = run_child("test_audio_clock", f"busy_gil_{stream}_scenario", tmp_path, 60,
+    result = run_child("test_audio_clock", f"busy_gil_{stream}_{death}_scenario", tmp_path, 60,
                        "the process hung once its JACK server died while Python was busy")
     assert result["waited"], "PortAudio's process thread ran a callback while Python held the GIL"
     assert result["watched"] == 1, result

@@ -4,6 +4,7 @@ a new JACK client opens, for a dead server's threads to be out of Python."""
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -32,6 +33,26 @@ def test_a_server_socket_removed_or_replaced_is_a_server_gone(monkeypatch: pytes
         assert not ServerSocket().gone()
     finally:
         socket.unlink(missing_ok=True)
+
+
+def test_a_server_socket_left_behind_by_a_crash_is_a_server_gone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crashed jackd (SIGKILL, a segmentation fault) leaves its socket file; nothing listens on it any more."""
+    name = f"showctl-crash-test-{os.getpid()}"
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", name)
+    path = Path(f"/dev/shm/jack_{name}_{os.getuid()}_0")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(str(path))
+        listener.listen()
+        seen = ServerSocket()
+        assert not seen.gone() and not seen.removed()
+        listener.close()  # the process died: its sockets closed, the file stays
+        assert path.exists()
+        assert seen.gone()
+        assert not seen.removed()  # the stat alone, checked before every MIDI message, cannot tell
+    finally:
+        listener.close()
+        path.unlink(missing_ok=True)
 
 
 @pytest.fixture

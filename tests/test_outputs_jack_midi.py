@@ -168,9 +168,22 @@ def test_a_jack_server_dying_while_python_is_busy_never_hangs_the_process(tmp_pa
     assert result["gone"]
 
 
-def clients_outlive_their_server(tmp: str) -> None:
+def clients_outlive_their_server_restart(tmp: str) -> None:
+    _clients_outlive_their_server(tmp, crash=False)
+
+
+def clients_outlive_their_server_crash(tmp: str) -> None:
+    _clients_outlive_their_server(tmp, crash=True)
+
+
+def _clients_outlive_their_server(tmp: str, *, crash: bool) -> None:
     """A child's scenario: a MIDI clock input, a simulated rig and a MIDI output to it, all on a JACK server that
-    stops and starts again; each closed after a new JACK client opened."""
+    stops and starts again (or, `crash`, is killed and leaves its socket file behind, as a crashed jackd does,
+    and a MIDI output tries to reconnect); each closed after that new JACK client."""
+    import ctypes
+    import ctypes.util
+    import signal
+
     import rtmidi
 
     from showctl.live import MidiClockSource
@@ -179,30 +192,47 @@ def clients_outlive_their_server(tmp: str) -> None:
     rig = Rig(name="restart", outputs={"desk": MidiOutputConfig(transport="midi", port="unused")},
               safe_scene={"desk": ()})
     closed: list[str] = []
-    with own_jackd(tmp, "showctl-test-restart-") as server:
-        assert server.process is not None
-        clock_in = MidiClockSource(api="jack", client="showctl-test-clock")
-        sim = SimulatedRig(rig).__enter__()
-        desk = open_output("desk", sim.rig_for_outputs)
-        server.process.terminate()
-        server.process.wait()
-    with own_jackd(tmp, "showctl-test-restart-"):  # JACK restarted: the next client frees the dead one's clients
-        probe = rtmidi.MidiOut(rtapi=midi_api("jack"), name="showctl-test-probe")
+
+    def close_all() -> None:
         for what, close in (("MIDI clock input", clock_in.close), ("MIDI output", desk.close),
                             ("simulated rig", sim.close)):
             print(f"closing the {what}", file=sys.stderr, flush=True)
             close()
             closed.append(what)
-        probe.delete()
+
+    with own_jackd(tmp, "showctl-test-restart-") as server:
+        assert server.process is not None
+        clock_in = MidiClockSource(api="jack", client="showctl-test-clock")
+        sim = SimulatedRig(rig).__enter__()
+        desk = open_output("desk", sim.rig_for_outputs)
+        server.process.send_signal(signal.SIGKILL if crash else signal.SIGTERM)
+        server.process.wait()
+        if crash:
+            assert Path(f"/dev/shm/jack_{server.name}_{os.getuid()}_0").exists(), "no socket left: tests nothing"
+            # A client opening (the output reconnecting) finds no server, but first frees the dead one's clients.
+            libjack = ctypes.CDLL(ctypes.util.find_library("jack"))
+            libjack.jack_client_open.restype = ctypes.c_void_p
+            assert libjack.jack_client_open(b"showctl-test-probe", 1, None) is None  # 1: JackNoStartServer
+            # Closing a freed client is a use after free that may or may not crash: what decides is that each
+            # client is seen as one of a dead server, and so left alone.
+            assert clock_in._server is not None and clock_in._server.gone(), "the crashed server is not seen gone"
+            close_all()
+    if not crash:
+        with own_jackd(tmp, "showctl-test-restart-"):  # JACK restarted: the next client frees the dead one's clients
+            probe = rtmidi.MidiOut(rtapi=midi_api("jack"), name="showctl-test-probe")
+            close_all()
+            probe.delete()
     print(json.dumps({"closed": closed}), flush=True)
 
 
 @pytest.mark.rig
-def test_midi_ports_whose_jack_server_died_close_without_crashing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("death", ["restart", "crash"])
+def test_midi_ports_whose_jack_server_died_close_without_crashing(tmp_path: Path, death: str) -> None:
     # Once a JACK server dies, the next JACK client this process opens makes libjack free every client of the
     # old one behind rtmidi's back; closing such a port afterwards crashed the process (a segmentation fault
-    # at the end of a class, or of a rehearsal on the simulated rig).
+    # at the end of a class, or of a rehearsal on the simulated rig). A crashed server ("crash": SIGKILL) leaves
+    # its socket file: that it is no longer listened on says it died.
     require_binary("jackd", "a JACK server to stop")
-    result = run_child("test_outputs_jack_midi", "clients_outlive_their_server", tmp_path, 60,
+    result = run_child("test_outputs_jack_midi", f"clients_outlive_their_server_{death}", tmp_path, 60,
                        "closing MIDI ports of a dead JACK server hung")
     assert result["closed"] == ["MIDI clock input", "MIDI output", "simulated rig"]

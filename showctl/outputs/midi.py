@@ -114,9 +114,12 @@ class JackWatch:
     def xruns(self) -> int:
         return self._xruns.value
 
-    def gone(self) -> bool:
-        """Whether the server has stopped: its socket is gone, or it said so."""
-        if not self._stopped and (self._socket.gone() or self._shutdowns.value > 0):
+    def gone(self, *, thorough: bool = False) -> bool:
+        """Whether the server has stopped: its socket is gone, or it said so. Before every message a stat of the
+        socket does (a crash is told by the shutdown callback); `thorough` (before a close, which a dead server
+        could hang) also asks the kernel whether the socket a crash left behind is still listened on."""
+        if not self._stopped and (self._socket.removed() or self._shutdowns.value > 0
+                                  or (thorough and self._socket.gone())):
             # A client of a dead server is never closed (jackd.abandon), and the semaphores its threads may
             # still post to live as long as it does.
             abandon(self.client)
@@ -126,7 +129,7 @@ class JackWatch:
         return self._stopped
 
     def close(self) -> None:
-        if self.gone():  # a client of a dead server is left alone: closing it could wait on it
+        if self.gone(thorough=True):  # a client of a dead server is left alone: closing it could wait on it
             return
         self.client.deactivate()
         self.client.close()
@@ -228,8 +231,8 @@ class MidiOutput:
             self._close_watch()
             raise DeviceError(self.device, f"cannot open ({err})") from None
 
-    def _server_stopped(self) -> bool:
-        return self._watch is not None and self._watch.gone()
+    def _server_stopped(self, *, thorough: bool = False) -> bool:
+        return self._watch is not None and self._watch.gone(thorough=thorough)
 
     def _close_watch(self) -> None:
         if self._watch is not None:
@@ -260,5 +263,5 @@ class MidiOutput:
             raise DeviceError(self.device, "the MIDI port went away")
 
     def close(self) -> None:
-        close_rtmidi(self._out, server_gone=self._server_stopped())
+        close_rtmidi(self._out, server_gone=self._server_stopped(thorough=True))
         self._close_watch()

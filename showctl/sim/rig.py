@@ -278,7 +278,7 @@ class SimulatedRig:
         for thread in self._threads:
             if thread.name == "sim-midi":
                 thread.join(timeout=1)
-        server_gone = self._jack_watch is not None and self._jack_watch.gone()
+        server_gone = self._jack_watch is not None and self._jack_watch.gone(thorough=True)
         for _, midi_in in self._midi_ins:
             close_rtmidi(midi_in, server_gone=server_gone)
         if self._jack_watch is not None:
