@@ -117,3 +117,38 @@ def test_threads_of_a_running_server_are_never_waited_for(monkeypatch: pytest.Mo
         thread.join()
     before_new_client("desk")
     assert jackd._process_threads == {}  # an ended thread is forgotten
+
+
+# Calls that open a JACK client (through JACK, when the API or the server makes it so): python-rtmidi's ports,
+# JACK-Client's client, PortAudio's initialisation (its JACK host API opens one).
+_CLIENT_OPENERS = {("rtmidi", "MidiOut"), ("rtmidi", "MidiIn"), ("jack", "Client"), ("sd", "_initialize")}
+
+
+def test_every_jack_client_showctl_opens_is_opened_after_the_guard() -> None:
+    """`before_new_client` must run before every JACK client this process opens: one opened without it, after a
+    server died, can hang the process for good (see `jackd.before_new_client`). Each opener in showctl/ must call
+    it earlier in the same function; a new opener that forgets fails here, naming the file and line."""
+    import ast
+
+    from conftest import REPO
+
+    unguarded, openers = [], 0
+    for path in sorted((REPO / "showctl").rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        for function in ast.walk(tree):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            guards, opens = [], []
+            for node in ast.walk(function):
+                if not isinstance(node, ast.Call):
+                    continue
+                callee = node.func
+                if isinstance(callee, ast.Name) and callee.id == "before_new_client":
+                    guards.append(node.lineno)
+                elif (isinstance(callee, ast.Attribute) and isinstance(callee.value, ast.Name)
+                      and (callee.value.id, callee.attr) in _CLIENT_OPENERS):
+                    opens.append(node.lineno)
+            openers += len(opens)
+            unguarded += [f"{path.relative_to(REPO)}:{line}" for line in opens if not any(g < line for g in guards)]
+    assert openers >= 6, "the openers are no longer found (renamed imports?): this test checks nothing"
+    assert unguarded == [], f"JACK clients opened without jackd.before_new_client first: {unguarded}"
