@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -82,12 +82,18 @@ def licence(copyright_text: str) -> str:
     return realset.licence_summary(copyright_text)
 
 
-def build(directory: Path) -> list[Path]:
-    """Fetch the packages and write every usable song and its truth; the wav paths."""
+def build(directory: Path, packages: Sequence[tuple[str, str]] = PACKAGES,
+          marks: Mapping[str, object] = freshset_modules.FRESH, avoid: Sequence[tuple[str, str]] = (),
+          left_out: list[tuple[str, str, str]] | None = None) -> list[Path]:
+    """Fetch `packages` ((short name, package) each) and write every usable song and its truth, with `marks`;
+    the wav paths. The modules of the `avoid` packages are fetched too, never rendered: a song that is one of
+    theirs is left out (the training set, `bench/trainset.py`, avoids the fresh set's songs so)."""
     directory = directory.resolve()  # dpkg-deb runs in `directory`
-    roots = fetch(directory, [package for _, package in PACKAGES])
+    roots = fetch(directory, [package for _, package in (*packages, *avoid)])
+    avoided = [(f"{short}-" + realset._slug(path.stem), path)
+               for short, package in avoid for path in freshset_modules.find_modules(roots[package])]
     sources = []
-    for short, package in PACKAGES:
+    for short, package in packages:
         root = roots[package]
         copyright_file = root / "usr/share/doc" / package / "copyright"
         text = copyright_file.read_text(encoding="utf-8", errors="replace") if copyright_file.exists() else ""
@@ -95,7 +101,7 @@ def build(directory: Path) -> list[Path]:
         print(f"{package} {version.group(1) if version else ''}: {licence(text)} "
               f"({copyright_file.relative_to(directory)})")
         sources.append((short, package, root, licence(text)))
-    return freshset_modules.build(directory, sources)
+    return freshset_modules.build(directory, sources, marks, avoided, left_out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,17 +25,19 @@ may change anywhere in the song, by pattern effects). A module is its own exact 
      song is more than `MAX_LAG_S` off, or the onset strength on the grid is not at least `MIN_CONTRAST`
      times the strength half a beat away from it (so the grid is not the off-beat or a wrong level).
 4. writes the truth (NAME.truth.json, the fields of realset's truths): beats and downbeats kept where the
-   render sounds (`realset.audible_span`), tempo the beat tempo that lasts longest, beats_per_bar, and
-   held_out true (every fresh song is held out: it is never tuned on).
+   render sounds (`realset.audible_span`), tempo the beat tempo that lasts longest, beats_per_bar, and the
+   set's marks: `FRESH` (held out and fresh: every fresh song is never tuned on) or, for the training set
+   (`bench/trainset.py`), `TRAIN` (group "train": songs to tune on, none of them a fresh song: `avoid`).
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import hashlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +57,9 @@ MIN_SECONDS = 60.0
 MAX_LAG_S = 0.025
 MIN_CONTRAST = 1.3
 CONVENTION = (4, 16)  # rows a beat, rows a bar, where the module does not say
+# The marks a song's truth carries: the fresh set's (never tuned on) and the training set's (tuned on).
+FRESH: Mapping[str, object] = {"held_out": True, "fresh": True, "group": "modules"}
+TRAIN: Mapping[str, object] = {"held_out": False, "group": "train"}
 
 
 class Excluded(Exception):
@@ -198,6 +203,29 @@ class Libopenmpt:
         v = int(self.lib.openmpt_get_library_version())
         return f"{v >> 24}.{(v >> 16) & 0xFF}.{v & 0xFFFF}"
 
+    def identity(self, data: bytes) -> str:
+        """What tells one song from another without rendering it: its title and length (to 0.1 s, as
+        libopenmpt computes it), or the file's SHA-256 when it has no title."""
+        lib = self.lib
+        error = ctypes.c_int(0)
+        buffer = ctypes.create_string_buffer(data, len(data))
+        mod = lib.openmpt_module_create_from_memory2(buffer, len(data), None, None, None, None,
+                                                     ctypes.byref(error), None, None)
+        if not mod:
+            return "sha256 " + hashlib.sha256(data).hexdigest()
+        try:
+            p = lib.openmpt_module_get_metadata(mod, b"title")
+            title = ""
+            if p:
+                title = ctypes.string_at(p).decode("utf-8", "replace").strip()
+                lib.openmpt_free_string(p)
+            tenths = round(float(lib.openmpt_module_get_duration_seconds(mod)) * 10)
+        finally:
+            lib.openmpt_module_destroy(mod)
+        if not title:
+            return "sha256 " + hashlib.sha256(data).hexdigest()
+        return f"title {title.lower()!r}, {tenths / 10:.1f} s"
+
     def render(self, data: bytes) -> tuple[FloatArray, list[Row], dict[str, str]]:
         """The song played once, mono at `RATE`; the rows it played; its metadata (type, title, tracker)."""
         lib = self.lib
@@ -268,20 +296,32 @@ def find_modules(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in MODULE_SUFFIXES)
 
 
-def build(directory: Path, sources: Sequence[tuple[str, str, Path, str]]) -> list[Path]:
+def build(directory: Path, sources: Sequence[tuple[str, str, Path, str]], marks: Mapping[str, object] = FRESH,
+          avoid: Sequence[tuple[str, Path]] = (), left_out: list[tuple[str, str, str]] | None = None) -> list[Path]:
     """Render every usable module of `sources` ((short name, package, unpacked root, licence) each) into
-    `directory` and write its truth; the wav paths."""
+    `directory` and write its truth, with `marks` (`FRESH` or `TRAIN`); the wav paths. A module that is the
+    same song as one of `avoid` ((name, module file) each: the training set avoids the fresh set's songs) is
+    left out. Each module left out is printed and, when `left_out` is given, added to it (package, name,
+    why)."""
     import soundfile as sf
 
     lib = Libopenmpt()
     print(f"libopenmpt {lib.version}: renders the modules, {CHUNK}-frame steps at {RATE} Hz")
+    label = str(marks.get("group", ""))
+    if marks.get("fresh"):
+        label = "fresh"
     written: list[Path] = []
     seen: dict[tuple[str, int, int], str] = {}  # (title, rows played, tenths of a second): the song kept
+    avoided = {lib.identity(path.read_bytes()): name for name, path in avoid}
     for short, package, root, licence in sources:
         for path in find_modules(root):
             name = f"{short}-" + realset._slug(path.stem)
             data = path.read_bytes()
             try:
+                if avoided:
+                    same = avoided.get(lib.identity(data))
+                    if same is not None:
+                        raise Excluded(f"the same song as {same}, which must stay unseen")
                 y, rows, meta = lib.render(data)
                 duration = len(y) / RATE
                 if duration < MIN_SECONDS:
@@ -299,6 +339,8 @@ def build(directory: Path, sources: Sequence[tuple[str, str, Path, str]]) -> lis
                     raise Excluded(why)
             except Excluded as err:
                 print(f"  {name:38} left out: {err}")
+                if left_out is not None:
+                    left_out.append((package, name, str(err)))
                 continue
             seen[key] = name
             wav = directory / f"{name}.wav"
@@ -310,9 +352,7 @@ def build(directory: Path, sources: Sequence[tuple[str, str, Path, str]]) -> lis
                 "beats": [round(float(b), 6) for b in grid.beats[keep]],
                 "downbeats": [round(float(b), 6) for b in grid.downbeats[down_keep]],
                 "beats_per_bar": grid.beats_per_bar,
-                "held_out": True,
-                "fresh": True,
-                "group": "modules",
+                **marks,
                 "source": {"package": package, "song": path.relative_to(root).as_posix(), "licence": licence,
                            "format": meta.get("type_long", meta.get("type", "")), "title": meta.get("title", ""),
                            "rows_per_beat": beat_rows, "rows_per_bar": bar_rows, "rows_per_beat_from": how,
@@ -320,7 +360,7 @@ def build(directory: Path, sources: Sequence[tuple[str, str, Path, str]]) -> lis
                            "render_lag_s": [round(lag, 4) for lag in lags], "onset_contrast": round(strength, 3)},
             }
             wav.with_suffix(".truth.json").write_text(json.dumps(truth) + "\n", encoding="utf-8")
-            print(f"  {name:38} fresh    {duration:6.1f} s  {grid.tempo:6.1f} BPM  {beat_rows}/{bar_rows} rows "
+            print(f"  {name:38} {label:8} {duration:6.1f} s  {grid.tempo:6.1f} BPM  {beat_rows}/{bar_rows} rows "
                   f"({how})  {keep.sum():4d} beats ({first:.1f}-{last:.1f} s)  render vs grid "
                   f"{1000 * lags[0]:+4.0f}/{1000 * lags[1]:+4.0f} ms  contrast {strength:4.2f}")
             written.append(wav)
