@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SPEED ?= 1
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast lint bench clean system-deps tracks library realset freshset screenshots
+.PHONY: install demo test test-fast lint bench clean system-deps tracks library realset freshset trainset libopenmpt screenshots
 
 # The venv is rebuilt only when pyproject.toml or constraints.txt (the analysis stack's pinned versions) changed
 # since the last install: `make install` is quick.
@@ -48,13 +48,21 @@ realset: install
 # with apt-get when run as root), each song's truth the rows its module played. Every song is held out:
 # `$(PY) bench/bench_realset.py tracks/freshset` scores it once per proposed change, never to tune. Needs
 # the network once; about two minutes.
-freshset: install
+freshset: install libopenmpt
+	$(PY) bench/freshset.py tracks/freshset
+
+# The training set (bench/trainset.py): the same pipeline on other Debian game packages' modules (none of the
+# fresh set's packages or songs), truths marked group "train": to tune on. `$(PY) bench/bench_realset.py
+# tracks/trainset` scores it. Needs the network once; a few minutes.
+trainset: install libopenmpt
+	$(PY) bench/trainset.py tracks/trainset
+
+libopenmpt:
 	@/sbin/ldconfig -p 2>/dev/null | grep -q 'libopenmpt\.so\.0' || [ "$$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null || { \
 	  echo "installing libopenmpt0 (renders the modules)"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenmpt0 >/dev/null || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenmpt0 >/dev/null; } || \
-	  echo "freshset: apt-get install libopenmpt0 failed"; }
-	$(PY) bench/freshset.py tracks/freshset
+	  echo "apt-get install libopenmpt0 failed"; }
 
 demo: install tracks
 	$(VENV)/bin/showctl run cues/demo.yaml --sim --speed $(SPEED)

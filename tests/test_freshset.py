@@ -15,6 +15,7 @@ realset = bench_module("realset")
 realset_lmms = bench_module("realset_lmms")
 modules = bench_module("freshset_modules")
 freshset = bench_module("freshset")
+trainset = bench_module("trainset")
 bench = bench_module("bench_realset")
 
 
@@ -117,3 +118,25 @@ def test_the_training_set_is_its_own_part_and_group_and_never_fresh() -> None:
     assert bench.part_of(dict(modules.FRESH)) == "fresh"
     assert "train" in bench.GROUPS
 
+
+def test_the_training_set_takes_no_package_of_the_fresh_set() -> None:
+    fresh = {package for _, package in freshset.PACKAGES}
+    train = [package for _, package in trainset.PACKAGES]
+    assert not fresh & set(train)
+    assert len(set(train)) == len(train)
+    shorts = [short for short, _ in (*trainset.PACKAGES, *freshset.PACKAGES)]
+    assert len(set(shorts)) == len(shorts)  # a song's name says its package
+
+
+def test_the_reasons_a_module_is_left_out_are_told_apart() -> None:
+    rows = _rows([(0, [3] * 64, 0)])
+    with pytest.raises(modules.Excluded) as err:
+        modules.module_grid(rows, 4, 16, until=64 * 0.06)
+    assert trainset.reason(str(err.value)).startswith("beat tempo out of range")
+    rows = _rows([(0, [6] * 6, 0), (1, [6] * 16, 0)])
+    with pytest.raises(modules.Excluded) as err:
+        modules.module_grid(rows, 4, 16, until=22 * 0.12)
+    assert trainset.reason(str(err.value)).startswith("no steady beat")
+    assert trainset.reason("the same song as pingus-gd-cancn, which must stay unseen") == "a fresh-set song"
+    assert trainset.reason("the same song as tuxmath-game (same title, rows and length)") == \
+        "a duplicate of a song kept"
