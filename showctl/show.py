@@ -164,6 +164,11 @@ def _phase_words(shift: float) -> tuple[str, str]:
 
 
 def _grid_check(c: GridCheck) -> str:
+    if c.bar_shift is not None and c.first_downbeat is not None:
+        later = "a beat" if c.bar_shift == 1 else f"{c.bar_shift} beats"
+        return (f"bar 1 may be {later} later (the bar lines hardly stand out), confidence {c.confidence:.2f}; "
+                f"listen at {format_clock(c.listen or 0.0)} and if so set 'first_downbeat: "
+                f"{format_clock(c.first_downbeat)}' in its playlist entry")
     if c.phase_shift is None:
         return (f"low beat-grid confidence {c.confidence:.2f}; check the grid" if c.section is None else
                 f"{format_clock(c.start)}–{format_clock(c.end)} {c.section}: low beat-grid confidence "

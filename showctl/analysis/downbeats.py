@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 
 from showctl.analysis.peaks import peak_near as _peak_near
 
 FloatArray = npt.NDArray[np.float64]
+
+# A bar phase this many standard errors clearer than the runner-up is not in doubt (`bar_doubt`); one whose doubt
+# is above `model.BAR_DOUBT` (less than 1 standard error clear) is named for a check by ear.
+BAR_CLEAR = 2.0
 
 # --- downbeats ---------------------------------------------------------------------------------------
 
@@ -60,6 +66,39 @@ def estimate_metre(cue: FloatArray, candidates: tuple[int, ...] = (4, 3)) -> int
 
     best = max(candidates, key=contrast)
     return best if best == default or contrast(best) > 1.25 * max(contrast(default), 1e-9) else default
+
+
+@dataclass(frozen=True)
+class BarDoubt:
+    """`ambiguity` 0..1: 0 the bar phase is clear, 1 another is as likely. `shift` (beats, 1..beats_per_bar - 1):
+    how many beats after the chosen downbeats the likeliest other bar lines fall."""
+
+    ambiguity: float
+    shift: int
+
+
+NO_BAR_DOUBT = BarDoubt(0.0, 2)
+
+
+def bar_doubt(cue: FloatArray, beats_per_bar: int) -> BarDoubt:
+    """How clearly the chosen bar phase (`estimate_downbeats`: the phase with the highest mean `cue`) beats the
+    runner-up: their difference in standard errors of a phase's mean (the cue's spread over the square root of
+    the bars), `BAR_CLEAR` of them or more being no doubt, none full doubt.
+
+    On the real-music, fresh and training sets (50 songs whose beats allow bars at all, 41 of their bar phases
+    right) this margin tells a wrong phase from a right one with an AUC of 0.76: below 1 standard error (doubt
+    above `model.BAR_DOUBT`) are 5 of the 9 wrong phases and 6 right ones; every phase more than 2.5 clear was right.
+    """
+    cue = np.asarray(cue, dtype=np.float64)
+    if len(cue) < 2 * beats_per_bar:
+        return NO_BAR_DOUBT
+    scores = np.asarray(_phase_scores(cue, beats_per_bar))
+    best, runner_up = (int(p) for p in np.argsort(-scores, kind="stable")[:2])
+    standard_error = float(np.std(cue)) / np.sqrt(len(cue) / beats_per_bar)
+    if standard_error <= 0:
+        return BarDoubt(1.0, (runner_up - best) % beats_per_bar)
+    margin = (scores[best] - scores[runner_up]) / standard_error
+    return BarDoubt(float(np.clip(1.0 - margin / BAR_CLEAR, 0.0, 1.0)), (runner_up - best) % beats_per_bar)
 
 
 def estimate_downbeats(beats: FloatArray, cue: FloatArray, beats_per_bar: int = 4) -> FloatArray:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import ConfigDict, Field, model_validator
 from pydantic.dataclasses import dataclass as validated
 
-__all__ = ["ANALYSIS_VERSION", "LOW_CONFIDENCE", "PHASE_DOUBT", "SECTION_LABELS", "GridCheck", "Section",
+__all__ = ["ANALYSIS_VERSION", "BAR_DOUBT", "LOW_CONFIDENCE", "PHASE_DOUBT", "SECTION_LABELS", "GridCheck", "Section",
            "TrackAnalysis"]
 
 # Bump when the tracker changes what it returns: cached results from another version are recomputed.
@@ -29,13 +29,16 @@ __all__ = ["ANALYSIS_VERSION", "LOW_CONFIDENCE", "PHASE_DOUBT", "SECTION_LABELS"
 #    off (`showctl.analysis.phase`); the track's and each section's `confidence` are at most 1 - it.
 # 11: each section's `confidence` carries the track's doubt: the track's grid confidence (and phase doubt) times
 #    the section's support over the track's average (`confidence.section_trust`), not the support alone.
-ANALYSIS_VERSION = "11"
+# 12: `bar_ambiguity` and `bar_shift`: how likely bar 1 is elsewhere, and where (`downbeats.bar_doubt`).
+ANALYSIS_VERSION = "12"
 
 SECTION_LABELS = ("intro", "build", "drop", "breakdown", "outro")
 LOW_CONFIDENCE = 0.5  # below this a grid (a track's, a section's) should be checked by ear
 # Above this phase ambiguity the low confidence is the phase's doubt (confidence <= 1 - ambiguity): the check
 # names the fix (`nudge`), not only the doubt.
 PHASE_DOUBT = 1.0 - LOW_CONFIDENCE
+# Above this bar ambiguity bar 1 is named for a check by ear, with the `first_downbeat:` that would move it.
+BAR_DOUBT = 0.5
 
 # Pydantic validates every analysis as it is built, the tracker's and a cache entry's alike: a cache entry
 # is a file anyone can edit (or a bug can write), and `beats_per_bar: 0` or reversed beats would make the
@@ -103,6 +106,10 @@ class GridCheck:
     `phase_shift` (beats: 0.5, 0.25, -0.25) when the doubt is over the grid's phase rather than its support:
     the beats may sit that far off (on the snare or the hats rather than the kick), and `listen` (s) is a
     moment to hear it at (the start of the loudest section, where the drums play).
+
+    `bar_shift` (beats, 1 or more) when the doubt is over where bar 1 is, not the beats: the bar lines may fall
+    that many beats later, at `first_downbeat` (s) first, the value of the cue file's override that moves them
+    there; `confidence` is then 1 - the bar ambiguity.
     """
 
     start: float
@@ -111,6 +118,8 @@ class GridCheck:
     section: str | None
     phase_shift: float | None = None
     listen: float | None = None
+    bar_shift: int | None = None
+    first_downbeat: float | None = None
 
 
 @validated(frozen=True, config=_CHECKED)
@@ -141,6 +150,11 @@ class TrackAnalysis:
     # snare or the hats rather than the kick (`showctl.analysis.phase`); `confidence` is at most 1 - it.
     phase_ambiguity: Fraction = 0.0
     phase_shift: PhaseShift = 0.5
+    # 0..1: how likely bar 1 is `bar_shift` beats after where the downbeats put it (`downbeats.bar_doubt`: the
+    # bar lines' evidence hardly prefers one beat of the bar); 0 where it cannot be told (a track with silent
+    # breaks, each stretch with its own bars, or a long one analysed a window at a time).
+    bar_ambiguity: Fraction = 0.0
+    bar_shift: Annotated[int, Field(ge=1, lt=_MAX_BEATS_PER_BAR)] = 2
 
     @model_validator(mode="after")
     def _check(self) -> TrackAnalysis:
@@ -150,7 +164,24 @@ class TrackAnalysis:
             raise ValueError("a track with beats needs a tempo above 0 BPM")
         if self.phase_shift == 0:
             raise ValueError("phase_shift must name another phase (a share of a beat other than 0)")
+        if self.bar_shift >= self.beats_per_bar:
+            raise ValueError(f"bar_shift ({self.bar_shift}) must be less than beats_per_bar ({self.beats_per_bar})")
         return self
+
+    def _bar_check(self) -> tuple[GridCheck, ...]:
+        """Bar 1 in doubt (`bar_ambiguity` above `BAR_DOUBT`), unless the cue file says where it is: a check
+        naming the `first_downbeat:` that moves the bar lines `bar_shift` beats later (the earliest beat where
+        they would fall), to hear at the loudest section's first bar line."""
+        if self.bar_ambiguity <= BAR_DOUBT or {"grid", "first_downbeat"} & set(self.overrides) or not self.downbeats:
+            return ()
+        first = self.beats.index(self.downbeats[0]) if self.downbeats[0] in self.beats else None
+        if first is None:
+            return ()
+        later = self.beats[(first + self.bar_shift) % self.beats_per_bar]
+        loudest = max(self.sections, key=lambda s: s.energy, default=None)
+        listen = next((d for d in self.downbeats if loudest is None or d >= loudest.start), self.downbeats[0])
+        return (GridCheck(0.0, self.duration, 1.0 - self.bar_ambiguity, None, listen=listen,
+                          bar_shift=self.bar_shift, first_downbeat=later),)
 
     @property
     def grid_checks(self) -> tuple[GridCheck, ...]:
@@ -160,9 +191,17 @@ class TrackAnalysis:
         Where the phase is in doubt (`phase_ambiguity` > `PHASE_DOUBT`), the check says so (`phase_shift`)
         so the fix can be named; once the cue file nudges the grid, a confidence that only the phase doubt
         held down (it is 1 - the doubt) is the tech's word too, and is not checked again.
+
+        Where bar 1 is in doubt (`bar_ambiguity` > `BAR_DOUBT`) and the beats are not (a grid in doubt as a
+        whole is checked first: its bars move with it), a check names the `first_downbeat:` that moves it.
         """
         if "grid" in self.overrides:
             return ()  # the tech's word, in every section
+        beats = self._beat_checks()
+        return beats if any(c.section is None for c in beats) else beats + self._bar_check()
+
+    def _beat_checks(self) -> tuple[GridCheck, ...]:
+        """The checks of the beats themselves (see `grid_checks`)."""
         nudged = "nudge" in self.overrides
 
         def doubted(confidence: float, ambiguity: float) -> tuple[bool, float | None]:
@@ -203,6 +242,8 @@ class TrackAnalysis:
             "overrides": list(self.overrides),
             "phase_ambiguity": round(self.phase_ambiguity, 4),
             "phase_shift": self.phase_shift,
+            "bar_ambiguity": round(self.bar_ambiguity, 4),
+            "bar_shift": self.bar_shift,
         }
 
     @classmethod
@@ -221,4 +262,6 @@ class TrackAnalysis:
             overrides=tuple(str(o) for o in data.get("overrides", [])),
             phase_ambiguity=float(data.get("phase_ambiguity", 0.0)),
             phase_shift=float(data.get("phase_shift", 0.5)),
+            bar_ambiguity=float(data.get("bar_ambiguity", 0.0)),
+            bar_shift=int(data.get("bar_shift", 2)),
         )

@@ -74,7 +74,9 @@ def _retempo(a: TrackAnalysis, tempo: float) -> TrackAnalysis:
     if abs(ratio / 2.0 - 1.0) <= HINT_TOLERANCE and len(beats) >= 2:
         mids = (beats[:-1] + beats[1:]) / 2
         new = tuple(float(b) for b in np.sort(np.concatenate([beats, mids])))
-        return dataclasses.replace(a, tempo=a.tempo * 2, beats=new, overrides=_with(a.overrides, "tempo"))
+        # The bar doubt was weighed on the other level's beats: no longer said (bar_ambiguity 0).
+        return dataclasses.replace(a, tempo=a.tempo * 2, beats=new, bar_ambiguity=0.0,
+                                   overrides=_with(a.overrides, "tempo"))
     if abs(ratio * 2.0 - 1.0) <= HINT_TOLERANCE and len(beats) >= 2:
         first = a.downbeats[0] if a.downbeats else float(beats[0])
         parity = int(np.argmin(np.abs(beats - first))) % 2
@@ -82,7 +84,7 @@ def _retempo(a: TrackAnalysis, tempo: float) -> TrackAnalysis:
         bar_beats = max(1, a.beats_per_bar // 2) if a.beats_per_bar % 2 == 0 else a.beats_per_bar
         start = int(np.argmin(np.abs(np.asarray(kept) - first)))
         downbeats = kept[start::bar_beats]
-        return dataclasses.replace(a, tempo=a.tempo / 2, beats=kept, downbeats=downbeats,
+        return dataclasses.replace(a, tempo=a.tempo / 2, beats=kept, downbeats=downbeats, bar_ambiguity=0.0,
                                    phrases=_rephrase(a, downbeats), overrides=_with(a.overrides, "tempo"))
     raise NeedsAudioError(f"{a.path}: a tempo hint of {tempo:g} BPM needs the track re-analysed "
                           f"(tracked at {a.tempo:.1f} BPM)")

@@ -41,7 +41,7 @@ from showctl.analysis.beats import (
     track_beats,
 )
 from showctl.analysis.confidence import confidence, section_confidence
-from showctl.analysis.downbeats import downbeat_cues, estimate_downbeats, estimate_metre
+from showctl.analysis.downbeats import NO_BAR_DOUBT, bar_doubt, downbeat_cues, estimate_downbeats, estimate_metre
 from showctl.analysis.features import (
     ANALYSIS_RATE,
     HOP_LENGTH,
@@ -250,6 +250,9 @@ def _analyze(samples: npt.NDArray[np.float32], sr: int, path: str, tempo_hint: f
     beats_per_bar = estimate_metre(cues[longest])
     downbeats = np.concatenate([estimate_downbeats(seg, cue, beats_per_bar)
                                 for seg, cue in zip(segments, cues, strict=True)])
+    # Bar 1's doubt where one `first_downbeat:` could move it: a track of one stretch (each stretch after a
+    # silence has bars of its own).
+    bars = bar_doubt(cues[0], beats_per_bar) if len(segments) == 1 else NO_BAR_DOUBT
     structure = analyze_structure(loudness, low, kick_hits, snare, frame_rate, downbeats, duration)
     # The final tempo: the one the grid was refined to, and the one the sections' expected beats follow.
     support = section_confidence(env, sounding, frame_rate, beats, tempo,
@@ -266,4 +269,6 @@ def _analyze(samples: npt.NDArray[np.float32], sr: int, path: str, tempo_hint: f
         beats_per_bar=beats_per_bar,
         phrases=structure.phrases,
         sections=sections,
+        bar_ambiguity=bars.ambiguity,
+        bar_shift=bars.shift,
     ), full, kick, snare, frame_rate, grid=grid)
