@@ -120,6 +120,12 @@ def test_preview_hatches_where_a_grid_should_be_checked(tmp_path: Path) -> None:
     tl = compile_timeline(loaded, [grid(120, 90), fixed], rig)
     tempo = next(ax for ax in draw_preview(tl, PreviewStyle(dpi=50)).axes if ax.get_label() == "tempo")
     assert not [p for p in tempo.patches if p.get_gid() == "grid-check"]
+    # Bar 1 in doubt: the whole track, said as such.
+    bars = dataclasses.replace(grid(140, 120), bar_ambiguity=0.7)
+    tl = compile_timeline(loaded, [grid(120, 90), bars], rig)
+    tempo = next(ax for ax in draw_preview(tl, PreviewStyle(dpi=50)).axes if ax.get_label() == "tempo")
+    assert len([p for p in tempo.patches if p.get_gid() == "grid-check"]) == 1
+    assert "check bar 1 (0.30)" in [t.get_text().strip() for t in tempo.texts]
 
 
 @pytest.mark.slow

@@ -133,7 +133,8 @@ def _draw_tempo(ax: Axes, timeline: Timeline) -> None:
             if right > left:
                 span = ax.axvspan(left, right, facecolor="none", edgecolor=_CHECK_COLOUR, hatch="///", linewidth=0)
                 span.set_gid("grid-check")
-                ax.text(left, 0.04, f" check grid ({check.confidence:.2f}) ", fontsize=6.5, color=_CHECK_COLOUR,
+                what = "bar 1" if check.bar_shift is not None else "grid"  # bars in doubt, or the beats
+                ax.text(left, 0.04, f" check {what} ({check.confidence:.2f}) ", fontsize=6.5, color=_CHECK_COLOUR,
                         va="bottom", clip_on=True, transform=ax.get_xaxis_transform(),
                         bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0})
     low, high = (min(tempos), max(tempos)) if tempos else (100.0, 130.0)
