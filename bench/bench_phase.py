@@ -2,6 +2,7 @@
 
     python bench/bench_phase.py [REALSET_DIR] [--real-only]  (default tracks/realset, from `make realset`)
     python bench/bench_phase.py tracks/freshset --real-only    (the fresh set, `make freshset`: scored once)
+    python bench/bench_phase.py tracks/trainset --real-only    (the training set, `make trainset`)
 
 Per track, the beat F the tracker really got (±70 ms, beats before 5 s ignored: `showctl.analysis.evaluate`)
 and its `confidence`, before the phase doubt (`showctl.analysis.phase`) scaled it and after; then the
@@ -116,8 +117,10 @@ def rows(realset: Path, synthesized: bool = True) -> Iterator[Row]:
     for truth_path in sorted(realset.glob("*.truth.json")):
         truth = json.loads(truth_path.read_text(encoding="utf-8"))
         y, sr = read_audio(truth_path.with_name(truth_path.name.removesuffix(".truth.json") + ".wav"))
-        yield measure(truth_path.name.removesuffix(".truth.json"), "fresh" if truth.get("fresh") else "real",
-                      bool(truth.get("held_out")), y, sr, truth["beats"])
+        # The fresh set's and the training set's songs are groups of their own (`make freshset`, `make trainset`).
+        group = "fresh" if truth.get("fresh") else "train" if truth.get("group") == "train" else "real"
+        yield measure(truth_path.name.removesuffix(".truth.json"), group, bool(truth.get("held_out")), y, sr,
+                      truth["beats"])
     if not synthesized:
         return
     for group, specs in (("phase", demo.PHASE_SET), ("corpus", (*demo.CORPUS, *demo.HELD_OUT_2, *demo.HELD_OUT_3,
@@ -149,6 +152,7 @@ def main(argv: list[str]) -> int:
         ("real, held-out", lambda r: r.group == "real" and r.held_out),
         ("real, all", lambda r: r.group == "real"),
         ("fresh set", lambda r: r.group == "fresh"),
+        ("training set", lambda r: r.group == "train"),
         ("phase set, tuning", lambda r: r.group == "phase" and not r.held_out),
         ("phase set, held-out", lambda r: r.group == "phase" and r.held_out),
         ("real + phase set held-out", lambda r: r.group == "real" or (r.group == "phase" and r.held_out)),
@@ -163,7 +167,7 @@ def main(argv: list[str]) -> int:
         print(f"{label:40} {len(group):4d}  {correlations([([r.f], [r.before], [r.after]) for r in group])}"
               + (f"   (goal >= {GOAL})" if label == "real + phase set held-out" else ""))
     print(f"{'Spearman(section confidence, section F)':40} {'n':>4}  {columns}  songs")
-    for label, pick in groups[:4]:
+    for label, pick in groups[:5]:  # the real set, the fresh set, the training set
         songs = [([s.f for s in r.sections], [s.before for s in r.sections], [s.after for s in r.sections])
                  for r in found if pick(r) and r.sections]
         if songs:
