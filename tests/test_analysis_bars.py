@@ -4,9 +4,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
+from conftest import run_showctl
 
 from showctl.analysis import TrackAnalysis, apply_overrides
 from showctl.analysis.downbeats import BAR_CLEAR, bar_doubt
@@ -134,3 +138,16 @@ def test_music_with_clear_bars_is_not_checked(style: str) -> None:
     assert f_measure(np.asarray(truth.downbeats), np.asarray(result.downbeats)) > 0.9  # and right
     assert result.bar_ambiguity <= 0.5
     assert not [c for c in grid_checks(result) if c.startswith("bar 1 may be")]
+
+
+def test_showctl_analyze_warns_of_bar_one_and_says_it_in_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    wav = tmp_path / "metronome.wav"
+    sf.write(wav, _metronome(), SR)
+    monkeypatch.setenv("SHOWCTL_CACHE_DIR", str(tmp_path / "cache"))
+    result = run_showctl("analyze", str(wav))
+    assert result.returncode == 0, result.stderr
+    said = result.stderr.replace("\n", " ")
+    assert f"warning: {wav}: bar 1 may be 2 beats later (the bar lines hardly stand out)" in said
+    assert "and if so set 'first_downbeat: 0:01.5' in its playlist entry" in said
+    [data] = json.loads(run_showctl("analyze", "--json", str(wav)).stdout)
+    assert data["bar_ambiguity"] > 0.5 and data["bar_shift"] == 2
