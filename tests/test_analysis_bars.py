@@ -92,6 +92,7 @@ def test_a_grid_in_doubt_as_a_whole_is_checked_first() -> None:
 def test_bar_shift_must_fall_within_the_bar() -> None:
     with pytest.raises(ValueError, match="bar_shift"):
         _doubted(shift=4)
+    assert _doubted(ambiguity=0.0, beats_per_bar=2).bar_shift == 2  # no doubt, a two-beat bar: nothing named
 
 
 def test_bar_doubt_round_trips_through_json() -> None:

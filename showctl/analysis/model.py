@@ -164,7 +164,7 @@ class TrackAnalysis:
             raise ValueError("a track with beats needs a tempo above 0 BPM")
         if self.phase_shift == 0:
             raise ValueError("phase_shift must name another phase (a share of a beat other than 0)")
-        if self.bar_shift >= self.beats_per_bar:
+        if self.bar_ambiguity > 0 and self.bar_shift >= self.beats_per_bar:  # no doubt: no other bar line named
             raise ValueError(f"bar_shift ({self.bar_shift}) must be less than beats_per_bar ({self.beats_per_bar})")
         return self
 
