@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from showctl.demo.tracks import ensure_demo_tracks
+from showctl.errors import DeviceError
 from showctl.sim import JackServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -162,7 +163,7 @@ def free_crashed_server(name: str) -> None:
     which holds 8: enough such leaks and no jackd starts on this machine. One started again under the same name
     takes the dead one's slot over, and frees it as it stops (SIGTERM)."""
     if Path(f"/dev/shm/jack_{name}_{os.getuid()}_0").exists():  # its socket, left behind
-        with JackServer(name=name):
+        with suppress(DeviceError), JackServer(name=name):  # the test's own verdict matters more than this
             pass
 
 
